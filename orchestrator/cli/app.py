@@ -1,0 +1,161 @@
+"""The root `orch` command: global options, sub-command registration, exit codes.
+
+Exit codes are decided here and only here:
+  0 all good, 1 some device non-compliant or failed, 2 usage or input error,
+  3 internal error.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from orchestrator import __version__
+from orchestrator.cli import (
+    demo_cmd,
+    inventory_cmd,
+    lab_cmd,
+    parse_cmd,
+    push_cmd,
+    report_cmd,
+    schedule_cmd,
+    server_cmd,
+    verify_cmd,
+)
+from orchestrator.cli.context import GlobalOptions, default_inventory, make_console
+from orchestrator.errors import OrchError
+
+EXIT_OK = 0
+EXIT_NONCOMPLIANT = 1
+EXIT_INPUT = 2
+EXIT_INTERNAL = 3
+
+app = typer.Typer(
+    name="orch",
+    help="Keep a site's routers, switches, Linux and Windows hosts on one NTP time source, "
+    "and prove it.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=True,
+    rich_markup_mode="rich",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"orch {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    inventory: Annotated[
+        Path | None,
+        typer.Option(
+            "--inventory",
+            "-i",
+            help="Inventory directory (hosts.yaml, groups.yaml, defaults.yaml). "
+            "Default: $ORCH_INVENTORY, else ./inventories/lab.",
+            show_default=False,
+        ),
+    ] = None,
+    output_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="Default output format for commands that offer one (table, json, ...).",
+        ),
+    ] = None,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv for debug).")
+    ] = 0,
+    no_color: Annotated[
+        bool, typer.Option("--no-color", help="No colours in output (NO_COLOR is honoured too).")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    ctx.obj = GlobalOptions(
+        inventory=inventory if inventory is not None else default_inventory(),
+        output_format=output_format,
+        verbose=verbose,
+        no_color=no_color,
+    )
+    _configure_logging(verbose, no_color)
+
+
+def _configure_logging(verbose: int, no_color: bool) -> None:
+    from rich.logging import RichHandler
+
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    handler = RichHandler(
+        console=make_console(stderr=True, no_color=no_color),
+        show_path=False,
+        rich_tracebacks=False,
+    )
+    logging.basicConfig(level=level, handlers=[handler], format="%(message)s", force=True)
+    # Third-party libraries are chatty at INFO; keep them at WARNING unless -vv.
+    for noisy in ("paramiko", "asyncssh", "netmiko", "napalm"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
+
+
+for _module in (
+    inventory_cmd,
+    server_cmd,
+    lab_cmd,
+    parse_cmd,
+    push_cmd,
+    verify_cmd,
+    report_cmd,
+    schedule_cmd,
+    demo_cmd,
+):
+    _module.register(app)
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run `orch` with `argv` and return the exit code; never raises, never tracebacks.
+
+    Used by the console script and by tests (so tests see the real exit-code mapping).
+    """
+    err = make_console(stderr=True)
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        # Standalone mode: click/typer handle usage errors (exit 2) and typer.Exit
+        # themselves and end with SystemExit; our own errors come through as exceptions.
+        app(args=args, prog_name="orch")
+    except SystemExit as exc:
+        code = exc.code
+        if code is None:
+            return EXIT_OK
+        return code if isinstance(code, int) else EXIT_INPUT
+    except OrchError as exc:
+        err.print(f"orch: error: {exc}", markup=False)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err.print("orch: interrupted")
+        return 130
+    except Exception as exc:  # the one place an unexpected error becomes exit 3
+        err.print(
+            f"orch: internal error: {type(exc).__name__}: {exc} "
+            "(run with -vv for a traceback, and please report it)",
+            markup=False,
+        )
+        if any(a.startswith("-vv") for a in args):
+            traceback.print_exc()
+        return EXIT_INTERNAL
+    return EXIT_OK
+
+
+def main() -> None:
+    sys.exit(run())

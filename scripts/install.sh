@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Install everything orch needs on Debian 12 (run as root), then optionally run `orch demo`.
+#   scripts/install.sh          install only
+#   scripts/install.sh --demo   install, then run `orch demo`
+# Safe to run again: apt and pip skip what is already there; the venv is reused.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="${ORCH_VENV:-$here/.venv}"
+python="${PYTHON:-python3}"
+
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    need=()
+    for pkg in chrony openssh-server ntpsec-ntpdig iproute2 python3-venv; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
+    done
+    if [ "${#need[@]}" -gt 0 ]; then
+        echo "install.sh: apt-get install ${need[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        # policy-rc.d keeps Debian from starting (and enabling) chronyd/sshd on the host:
+        # orch's lab runs its own instances, and must not fight a system chronyd.
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+        apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+        rm -f /usr/sbin/policy-rc.d
+    fi
+else
+    echo "install.sh: not root or no apt-get: skipping Debian packages (chrony, openssh-server, ntpsec-ntpdig);"
+    echo "            the lab will run its simulated devices only."
+fi
+
+if [ ! -x "$venv/bin/python" ]; then
+    "$python" -m venv "$venv"
+fi
+"$venv/bin/python" -m pip install -q --upgrade pip >/dev/null
+"$venv/bin/python" -m pip install -q -e "$here[test]"
+echo "install.sh: orch installed in $venv (activate with: . $venv/bin/activate)"
+
+if [ "${1:-}" = "--demo" ]; then
+    exec "$venv/bin/orch" demo
+fi
