@@ -264,3 +264,20 @@ class PushResult:
     warnings: tuple[str, ...] = ()
     backup_path: str | None = None
     duration_s: float = 0.0
+
+
+# --------------------------------------------------------------------------- server client log
+
+
+@dataclass(frozen=True)
+class ClientLogEntry:
+    """What our NTP server knows of one client address (persisted for `orch verify`)."""
+
+    address: str
+    first_seen: float  # Unix time, seconds
+    last_seen: float
+    requests: int
+    responses: int
+    drops: int
+    kods: int
+    key_id: int | None  # the last key id the client authenticated with, if any
