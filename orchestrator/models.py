@@ -65,6 +65,9 @@ class NtpServerSpec:
     address: str
     key_id: int | None = None
     prefer: bool = False
+    # Only chrony/ntpd can express a non-standard port; the lab uses it so tests can run
+    # servers on ephemeral ports. Drivers of platforms without a port option warn if != 123.
+    port: int = 123
     iburst: bool = True
     minpoll: int | None = None
     maxpoll: int | None = None
