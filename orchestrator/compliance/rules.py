@@ -1,0 +1,275 @@
+"""The compliance rules, one function each, in the order a person should fix things.
+
+A rule looks at one device's facts and returns a Finding: the Check it made
+(expected vs actual) and, when the check fails, the verdict and the one-sentence
+reason a person can act on. Rules never fetch anything; they judge data.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from orchestrator.compliance.observe import Observation, normalise_address, reach_count
+from orchestrator.models import Check, ClientLogEntry, DeviceState, Host, Verdict
+
+# A device polls at most every 1024 s (maxpoll 10) by default; two missed polls plus
+# slack before we say that our server has not heard from it.
+DEFAULT_MAX_POLL_AGE_S = 2400.0
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Everything the rules may look at for one device."""
+
+    host: Host
+    state: DeviceState
+    obs: Observation
+    desired: frozenset[str]
+    client_log: Mapping[str, ClientLogEntry] | None
+    now: float
+    max_poll_age_s: float
+
+    @property
+    def desired_text(self) -> str:
+        return _join(self.desired)
+
+    @property
+    def synced_to_desired(self) -> bool:
+        return self.obs.synchronised and self.obs.peer in self.desired
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: Check
+    verdict: Verdict  # what the device is when this check fails
+    reason: str  # why, and what to do; only meaningful when the check failed
+
+
+Rule = Callable[[Facts], Finding | None]  # None: the rule does not apply to this device
+
+
+def _join(addresses: frozenset[str] | set[str]) -> str:
+    return ", ".join(sorted(addresses)) or "none"
+
+
+def _ok(name: str, verdict: Verdict, expected: str, actual: str) -> Finding:
+    return Finding(Check(name, True, expected, actual), verdict, "")
+
+
+def _fail(name: str, verdict: Verdict, expected: str, actual: str, reason: str) -> Finding:
+    return Finding(Check(name, False, expected, actual), verdict, reason)
+
+
+def client_addresses(host: Host) -> tuple[str, ...]:
+    """Addresses our server may see this host's requests from.
+
+    `data: ntp_client_address` names the source address when it differs from the SSH
+    address (a loopback source interface, NAT); otherwise the SSH address is used.
+    """
+    explicit = host.data_get("ntp_client_address")
+    candidates = [explicit] if explicit else []
+    candidates.append(host.hostname)
+    return tuple(normalise_address(c) for c in candidates)
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def domain_policy(f: Facts) -> Finding | None:
+    if f.host.platform != "windows":
+        return None
+    name, expected = "domain-policy", "no domain policy overrides the peer list"
+    if not f.state.configured.domain_policy:
+        return _ok(name, Verdict.BLOCKED, expected, "none")
+    return _fail(
+        name,
+        Verdict.BLOCKED,
+        expected,
+        "a domain policy sets NtpServer/Type",
+        "a Windows domain policy (GPO 'Configure Windows NTP Client') overrides the local "
+        f"peer list; have the domain admins point it at {f.desired_text} or exempt this host",
+    )
+
+
+def access_group(f: Facts) -> Finding | None:
+    groups = f.state.configured.access_groups
+    name = "access-group"
+    expected = f"no ntp access-group, or one that lets the device sync to {f.desired_text}"
+    if not groups:
+        return _ok(name, Verdict.BLOCKED, expected, "none")
+    actual = "; ".join(groups)
+    if f.synced_to_desired:
+        return _ok(name, Verdict.BLOCKED, expected, f"{actual} (synchronised to us, so it permits)")
+    # IOS grants only the access types listed once any access-group exists; syncing to
+    # a server needs `peer` (platforms.md 3.1, [R43]).
+    has_peer = any(" peer " in f" {g} " for g in groups)
+    if has_peer:
+        reason = (
+            f"'{actual}' blocks {f.desired_text}: permit the server in that ACL so the "
+            "device can synchronise to it"
+        )
+    else:
+        reason = (
+            f"'{actual}' grants no 'peer' access, so the device may sync to no server: add "
+            f"'ntp access-group peer <acl>' with an ACL permitting {f.desired_text}"
+        )
+    return _fail(name, Verdict.BLOCKED, expected, actual, reason)
+
+
+def configured_servers(f: Facts) -> Finding | None:
+    name = "configured-servers"
+    configured = f.obs.configured_servers
+    expected, actual = f.desired_text, _join(configured)
+    if configured == f.desired:
+        return _ok(name, Verdict.MISCONFIGURED, expected, actual)
+    missing, extra = f.desired - configured, configured - f.desired
+    parts = []
+    if missing:
+        parts.append(f"missing {_join(missing)}")
+    if extra:
+        parts.append(f"unexpected {_join(extra)}")
+    reason = (
+        f"configured NTP servers differ from the desired ones ({'; '.join(parts)}): "
+        f"run 'orch push --host {f.host.name}'"
+    )
+    return _fail(name, Verdict.MISCONFIGURED, expected, actual, reason)
+
+
+def synchronised(f: Facts) -> Finding | None:
+    name, expected = "synchronised", "clock synchronised"
+    if f.obs.synchronised:
+        return _ok(name, Verdict.UNSYNCHRONISED, expected, "synchronised")
+    desired_rows = [a for a in f.state.associations if normalise_address(a.address) in f.desired]
+    answered = [a for a in desired_rows if reach_count(a.reach) > 0]
+    if desired_rows and not answered:
+        reason = (
+            f"no answer from {f.desired_text} (reach 0): check that the device reaches the "
+            "server on UDP 123 (routing, firewall, the server's allow list)"
+        )
+        actual = "unsynchronised, reach 0"
+    elif answered:
+        best = max(answered, key=lambda a: reach_count(a.reach))
+        reach_text = f"{best.reach:o}" if best.reach is not None else "?"
+        reason = (
+            f"{best.address} answers (reach {reach_text}) but the device has not selected it "
+            "yet: wait for convergence ('orch verify --wait 120') or check the server's stratum"
+        )
+        actual = f"unsynchronised, reach {reach_text}"
+    else:
+        reason = (
+            f"the clock is not synchronised and shows no association with {f.desired_text}: "
+            "check that the NTP client is enabled and running"
+        )
+        actual = "unsynchronised, no association"
+    return _fail(name, Verdict.UNSYNCHRONISED, expected, actual, reason)
+
+
+def sync_peer(f: Facts) -> Finding | None:
+    name, expected = "sync-peer", f"one of {f.desired_text}"
+    peer = f.obs.peer
+    if peer in f.desired:
+        return _ok(name, Verdict.SYNCED_ELSEWHERE, expected, str(peer))
+    actual = peer or "unknown reference"
+    reason = (
+        f"synchronised to {actual}, not to {f.desired_text}: remove the other time sources "
+        f"or mark {f.desired_text} 'prefer'"
+    )
+    return _fail(name, Verdict.SYNCED_ELSEWHERE, expected, actual, reason)
+
+
+def offset(f: Facts) -> Finding | None:
+    limit = f.host.desired.thresholds.max_offset_ms
+    name, expected = "offset", f"|offset| <= {limit:g} ms"
+    value = f.obs.offset_ms
+    if value is None:
+        # w32tm's short status prints no offset; nothing to judge, say so.
+        return _ok(name, Verdict.DRIFTING, expected, "not reported by the platform")
+    actual = f"{value:g} ms"
+    if abs(value) <= limit:
+        return _ok(name, Verdict.DRIFTING, expected, actual)
+    reason = (
+        f"clock offset {value:g} ms exceeds the {limit:g} ms policy: the clock is being "
+        "slewed or something else steps it; check for a second time source or a bad oscillator"
+    )
+    return _fail(name, Verdict.DRIFTING, expected, actual, reason)
+
+
+def stratum(f: Facts) -> Finding | None:
+    limit = f.host.desired.thresholds.max_stratum
+    name, expected = "stratum", f"stratum <= {limit}"
+    value = f.obs.stratum
+    if value is None:
+        return _ok(name, Verdict.DRIFTING, expected, "not reported by the platform")
+    if value <= limit:
+        return _ok(name, Verdict.DRIFTING, expected, str(value))
+    reason = (
+        f"stratum {value} is above the {limit} policy: our server's own reference is too "
+        "deep; check 'orch server status'"
+    )
+    return _fail(name, Verdict.DRIFTING, expected, str(value), reason)
+
+
+def reach(f: Facts) -> Finding | None:
+    minimum = f.host.desired.thresholds.min_reach
+    name, expected = "reach", f">= {minimum} of the last 8 polls answered"
+    register = f.obs.reach
+    if register is None:
+        return _ok(name, Verdict.DRIFTING, expected, "not reported by the platform")
+    count = reach_count(register)
+    actual = f"{count}/8 (reach {register:o})"
+    if count >= minimum:
+        return _ok(name, Verdict.DRIFTING, expected, actual)
+    reason = (
+        f"only {count} of the last 8 polls of {f.obs.peer} were answered (reach {register:o}): "
+        "packets are being lost or rate-limited between device and server"
+    )
+    return _fail(name, Verdict.DRIFTING, expected, actual, reason)
+
+
+def polls_our_server(f: Facts) -> Finding | None:
+    """Two-sided check: a device that says it follows us must show up in our client log."""
+    if f.client_log is None or not f.synced_to_desired:
+        return None
+    addresses = client_addresses(f.host)
+    name = "server-log"
+    expected = f"our server heard from {' or '.join(addresses)} in the last {f.max_poll_age_s:g} s"
+    entry = next((f.client_log[a] for a in addresses if a in f.client_log), None)
+    if entry is not None and f.now - entry.last_seen <= f.max_poll_age_s:
+        age = max(0.0, f.now - entry.last_seen)
+        return _ok(
+            name,
+            Verdict.SYNCED_ELSEWHERE,
+            expected,
+            f"last request {age:.0f} s ago ({entry.requests} requests)",
+        )
+    if entry is None:
+        actual = "never"
+    else:
+        seen = _dt.datetime.fromtimestamp(entry.last_seen, _dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+        actual = f"last request at {seen}"
+    reason = (
+        f"the device says it is synchronised to {f.obs.peer}, but our server's client log "
+        f"shows {actual} from {' or '.join(addresses)}: another server answers for that "
+        "address (NAT, anycast or a duplicate IP), or set data.ntp_client_address to the "
+        "device's real source address"
+    )
+    return _fail(name, Verdict.SYNCED_ELSEWHERE, expected, actual, reason)
+
+
+# The order is the precedence: the first failing rule names the verdict, because
+# fixing it is the first thing to do (a GPO rewrites the peer list, a device without
+# our server configured cannot be blamed on its ACL, an unsynced one cannot be judged
+# on offset).
+RULES: tuple[Rule, ...] = (
+    domain_policy,
+    configured_servers,
+    access_group,
+    synchronised,
+    sync_peer,
+    offset,
+    stratum,
+    reach,
+    polls_our_server,
+)
