@@ -27,6 +27,7 @@ class CommandResult:
     command: str
     output: str
     exit_status: int | None = None
+    stderr: str = ""  # exec sessions only; CLI sessions interleave errors into `output`
 
     @property
     def ok(self) -> bool:
@@ -57,6 +58,30 @@ class Session(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class CandidateSession(Session, Protocol):
+    """A session on a platform with a candidate configuration (napalm: eos, junos, nxos, iosxr).
+
+    `configure` is not used on these; a change is merged, compared, then committed
+    or discarded, and the last commit can be rolled back.
+    """
+
+    def get_ntp_servers(self) -> Mapping[str, Mapping[str, object]]:
+        """napalm's `get_ntp_servers()`: address -> attributes."""
+        ...
+
+    def running_config(self) -> str: ...
+
+    def merge_candidate(self, config: str) -> str:
+        """Load `config` as a merge candidate and return the device's diff ('' if none)."""
+        ...
+
+    def commit(self) -> None: ...
+
+    def discard(self) -> None: ...
+
+    def rollback(self) -> None: ...
 
 
 @dataclass(frozen=True)

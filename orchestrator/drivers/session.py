@@ -1,0 +1,616 @@
+"""SSH sessions to devices: the only module that imports netmiko, napalm or paramiko.
+
+    open_session(host) -> Session
+
+* Linux and Windows: a paramiko *exec* session (one channel per command, with exit status).
+* Cisco IOS: netmiko `cisco_ios`, in enable mode.
+* Cisco CatOS: a small netmiko driver class (netmiko has none): prompt `host> (enable)`,
+  `set length 0`, no configuration mode (`set` commands are exec-level).
+* eos, junos, nxos, iosxr: a napalm driver behind a CandidateSession.
+
+Host keys are checked against orch's known_hosts (paths.known_hosts()) and
+~/.ssh/known_hosts. An unknown key is refused unless `accept_new_host_keys`, which
+records it in orch's file; a changed key is always refused. Every connection problem
+becomes one ConnectionFailure line naming the device, address:port and what happened;
+secrets never reach a message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import paramiko
+from netmiko.cisco.cisco_ios import CiscoIosSSH
+from netmiko.cisco_base_connection import CiscoBaseConnection
+from netmiko.exceptions import (
+    ConfigInvalidException,
+    NetmikoAuthenticationException,
+    NetmikoTimeoutException,
+    ReadException,
+)
+
+from orchestrator import paths
+from orchestrator.drivers.base import CommandResult
+from orchestrator.errors import CommandRejected, ConnectionFailure, InputError
+from orchestrator.models import Host
+
+NAPALM_PLATFORMS: tuple[str, ...] = ("eos", "junos", "nxos", "iosxr")
+EXEC_PLATFORMS: tuple[str, ...] = ("linux", "windows")
+IOS_ERROR_RE = r"^% ?(?:Invalid input|Incomplete command|Ambiguous command|Unknown command).*$"
+# CatOS answers a bad command with `Unknown command "x".  Use 'help' for more info.` and a
+# bad argument with a `Usage:` block (CatOS 8.x command reference).
+CATOS_ERROR_RE = re.compile(r"^(?:Unknown command|Usage: |Invalid |Bad )", re.M)
+
+
+# --------------------------------------------------------------------------- host keys
+
+
+class _KnownHosts:
+    """known_hosts files parsed once per change (a fleet push reads them a thousand times)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cache: dict[Path, tuple[tuple[int, int], paramiko.HostKeys]] = {}
+
+    def _load(self, path: Path) -> paramiko.HostKeys | None:
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        stamp = (st.st_mtime_ns, st.st_size)
+        cached = self._cache.get(path)
+        if cached and cached[0] == stamp:
+            return cached[1]
+        keys = paramiko.HostKeys()
+        with contextlib.suppress(OSError):
+            keys.load(str(path))
+        self._cache[path] = (stamp, keys)
+        return keys
+
+    def check(
+        self, name: str, key: paramiko.PKey, files: Sequence[Path], *, add_to: Path | None
+    ) -> str | None:
+        """None when `key` is known for `name` (or was just added); else why it is refused."""
+        with self._lock:
+            for path in files:
+                keys = self._load(path)
+                entry = keys.lookup(name) if keys is not None else None
+                if entry is None or key.get_name() not in entry:
+                    continue
+                if entry[key.get_name()] == key:
+                    return None
+                return (
+                    f"host key CHANGED (known in {path}, offered {key.get_name()} "
+                    f"{key.fingerprint}); remove the stale entry only if the change is expected"
+                )
+            if add_to is None:
+                return (
+                    f"unknown host key {key.get_name()} {key.fingerprint}; "
+                    "run with --accept-new-host-keys on first contact"
+                )
+            add_to.parent.mkdir(parents=True, exist_ok=True)
+            with add_to.open("a", encoding="ascii") as f:
+                f.write(f"{name} {key.get_name()} {key.get_base64()}\n")
+            self._cache.pop(add_to, None)
+            return None
+
+
+_KNOWN_HOSTS = _KnownHosts()
+
+
+class _HostKeyPolicy(paramiko.MissingHostKeyPolicy):
+    """Called for every connection (the client itself loads no keys): checks our cache."""
+
+    def __init__(self, files: Sequence[Path], add_to: Path | None) -> None:
+        self.files = tuple(files)
+        self.add_to = add_to
+        self.refused: str | None = None
+
+    def missing_host_key(
+        self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
+    ) -> None:
+        reason = _KNOWN_HOSTS.check(hostname, key, self.files, add_to=self.add_to)
+        if reason is not None:
+            self.refused = reason
+            raise paramiko.SSHException(reason)
+
+
+def _host_key_policy(known_hosts: Path | None, accept_new: bool) -> _HostKeyPolicy:
+    own = known_hosts if known_hosts is not None else paths.known_hosts()
+    files = [own] if known_hosts is not None else [own, Path.home() / ".ssh" / "known_hosts"]
+    return _HostKeyPolicy(files, own if accept_new else None)
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def _where(host: Host) -> str:
+    return f"{host.name} ({host.hostname}:{host.port})"
+
+
+def _describe(exc: BaseException, policy: _HostKeyPolicy | None) -> str:
+    """What happened, in a few words, never including a secret."""
+    if policy is not None and policy.refused:
+        return policy.refused
+    if isinstance(exc, paramiko.AuthenticationException | NetmikoAuthenticationException):
+        return "authentication failed (check username/password or key)"
+    if isinstance(exc, socket.timeout | TimeoutError | NetmikoTimeoutException | ReadException):
+        text = str(exc).strip().splitlines()
+        detail = text[0] if text else ""
+        if "TCP connection to device failed" in detail:
+            return "connection refused or unreachable"
+        return "timed out" + (f": {detail}" if detail and "imeout" not in detail else "")
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, EOFError | ConnectionResetError | BrokenPipeError):
+        return "session dropped by the device"
+    if isinstance(exc, OSError) and "closed" in str(exc).lower():
+        return "session dropped by the device"
+    if isinstance(exc, paramiko.SSHException | OSError):
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return f"SSH error: {first}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+@contextlib.contextmanager
+def _device_errors(host: Host, action: str, policy: _HostKeyPolicy | None = None) -> Iterator[None]:
+    """Turn library exceptions into one-line ConnectionFailures (secrets scrubbed)."""
+    try:
+        yield
+    except (CommandRejected, ConnectionFailure):
+        raise
+    except (
+        paramiko.SSHException,
+        OSError,
+        EOFError,
+        NetmikoTimeoutException,
+        ReadException,
+    ) as exc:
+        msg = _scrub(f"{_where(host)}: {action}: {_describe(exc, policy)}", host)
+        raise ConnectionFailure(msg) from None
+    except ValueError as exc:  # netmiko: prompt or enable mode not found
+        msg = _scrub(f"{_where(host)}: {action}: {str(exc).strip().splitlines()[0]}", host)
+        raise ConnectionFailure(msg) from None
+
+
+def _scrub(text: str, host: Host) -> str:
+    for secret in (host.password, host.enable_secret):
+        if secret and secret.reveal():
+            text = text.replace(secret.reveal(), "********")
+    return text
+
+
+# --------------------------------------------------------------------------- exec sessions
+
+
+class ExecSession:
+    """paramiko exec channels (Linux, Windows OpenSSH): one channel per command."""
+
+    def __init__(self, host: Host, client: paramiko.SSHClient, timeout_s: float) -> None:
+        self.host = host
+        self._client = client
+        self._timeout_s = timeout_s
+
+    def run(
+        self, command: str, *, stdin: str | None = None, timeout_s: float = 30.0
+    ) -> CommandResult:
+        transport = self._client.get_transport()
+        if transport is None or not transport.is_active():
+            raise ConnectionFailure(f"{_where(self.host)}: run: session dropped by the device")
+        with _device_errors(self.host, f"running {command.split()[0]!r}"):
+            chan = transport.open_session(timeout=timeout_s)
+            try:
+                chan.settimeout(timeout_s)
+                chan.exec_command(command)
+                if stdin is not None:
+                    chan.sendall(stdin.encode())
+                chan.shutdown_write()
+                out, err = _drain(chan, deadline=time.monotonic() + timeout_s)
+                status = chan.recv_exit_status() if chan.exit_status_ready() else -1
+            finally:
+                chan.close()
+        if status == -1:
+            # The server closed the channel without an exit status: the session dropped.
+            what = f"running {command.split()[0]!r}: session dropped by the device"
+            raise ConnectionFailure(f"{_where(self.host)}: {what}")
+        return CommandResult(command, out, status, err)
+
+    def configure(self, lines: Sequence[str]) -> str:
+        """Exec platforms have no configuration mode: run each line, fail on non-zero exit."""
+        outputs = []
+        for line in lines:
+            result = self.run(line, timeout_s=self._timeout_s)
+            if not result.ok:
+                raise CommandRejected(
+                    f"{_where(self.host)}: {line!r} exited {result.exit_status}: "
+                    f"{(result.stderr or result.output).strip()[:200]}",
+                    command=line,
+                    output=result.output + result.stderr,
+                )
+            outputs.append(result.output)
+        return "".join(outputs)
+
+    def save(self) -> str:
+        return ""
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> ExecSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _drain(chan: paramiko.Channel, *, deadline: float) -> tuple[str, str]:
+    """Read stdout and stderr until the exit status (or a close) without either pipe blocking.
+
+    SSH delivers data before the exit-status request, so once the status is in, all
+    output is already buffered.
+    """
+    out: list[bytes] = []
+    err: list[bytes] = []
+    while True:
+        if chan.recv_ready():
+            out.append(chan.recv(65536))
+        elif chan.recv_stderr_ready():
+            err.append(chan.recv_stderr(65536))
+        elif chan.exit_status_ready() or chan.closed:
+            break
+        elif time.monotonic() > deadline:
+            raise TimeoutError("no answer before the timeout")
+        else:
+            chan.status_event.wait(0.01)
+    while chan.recv_ready():
+        out.append(chan.recv(65536))
+    while chan.recv_stderr_ready():
+        err.append(chan.recv_stderr(65536))
+    return b"".join(out).decode(errors="replace"), b"".join(err).decode(errors="replace")
+
+
+def _open_exec(host: Host, timeout_s: float, policy: _HostKeyPolicy) -> ExecSession:
+    client = paramiko.SSHClient()
+    client.set_missing_host_key_policy(policy)
+    password = host.password.reveal() if host.password else None
+    with _device_errors(host, "connect", policy):
+        client.connect(
+            host.hostname,
+            port=host.port,
+            username=host.username,
+            password=password,
+            key_filename=host.ssh_key_file,
+            timeout=timeout_s,
+            auth_timeout=timeout_s,
+            banner_timeout=timeout_s,
+            look_for_keys=False,
+            allow_agent=False,
+        )
+    return ExecSession(host, client, timeout_s)
+
+
+# --------------------------------------------------------------------------- netmiko CLI sessions
+
+
+class CatOsConnection(CiscoBaseConnection):
+    """CatOS for netmiko: `Console> (enable)` prompt, `set length 0`, no config mode."""
+
+    PROMPT = r"[\w.@-]+> (?:\(enable\) ?)?$"
+
+    def session_preparation(self) -> None:
+        self._test_channel_read(pattern=r">")
+        self.set_base_prompt()
+        self.disable_paging(command="set length 0")
+
+    def set_base_prompt(
+        self,
+        pri_prompt_terminator: str = ">",
+        alt_prompt_terminator: str = ">",
+        delay_factor: float = 1.0,
+        pattern: str | None = None,
+    ) -> str:
+        prompt = self.find_prompt(delay_factor=delay_factor, pattern=r">")
+        self.base_prompt = prompt.split(">")[0].strip()
+        return self.base_prompt
+
+    def prompt_pattern(self) -> str:
+        return re.escape(self.base_prompt) + r"> (?:\(enable\) ?)?$"
+
+    def check_enable_mode(self, check_string: str = "(enable)") -> bool:
+        return super().check_enable_mode(check_string=check_string)
+
+    def enable(
+        self,
+        cmd: str = "enable",
+        pattern: str = "ssword",
+        enable_pattern: str | None = r"\(enable\)",
+        check_state: bool = True,
+        re_flags: int = re.IGNORECASE,
+    ) -> str:
+        return super().enable(
+            cmd=cmd,
+            pattern=pattern,
+            enable_pattern=enable_pattern,
+            check_state=check_state,
+            re_flags=re_flags,
+        )
+
+    def check_config_mode(
+        self, check_string: str = "", pattern: str = "", force_regex: bool = False
+    ) -> bool:
+        return False  # CatOS has no configuration mode
+
+    def config_mode(self, config_command: str = "", pattern: str = "", re_flags: int = 0) -> str:
+        return ""
+
+    def exit_config_mode(self, exit_config: str = "", pattern: str = "") -> str:
+        return ""
+
+    def save_config(self, cmd: str = "", confirm: bool = False, confirm_response: str = "") -> str:
+        return ""  # CatOS writes `set` commands to NVRAM as they are entered
+
+
+class CliSession:
+    """A netmiko channel to a Cisco CLI (IOS or CatOS)."""
+
+    def __init__(self, host: Host, conn: CiscoBaseConnection, timeout_s: float) -> None:
+        self.host = host
+        self._conn = conn
+        self._timeout_s = timeout_s
+        self._catos = isinstance(conn, CatOsConnection)
+
+    def _expect(self) -> str | None:
+        return self._conn.prompt_pattern() if isinstance(self._conn, CatOsConnection) else None
+
+    def run(
+        self, command: str, *, stdin: str | None = None, timeout_s: float = 30.0
+    ) -> CommandResult:
+        with _device_errors(self.host, f"running {command!r}"):
+            output = self._conn.send_command(
+                command, expect_string=self._expect(), read_timeout=timeout_s
+            )
+        assert isinstance(output, str)
+        return CommandResult(command, output)
+
+    def configure(self, lines: Sequence[str]) -> str:
+        if self._catos:
+            return self._configure_exec(lines)
+        outputs: list[str] = []
+        with _device_errors(self.host, "configure"):
+            self._conn.config_mode()
+            try:
+                for line in lines:
+                    try:
+                        out = self._conn.send_config_set(
+                            [line],
+                            enter_config_mode=False,
+                            exit_config_mode=False,
+                            error_pattern=IOS_ERROR_RE,
+                            read_timeout=self._timeout_s,
+                        )
+                    except ConfigInvalidException:
+                        raise CommandRejected(
+                            f"{_where(self.host)}: device rejected {line!r} (% Invalid input)",
+                            command=line,
+                        ) from None
+                    outputs.append(out)
+            finally:
+                with contextlib.suppress(Exception):
+                    self._conn.exit_config_mode()
+        return "".join(outputs)
+
+    def _configure_exec(self, lines: Sequence[str]) -> str:
+        outputs = []
+        for line in lines:
+            out = self.run(line, timeout_s=self._timeout_s).output
+            if CATOS_ERROR_RE.search(out):
+                raise CommandRejected(
+                    f"{_where(self.host)}: device rejected {line!r}: {out.strip().splitlines()[0]}",
+                    command=line,
+                    output=out,
+                )
+            outputs.append(out)
+        return "".join(outputs)
+
+    def save(self) -> str:
+        if self._catos:
+            return ""
+        with _device_errors(self.host, "write memory"):
+            out = self._conn.save_config()
+        return str(out)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._conn.disconnect()
+
+    def __enter__(self) -> CliSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _open_cli(host: Host, timeout_s: float, policy: _HostKeyPolicy) -> CliSession:
+    cls: type[CiscoBaseConnection] = (
+        CatOsConnection if host.platform == "cisco_catos" else CiscoIosSSH
+    )
+    conn = cls(
+        host=host.hostname,
+        port=host.port,
+        username=host.username,
+        password=host.password.reveal() if host.password else "",
+        secret=host.enable_secret.reveal() if host.enable_secret else "",
+        device_type="cisco_ios" if cls is CiscoIosSSH else "cisco_catos",
+        key_file=host.ssh_key_file,
+        use_keys=host.ssh_key_file is not None,
+        allow_agent=False,
+        system_host_keys=False,
+        alt_host_keys=False,
+        conn_timeout=timeout_s,
+        auth_timeout=timeout_s,
+        banner_timeout=timeout_s,
+        blocking_timeout=timeout_s,
+        fast_cli=True,
+        auto_connect=False,
+    )
+    conn.key_policy = policy  # checked by our known_hosts cache, not paramiko's files
+    with _device_errors(host, "connect", policy):
+        try:
+            conn._open()
+            if host.enable_secret and not conn.check_enable_mode():
+                conn.enable()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                conn.disconnect()
+            raise
+    return CliSession(host, conn, timeout_s)
+
+
+# --------------------------------------------------------------------------- napalm sessions
+
+
+class NapalmSession:
+    """napalm's candidate-config workflow for the platforms it already covers."""
+
+    def __init__(self, host: Host, device: Any, timeout_s: float) -> None:
+        self.host = host
+        self._device = device
+        self._timeout_s = timeout_s
+
+    def run(
+        self, command: str, *, stdin: str | None = None, timeout_s: float = 30.0
+    ) -> CommandResult:
+        with _device_errors(self.host, f"running {command!r}"):
+            out = self._device.cli([command])
+        return CommandResult(command, str(out.get(command, "")))
+
+    def configure(self, lines: Sequence[str]) -> str:
+        diff = self.merge_candidate("\n".join(lines) + "\n")
+        self.commit()
+        return diff
+
+    def save(self) -> str:
+        return ""  # commit persists
+
+    def get_ntp_servers(self) -> Mapping[str, Mapping[str, object]]:
+        with _device_errors(self.host, "get_ntp_servers"):
+            servers = self._device.get_ntp_servers()
+        return {str(k): dict(v) for k, v in servers.items()}
+
+    def running_config(self) -> str:
+        with _device_errors(self.host, "get_config"):
+            config = self._device.get_config(retrieve="running")
+        return str(config.get("running", ""))
+
+    def merge_candidate(self, config: str) -> str:
+        with _device_errors(self.host, "load_merge_candidate"):
+            try:
+                self._device.load_merge_candidate(config=config)
+            except Exception as exc:
+                if type(exc).__name__ in {"MergeConfigException", "ReplaceConfigException"}:
+                    raise CommandRejected(
+                        f"{_where(self.host)}: candidate rejected: {str(exc).splitlines()[0]}",
+                        command=config.strip(),
+                    ) from None
+                raise
+            diff = self._device.compare_config()
+        return str(diff or "")
+
+    def commit(self) -> None:
+        with _device_errors(self.host, "commit_config"):
+            self._device.commit_config()
+
+    def discard(self) -> None:
+        with _device_errors(self.host, "discard_config"):
+            self._device.discard_config()
+
+    def rollback(self) -> None:
+        with _device_errors(self.host, "rollback"):
+            self._device.rollback()
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._device.close()
+
+    def __enter__(self) -> NapalmSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _napalm_driver_name(host: Host) -> str:
+    name = host.data_get("napalm_driver") or host.platform.removeprefix("napalm_")
+    if name not in NAPALM_PLATFORMS and name != "mock":
+        raise InputError(
+            f"{host.name}: no napalm driver for platform {host.platform!r} "
+            f"(use one of {', '.join(NAPALM_PLATFORMS)})"
+        )
+    return name
+
+
+def _open_napalm(host: Host, timeout_s: float) -> NapalmSession:
+    from napalm import get_network_driver  # heavy import: only when a napalm host exists
+
+    name = _napalm_driver_name(host)
+    optional: dict[str, Any] = {"port": host.port}
+    if name == "mock":
+        optional = {"path": host.data_get("napalm_mock_path", ""), "profile": ["mock"]}
+    device = get_network_driver(name)(
+        hostname=host.hostname,
+        username=host.username,
+        password=host.password.reveal() if host.password else "",
+        timeout=int(timeout_s),
+        optional_args=optional,
+    )
+    with _device_errors(host, "connect"):
+        try:
+            device.open()
+        except Exception as exc:
+            if type(exc).__name__ == "ConnectionException":
+                raise ConnectionFailure(
+                    _scrub(f"{_where(host)}: connect: {str(exc).splitlines()[0]}", host)
+                ) from None
+            raise
+    return NapalmSession(host, device, timeout_s)
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def open_session(
+    host: Host,
+    *,
+    timeout_s: float = 30.0,
+    known_hosts: Path | None = None,
+    accept_new_host_keys: bool = False,
+) -> ExecSession | CliSession | NapalmSession:
+    """Connect to `host` on its platform's transport. Raises ConnectionFailure.
+
+    `known_hosts`: the file to check and record host keys in (default: orch's own file,
+    plus ~/.ssh/known_hosts read-only). Every returned session is a context manager.
+    """
+    if host.platform in EXEC_PLATFORMS:
+        return _open_exec(host, timeout_s, _host_key_policy(known_hosts, accept_new_host_keys))
+    if host.platform in ("cisco_ios", "cisco_catos"):
+        return _open_cli(host, timeout_s, _host_key_policy(known_hosts, accept_new_host_keys))
+    if host.platform in NAPALM_PLATFORMS or host.platform.startswith("napalm"):
+        return _open_napalm(host, timeout_s)
+    raise InputError(f"{host.name}: no session type for platform {host.platform!r}")
+
+
+__all__ = [
+    "NAPALM_PLATFORMS",
+    "CatOsConnection",
+    "CliSession",
+    "ExecSession",
+    "NapalmSession",
+    "open_session",
+]
