@@ -1,15 +1,138 @@
-"""`orch parse`: Parse saved command output offline."""
+"""`orch parse`: parse saved command output offline."""
 
 from __future__ import annotations
 
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich import box
+from rich.table import Table
 
-from orchestrator.errors import OrchError
+from orchestrator.cli.context import options
+from orchestrator.errors import InputError
+from orchestrator.parsing import ParsedOutput, parse_output
 
 
-def parse() -> None:
-    """Parse saved command output offline."""
-    raise OrchError("'orch parse' is not implemented yet")
+class OutputFormat(StrEnum):
+    JSON = "json"
+    TABLE = "table"
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, not a saved command output") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def _parse_file(path: Path, platform: str, command: str | None) -> ParsedOutput:
+    try:
+        return parse_output(platform, command, _read(path))
+    except InputError as exc:
+        if str(path) in exc.message:
+            raise
+        # One line naming the file first; the ParseError already names platform/command/line.
+        exc.message = f"{path}: {exc.message}"
+        raise
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ", ".join(_cell(v) for v in value) or "-"
+    if isinstance(value, dict):
+        return " ".join(f"{k}={_cell(v)}" for k, v in value.items() if v not in (None, False))
+    return str(value)
+
+
+# Short headers, as devices print them, so the table fits an 80-column terminal.
+_ASSOCIATION_COLUMNS = (
+    ("address", "address"),
+    ("refid", "refid"),
+    ("st", "stratum"),
+    ("when", "when_s"),
+    ("poll", "poll_s"),
+    ("reach", "reach"),
+    ("delay", "delay_ms"),
+    ("offset", "offset_ms"),
+    ("jitter", "jitter_ms"),
+    ("disp", "dispersion_ms"),
+    ("state", "state"),
+    ("cfg", "configured"),
+)
+_LEFT = frozenset({"address", "refid", "state"})
+
+
+def _table(path: Path, parsed: ParsedOutput) -> Table:
+    data = parsed.to_json_dict()
+    title = f"{path} — {parsed.platform}: {parsed.command} (times in ms, when/poll in s)"
+    if "associations" in data:
+        table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
+        rows: list[dict[str, Any]] = data["associations"]
+        # Leave out columns the platform never prints (jitter on IOS, offset on NX-OS).
+        columns = [
+            (header, field)
+            for header, field in _ASSOCIATION_COLUMNS
+            if not rows or any(row[field] is not None for row in rows)
+        ]
+        for header, _ in columns:
+            table.add_column(header, justify="left" if header in _LEFT else "right")
+        for row in rows:
+            table.add_row(*(_cell(row[field]) for _, field in columns))
+        return table
+    section: dict[str, Any] = data.get("status") or data.get("config") or {}
+    table = Table(title=title, show_header=False)
+    table.add_column("field")
+    table.add_column("value")
+    for key, value in section.items():
+        table.add_row(key, _cell(value))
+    return table
+
+
+def parse(
+    ctx: typer.Context,
+    files: Annotated[list[Path], typer.Argument(help="Saved command output, one file each.")],
+    platform: Annotated[
+        str,
+        typer.Option(
+            "--platform",
+            "-p",
+            help="cisco_ios, cisco_xe, cisco_xr, cisco_nxos, cisco_catos, linux or windows.",
+        ),
+    ],
+    command: Annotated[
+        str | None,
+        typer.Option(
+            "--command", "-c", help="The command that produced the output; guessed when omitted."
+        ),
+    ] = None,
+    output_format: Annotated[
+        OutputFormat | None,
+        typer.Option("--format", "-f", help="json (default) or table."),
+    ] = None,
+) -> None:
+    """Parse saved command output offline and print normalised JSON or a table."""
+    opts = options(ctx)
+    chosen = output_format or OutputFormat(opts.output_format or "json")
+    results = [(path, _parse_file(path, platform, command)) for path in files]
+    if chosen is OutputFormat.JSON:
+        docs = [parsed.to_json_dict() for _, parsed in results]
+        payload = docs[0] if len(docs) == 1 else docs
+        typer.echo(json.dumps(payload, indent=2))
+        return
+    console = opts.console
+    for path, parsed in results:
+        console.print(_table(path, parsed))
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,106 @@
+"""parse_output / guess_command: text in, normalised models out."""
+
+from __future__ import annotations
+
+from orchestrator.errors import ParseError
+from orchestrator.models import Association, ConfiguredNtp, NtpStatus
+from orchestrator.parsing import templates
+from orchestrator.parsing.output import ParsedOutput
+from orchestrator.parsing.registry import normaliser_for
+from orchestrator.parsing.templates import IndexEntry, TemplateMismatch
+from orchestrator.parsing.types import RowError
+
+
+def _known_commands(platform: str) -> str:
+    return ", ".join(repr(e.canonical_command) for e in templates.entries_for(platform))
+
+
+def _entries(platform: str) -> tuple[IndexEntry, ...]:
+    entries = templates.entries_for(platform)
+    if not entries:
+        raise ParseError(
+            f"no parsers for platform {platform!r}",
+            platform=platform,
+            hint=f"known platforms: {', '.join(templates.platforms())}",
+        )
+    return entries
+
+
+def _parse_with(entry: IndexEntry, platform: str, text: str) -> ParsedOutput:
+    command = entry.canonical_command
+    if not text.strip():
+        raise ParseError(
+            f"{platform} {command!r}: the output is empty", platform=platform, command=command
+        )
+    try:
+        result = templates.run_template(entry.template, text)
+    except TemplateMismatch as exc:
+        raise ParseError(
+            f"{platform} {command!r}: unrecognised line {exc.line_number}: {exc.line.strip()!r}",
+            platform=platform,
+            command=command,
+            line=exc.line_number,
+            hint="is this the output of that command? if so, please report this variant",
+        ) from None
+    if not result.rows:
+        raise ParseError(
+            f"{platform} {command!r}: no {command!r} output recognised",
+            platform=platform,
+            command=command,
+        )
+    normalise = normaliser_for(entry.stem)
+    try:
+        model = normalise(result.rows)
+    except RowError as exc:
+        line = (
+            result.lines[exc.row] if exc.row is not None and exc.row < len(result.lines) else None
+        )
+        where = f"line {line}: " if line is not None else ""
+        raise ParseError(
+            f"{platform} {command!r}: {where}{exc}", platform=platform, command=command, line=line
+        ) from None
+    if isinstance(model, NtpStatus):
+        return ParsedOutput(platform, command, status=model)
+    if isinstance(model, ConfiguredNtp):
+        return ParsedOutput(platform, command, config=model)
+    associations: list[Association] = model
+    return ParsedOutput(platform, command, associations=tuple(associations))
+
+
+def parse_output(platform: str, command: str | None, text: str) -> ParsedOutput:
+    """Parse one command's output. `command=None` guesses it from the output's shape.
+
+    Raises ParseError (an InputError) naming platform, command and input line when the
+    output has a line the template does not know, or nothing recognisable at all.
+    """
+    if command is None:
+        command = guess_command(platform, text)
+    _entries(platform)  # unknown platform: say so before "unknown command"
+    entry = templates.find_entry(platform, command)
+    if entry is None:
+        raise ParseError(
+            f"no parser for {platform} {command!r}",
+            platform=platform,
+            command=command,
+            hint=f"known commands: {_known_commands(platform)}",
+        )
+    return _parse_with(entry, platform, text)
+
+
+def guess_command(platform: str, text: str) -> str:
+    """The canonical command whose template parses `text` completely (first in index order)."""
+    if not text.strip():
+        raise ParseError(
+            f"{platform}: the output is empty; nothing to guess from", platform=platform
+        )
+    for entry in _entries(platform):
+        try:
+            _parse_with(entry, platform, text)
+        except ParseError:
+            continue
+        return entry.canonical_command
+    raise ParseError(
+        f"{platform}: the output matches none of the known commands",
+        platform=platform,
+        hint=f"known commands: {_known_commands(platform)}; pass --command to see the failing line",
+    )
