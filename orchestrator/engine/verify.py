@@ -1,0 +1,184 @@
+"""`orch verify` without the CLI: collect each device, judge it, re-poll until converged.
+
+    verify_hosts(hosts, workers=, timeout_s=, client_log_path=, wait_s=, ...) -> VerifyRun
+
+Collection runs on the threaded runner (one failing device never stops the others);
+judging is the pure compliance evaluator; our server's client log is read once per
+round so the two-sided check sees who really polls us. Raw outputs are redacted of
+the host's secrets before they leave the collection step.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestrator.compliance import evaluate, index_client_log, unknown_clients
+from orchestrator.drivers.base import Driver
+from orchestrator.engine.runner import HostOutcome, run_per_host
+from orchestrator.errors import ParseError
+from orchestrator.models import ClientLogEntry, ConfiguredNtp, DeviceState, DeviceVerdict, Host
+from orchestrator.store.redact import host_secrets, redact_state, redact_text
+
+
+@dataclass(frozen=True)
+class Collected:
+    """What one collection produced: a parsed state, or the raw text and why it failed."""
+
+    state: DeviceState | None
+    error: str | None = None
+    raw: tuple[tuple[str, str], ...] = ()
+
+
+Collector = Callable[[Host], Collected]
+ClientLogReader = Callable[[Path], list[ClientLogEntry]]
+
+
+@dataclass(frozen=True)
+class VerifyRun:
+    started_at: float  # Unix time, seconds
+    finished_at: float
+    verdicts: tuple[DeviceVerdict, ...]  # in the order of the hosts given
+    unknown_clients: tuple[ClientLogEntry, ...]  # poll our server, not in the inventory
+    client_log_available: bool  # False: the two-sided check was skipped
+    rounds: int  # 1 + re-polls made while waiting for convergence
+
+    @property
+    def noncompliant(self) -> tuple[DeviceVerdict, ...]:
+        return tuple(v for v in self.verdicts if not v.complies)
+
+    @property
+    def all_compliant(self) -> bool:
+        return not self.noncompliant
+
+
+def ssh_collector(
+    *,
+    timeout_s: float,
+    known_hosts: Path | None = None,
+    accept_new_host_keys: bool = False,
+) -> Collector:
+    """Collect over SSH with each platform's driver, then parse (pure)."""
+    # Imported here so that judging stored or simulated states needs no SSH stack.
+    from orchestrator.drivers.session import open_session
+
+    drivers = importlib.import_module("orchestrator.drivers")  # TODO: typed import once landed
+
+    def collect(host: Host) -> Collected:
+        driver: Driver = drivers.get_driver(host.platform)
+        with open_session(
+            host,
+            timeout_s=timeout_s,
+            known_hosts=known_hosts,
+            accept_new_host_keys=accept_new_host_keys,
+        ) as session:
+            raw = dict(driver.collect(session))
+        try:
+            return Collected(driver.parse(host.name, raw))
+        except ParseError as exc:
+            return Collected(None, f"unreadable output: {exc}", tuple(raw.items()))
+
+    return collect
+
+
+def _read_log(
+    path: Path | None, reader: ClientLogReader | None
+) -> Mapping[str, ClientLogEntry] | None:
+    if path is None or not path.exists():
+        return None
+    if reader is None:
+        from orchestrator.serve.clientlog_store import read_client_log
+
+        reader = read_client_log
+    return index_client_log(reader(path))
+
+
+def _judge(
+    outcome: HostOutcome[Collected],
+    client_log: Mapping[str, ClientLogEntry] | None,
+    now: float,
+) -> DeviceVerdict:
+    host = outcome.host
+    secrets = host_secrets(host)
+    collected = outcome.value
+    if collected is None or collected.state is None:
+        error = outcome.error or (collected.error if collected else None) or "no state collected"
+        evidence = None
+        if collected is not None and collected.raw:
+            evidence = redact_state(
+                DeviceState(host.name, host.platform, ConfiguredNtp(), (), None, collected.raw),
+                secrets,
+            )
+        return evaluate(
+            host, evidence, client_log, now=now, connection_error=redact_text(error, secrets)
+        )
+    return evaluate(host, redact_state(collected.state, secrets), client_log, now=now)
+
+
+def verify_hosts(
+    hosts: Sequence[Host],
+    *,
+    workers: int = 50,
+    timeout_s: float = 30.0,
+    client_log_path: Path | None = None,
+    wait_s: float = 0.0,
+    poll_interval_s: float = 5.0,
+    on_done: Callable[[DeviceVerdict], None] | None = None,
+    inventory_hosts: Sequence[Host] | None = None,
+    collector: Collector | None = None,
+    known_hosts: Path | None = None,
+    accept_new_host_keys: bool = False,
+    client_log_reader: ClientLogReader | None = None,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+) -> VerifyRun:
+    """Collect and judge every host; with `wait_s > 0`, re-poll the non-compliant ones
+    every `poll_interval_s` until all comply or `wait_s` has passed.
+
+    `inventory_hosts` is the whole inventory (for clients that poll us but are unknown);
+    it defaults to `hosts`. `on_done` is called in this thread for every judgement.
+    """
+    collect = collector or ssh_collector(
+        timeout_s=timeout_s, known_hosts=known_hosts, accept_new_host_keys=accept_new_host_keys
+    )
+    started = clock()
+    deadline = started + max(0.0, wait_s)
+    verdicts: dict[str, DeviceVerdict] = {}
+    pending = list(hosts)
+    rounds = 0
+    client_log: Mapping[str, ClientLogEntry] | None = None
+    while pending:
+        rounds += 1
+        client_log = _read_log(client_log_path, client_log_reader)
+
+        def judged(
+            outcome: HostOutcome[Collected],
+            log: Mapping[str, ClientLogEntry] | None = client_log,
+        ) -> None:
+            verdict = _judge(outcome, log, clock())
+            verdicts[outcome.host.name] = verdict
+            if on_done is not None:
+                on_done(verdict)
+
+        run_per_host(pending, collect, workers=workers, timeout_s=timeout_s, on_done=judged)
+        pending = [h for h in pending if not verdicts[h.name].complies]
+        remaining = deadline - clock()
+        if not pending or remaining <= 0:
+            break
+        sleep(min(poll_interval_s, remaining))
+
+    now = clock()
+    strangers: tuple[ClientLogEntry, ...] = ()
+    if client_log is not None:
+        strangers = unknown_clients(inventory_hosts or hosts, client_log, now=now)
+    return VerifyRun(
+        started_at=started,
+        finished_at=now,
+        verdicts=tuple(verdicts[h.name] for h in hosts),
+        unknown_clients=strangers,
+        client_log_available=client_log is not None,
+        rounds=rounds,
+    )
