@@ -1,0 +1,272 @@
+"""The server's decision for one datagram: `Respond(bytes)` or `Ignore(reason)`.
+
+Pure: the kernel receive time, a clock to read the transmit timestamp from, and
+random bits are all passed in; the only state is bookkeeping (rate-limit buckets,
+client log, counters), all bounded.
+
+Rules (RFC 5905 §9.2, §14 "fast_xmit", and what chrony/NTPsec do; see
+shared/reference/ntp-server.md):
+  * shorter than 48 octets, length not a multiple of 4, bad extension fields or
+    MAC layout, version outside 1..4: no reply;
+  * mode 3 -> mode 4 reply; mode 1 -> mode 2 (old Windows w32time, no association
+    is mobilised); modes 0, 2, 4, 5, 6 and 7: no reply;
+  * denied by the access list: no reply (or KoD DENY if `deny_kod`);
+  * over the rate limit: KoD RATE (itself limited) or no reply, a few leak through;
+  * a MAC with an unknown key or a wrong digest: no reply (as chrony; no
+    crypto-NAK, which would be unauthenticated anyway); no MAC while
+    `require_auth`: no reply; a valid MAC: the reply carries a MAC with that key;
+  * reply: LI/stratum/refid/ref time/root delay from the system state (stratum
+    16 goes out as 0), root dispersion + 15 ppm x seconds since the last update,
+    version and poll echoed, origin = the request's transmit octets verbatim,
+    receive = kernel RX time, transmit = `read_clock()` called last; bits below
+    the precision randomised; receive never equal to origin, transmit never
+    before receive;
+  * a reply is never longer than its request (extension fields are not echoed).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from orchestrator.ntp import packet as pk
+from orchestrator.ntp import timestamps as ts
+from orchestrator.ntp.access import AccessControl, AccessList
+from orchestrator.ntp.auth import KeyStore, SymmetricKey
+from orchestrator.ntp.clientlog import ClientLog, Outcome
+from orchestrator.ntp.ratelimit import RateDecision, RateLimitConfig, RateLimiter
+
+PHI = 15e-6  # RFC 5905 §4 frequency tolerance: dispersion growth, s/s
+# Header up to and including the receive timestamp; origin kept as raw octets.
+_REPLY_HEAD = struct.Struct("!BBbbII4sQ8sQ")
+_TS = struct.Struct("!Q")
+_NS_FRAC = (1 << 32) / 1e9
+
+
+class IgnoreReason(StrEnum):
+    SHORT = "short"
+    MALFORMED = "malformed"
+    VERSION = "bad-version"
+    MODE = "mode"
+    DENIED = "denied"
+    RATE_LIMITED = "rate-limited"
+    UNAUTHENTICATED = "unauthenticated"
+    UNKNOWN_KEY = "unknown-key"
+    BAD_MAC = "bad-mac"
+    TOO_LONG = "reply-too-long"
+
+
+@dataclass(frozen=True, slots=True)
+class Respond:
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Ignore:
+    reason: IgnoreReason
+
+
+_IGNORE = {r: Ignore(r) for r in IgnoreReason}
+
+
+@dataclass(frozen=True, slots=True)
+class SystemState:
+    """What the server says about its clock (RFC 5905 §11 system variables).
+
+    `stratum` 16 means unsynchronised and is sent as 0. `ref_time_ns` is the Unix
+    time of the last update (0 = never): root dispersion grows by PHI per second
+    from it.
+    """
+
+    leap: int = pk.LEAP_UNSYNCHRONISED
+    stratum: int = pk.STRATUM_UNSYNCHRONISED
+    ref_id: bytes = b"\x00\x00\x00\x00"
+    ref_time_ns: int = 0
+    root_delay_s: float = 1.0
+    root_dispersion_s: float = 1.0
+    precision: int = -20
+
+    @property
+    def synchronised(self) -> bool:
+        return self.leap != pk.LEAP_UNSYNCHRONISED and 0 < self.stratum < 16
+
+    def root_dispersion_at(self, now_ns: int) -> float:
+        if not self.ref_time_ns:
+            return self.root_dispersion_s
+        return self.root_dispersion_s + PHI * max(0, now_ns - self.ref_time_ns) / 1e9
+
+
+UNSYNCHRONISED = SystemState()
+
+
+@dataclass(frozen=True)
+class ServerPolicy:
+    """Access, rate limiting and authentication settings of the server."""
+
+    access: AccessList = field(
+        default_factory=lambda: AccessList.from_rules(("127.0.0.0/8", "::1"))
+    )
+    ratelimit: RateLimitConfig | None = field(default_factory=RateLimitConfig)
+    keys: KeyStore = field(default_factory=KeyStore)
+    require_auth: bool = False
+    deny_kod: bool = False  # answer denied clients with KoD DENY instead of silence
+    answer_symmetric: bool = True  # mode 1 -> mode 2 for old Windows clients
+    max_clients: int = 4096  # client log records kept in memory
+
+
+class NtpServerCore:
+    """Decides what to do with each datagram; keeps counters and the client log."""
+
+    def __init__(self, policy: ServerPolicy, state: SystemState = UNSYNCHRONISED) -> None:
+        self.policy = policy
+        self.access = AccessControl(policy.access)
+        self.limiter = RateLimiter(policy.ratelimit) if policy.ratelimit else None
+        self.client_log = ClientLog(policy.max_clients)
+        self.counters: dict[str, int] = {"received": 0, "answered": 0, "kod-rate": 0}
+        self.counters.update({f"dropped-{r}": 0 for r in IgnoreReason})
+        self.counters.update({"kod-deny": 0, "authenticated": 0, "leaked": 0})
+        self.set_state(state)
+
+    def set_state(self, state: SystemState) -> None:
+        """Install a new system state (from the reference tracker)."""
+        self.state = state
+        self._stratum = state.stratum if state.stratum < 16 else 0
+        self._root_delay = ts.short_from_s(state.root_delay_s)
+        self._ref_ts = ts.from_unix_ns(state.ref_time_ns) if state.ref_time_ns else 0
+        self._leap_bits = state.leap << 6
+
+    # ------------------------------------------------------------------ the decision
+
+    def handle(
+        self,
+        client: str,
+        rx_time_ns: int,
+        datagram: bytes,
+        read_clock: Callable[[], int],
+        random_bits: int,
+    ) -> Respond | Ignore:
+        """Decide on one datagram from `client` received at `rx_time_ns` (Unix ns).
+
+        `read_clock()` returns Unix ns and is called once, last, for the transmit
+        timestamp. `random_bits` (>= 96 bits) fuzzes the timestamps and drives the
+        rate limiter's leak.
+        """
+        counters = self.counters
+        counters["received"] += 1
+        now = rx_time_ns / 1e9
+        n = len(datagram)
+        if n < pk.HEADER_LEN:
+            return self._ignore(client, now, IgnoreReason.SHORT)
+        b0 = datagram[0]
+        mode = b0 & 7
+        if mode != pk.MODE_CLIENT and not (
+            mode == pk.MODE_SYMMETRIC_ACTIVE and self.policy.answer_symmetric
+        ):
+            return self._ignore(client, now, IgnoreReason.MODE)
+        version = (b0 >> 3) & 7
+        if not 1 <= version <= 4:
+            return self._ignore(client, now, IgnoreReason.VERSION)
+        mac: pk.Mac | None = None
+        if n > pk.HEADER_LEN:
+            try:
+                mac = pk.decode(datagram).mac
+            except pk.PacketError:
+                return self._ignore(client, now, IgnoreReason.MALFORMED)
+
+        if not self.access.permits(client):
+            if self.policy.deny_kod and self._kod_allowed(client, now):
+                counters["kod-deny"] += 1
+                return self._kod(client, now, datagram, pk.KISS_DENY)
+            return self._ignore(client, now, IgnoreReason.DENIED)
+
+        if self.limiter is not None:
+            decision = self.limiter.check(client, now, random_bits >> 64)
+            if decision is not RateDecision.PASS:
+                if decision is RateDecision.KOD:
+                    counters["kod-rate"] += 1
+                    return self._kod(client, now, datagram, pk.KISS_RATE)
+                if decision is RateDecision.DROP:
+                    return self._ignore(client, now, IgnoreReason.RATE_LIMITED)
+                counters["leaked"] += 1
+
+        key: SymmetricKey | None = None
+        if mac is not None and mac.digest:
+            key = self.policy.keys.get(mac.key_id)
+            if key is None:
+                return self._ignore(client, now, IgnoreReason.UNKNOWN_KEY)
+            if not key.verify(datagram[: n - mac.wire_length], mac.digest):
+                return self._ignore(client, now, IgnoreReason.BAD_MAC)
+            counters["authenticated"] += 1
+        elif self.policy.require_auth:
+            return self._ignore(client, now, IgnoreReason.UNAUTHENTICATED)
+
+        reply = self._reply(b0, datagram, rx_time_ns, read_clock, random_bits)
+        if key is not None:
+            reply = key.sign(reply)
+        if len(reply) > n:  # e.g. a SHA1 MAC answering a shorter request
+            return self._ignore(client, now, IgnoreReason.TOO_LONG)
+        counters["answered"] += 1
+        self.client_log.record(
+            client, now, Outcome.RESPONDED, key.key_id if key is not None else None
+        )
+        return Respond(reply)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _reply(
+        self,
+        b0: int,
+        request: bytes,
+        rx_time_ns: int,
+        read_clock: Callable[[], int],
+        random_bits: int,
+    ) -> bytes:
+        state = self.state
+        precision = state.precision
+        reply_mode = pk.MODE_SERVER if b0 & 7 == pk.MODE_CLIENT else pk.MODE_SYMMETRIC_PASSIVE
+        origin = request[40:48]
+        rx = ts.fuzz(ts.from_unix_ns(rx_time_ns), precision, random_bits)
+        if rx == _TS.unpack(origin)[0]:
+            rx ^= 1
+        root_disp = ts.short_from_s(state.root_dispersion_at(rx_time_ns))
+        head = _REPLY_HEAD.pack(
+            self._leap_bits | (b0 & 0x38) | reply_mode,
+            self._stratum,
+            struct.unpack_from("b", request, 2)[0],
+            precision,
+            self._root_delay,
+            root_disp,
+            state.ref_id,
+            self._ref_ts,
+            origin,
+            rx,
+        )
+        tx = ts.fuzz(ts.from_unix_ns(read_clock()), precision, random_bits >> 32)
+        if (tx - rx) & ts.TS_MASK >= 1 << 63 or tx == rx:  # never before receive
+            tx = (rx + 1) & ts.TS_MASK
+        return head + _TS.pack(tx)
+
+    def _kod_allowed(self, client: str, now: float) -> bool:
+        return self.limiter is None or self.limiter.kod_allowed(client, now)
+
+    def _kod(self, client: str, now: float, request: bytes, code: bytes) -> Respond:
+        b0 = request[0]
+        reply_mode = pk.MODE_SERVER if b0 & 7 == pk.MODE_CLIENT else pk.MODE_SYMMETRIC_PASSIVE
+        xmt = request[40:48]
+        data = (
+            bytes(((pk.LEAP_UNSYNCHRONISED << 6) | (b0 & 0x38) | reply_mode, 0, request[2]))
+            + bytes((self.state.precision & 0xFF,))
+            + b"\x00" * 8
+            + code
+            + b"\x00" * 8
+            + xmt * 3
+        )
+        self.client_log.record(client, now, Outcome.KOD)
+        return Respond(data)
+
+    def _ignore(self, client: str, now: float, reason: IgnoreReason) -> Ignore:
+        self.counters["dropped-" + reason.value] += 1
+        self.client_log.record(client, now, Outcome.DROPPED)
+        return _IGNORE[reason]
