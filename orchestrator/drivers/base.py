@@ -118,6 +118,9 @@ class Plan:
 class ApplyReport:
     applied: tuple[str, ...] = ()
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    # Commands the device refused that the driver tolerates (e.g. `ntp update-calendar`
+    # without a hardware calendar): the engine's re-read check does not expect them.
+    skipped: tuple[str, ...] = ()
 
 
 class Driver(Protocol):

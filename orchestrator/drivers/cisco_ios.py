@@ -1,0 +1,412 @@
+"""Cisco IOS / IOS-XE: `ntp ...` global configuration over netmiko.
+
+Config read: `show running-config | include ^ntp`. The plan is the difference between
+those lines and the desired ones: missing `ntp server` lines are added, stale ones
+removed with `no ntp server`, keys / trusted keys / `ntp authenticate` / `ntp source` /
+`ntp update-calendar` brought in line. Semantics come from the parser
+(orchestrator.parsing); the raw lines give each line's identity (what `no` removes) and
+the key values (which the parser deliberately never captures).
+
+`ntp update-calendar` is sent last and on its own: on switches without a hardware
+calendar (Catalyst 2960, 3750-X) it answers `% Invalid input`, which is a warning.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from orchestrator.drivers.base import ApplyReport, Backup, Plan, Session
+from orchestrator.drivers.common import (
+    MASK,
+    key_secrets,
+    mask_secrets,
+    parse_config,
+    raw_of,
+    state_from,
+    unified_diff,
+)
+from orchestrator.errors import CommandRejected
+from orchestrator.models import (
+    Association,
+    ConfiguredNtp,
+    DesiredNtp,
+    DeviceState,
+    NtpServerSpec,
+    NtpStatus,
+)
+from orchestrator.parsing import parse_output
+
+PLATFORM = "cisco_ios"
+SHOW_NTP_CONFIG = "show running-config | include ^ntp"
+SHOW_ACLS = "show running-config | include ^access-list"
+SHOW_ASSOCIATIONS = "show ntp associations"
+SHOW_STATUS = "show ntp status"
+UPDATE_CALENDAR = "ntp update-calendar"
+KEY_ALGORITHMS = {"md5": "md5", "sha1": "sha1", "aes128": "cmac-aes-128"}
+
+# IOS "type 7" obfuscation (reversible; IOS shows NTP keys this way, `... md5 <hex> 7`).
+_TYPE7_XLAT = "dsfd;kfoA,.iyewrkldJKDHSUBsgvca69834ncxv9873254k;fg87"
+
+
+def decode_type7(text: str) -> str:
+    """The clear text of an IOS type-7 string (ValueError when it is not one)."""
+    if len(text) < 4 or len(text) % 2 or not text[:2].isdigit():
+        raise ValueError("not a type-7 string")
+    seed = int(text[:2])
+    pairs = (int(text[i : i + 2], 16) for i in range(2, len(text), 2))
+    return "".join(
+        chr(b ^ ord(_TYPE7_XLAT[(seed + n) % len(_TYPE7_XLAT)])) for n, b in enumerate(pairs)
+    )
+
+
+# --------------------------------------------------------------------------- line identity
+
+
+def _tokens(line: str) -> list[str]:
+    return line.split()
+
+
+def removal_of(line: str) -> str:
+    """The `no` command that removes one running-config `ntp` line."""
+    t = _tokens(line)
+    if len(t) >= 3 and t[1] in ("server", "peer"):
+        i = 2
+        if t[i] == "vrf" and len(t) > i + 2:
+            i += 2
+        if t[i] in ("ip", "ipv6") and len(t) > i + 1:
+            i += 1
+        return "no " + " ".join(t[: i + 1])
+    if len(t) >= 3 and t[1] == "authentication-key":
+        return f"no ntp authentication-key {t[2]}"
+    if len(t) >= 2 and t[1] == "source":
+        return "no ntp source"
+    return "no " + line.strip()
+
+
+def _server_address(line: str) -> str | None:
+    t = _tokens(line)
+    if len(t) < 3 or t[1] != "server":
+        return None
+    return removal_of(line).split()[-1]
+
+
+@dataclass(frozen=True)
+class _Key:
+    key_id: int
+    algorithm: str
+    value: str  # clear text
+    line: str
+
+
+def _keys_in(lines: Sequence[str]) -> dict[int, _Key]:
+    """`ntp authentication-key N ALG VALUE [7]` lines, values decoded."""
+    keys: dict[int, _Key] = {}
+    for line in lines:
+        t = _tokens(line)
+        if len(t) < 5 or t[1] != "authentication-key" or not t[2].isdigit():
+            continue
+        value = t[4]
+        if len(t) >= 6 and t[5] == "7":
+            with contextlib.suppress(ValueError):
+                value = decode_type7(value)
+        keys[int(t[2])] = _Key(int(t[2]), t[3], value, line)
+    return keys
+
+
+def mask_key_lines(lines: Sequence[str]) -> list[str]:
+    """Lines with key values replaced by the mask (type-7 values are reversible)."""
+    out = []
+    for line in lines:
+        t = _tokens(line)
+        if len(t) >= 5 and t[1] == "authentication-key":
+            t[4] = MASK
+            line = " ".join(t)
+        out.append(line)
+    return out
+
+
+# --------------------------------------------------------------------------- desired lines
+
+
+def server_line(spec: NtpServerSpec, vrf: str | None) -> str:
+    """One `ntp server` line in the order IOS prints its options."""
+    parts = ["ntp server"]
+    if vrf:
+        parts += ["vrf", vrf]
+    parts.append(spec.address)
+    if spec.iburst:
+        parts.append("iburst")
+    if spec.key_id is not None:
+        parts.append(f"key {spec.key_id}")
+    if spec.minpoll is not None:
+        parts.append(f"minpoll {spec.minpoll}")
+    if spec.maxpoll is not None:
+        parts.append(f"maxpoll {spec.maxpoll}")
+    if spec.prefer:
+        parts.append("prefer")
+    return " ".join(parts)
+
+
+def _same_server(a: NtpServerSpec, b: NtpServerSpec) -> bool:
+    return (a.key_id, a.prefer, a.iburst, a.minpoll, a.maxpoll) == (
+        b.key_id,
+        b.prefer,
+        b.iburst,
+        b.minpoll,
+        b.maxpoll,
+    )
+
+
+# --------------------------------------------------------------------------- access-group
+
+
+def _acl_permits(acl: str, address: str, acl_lines: Sequence[str]) -> bool | None:
+    """Whether numbered standard ACL `acl` permits `address`; None when it cannot tell."""
+    try:
+        target = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    entries = [_tokens(x)[2:] for x in acl_lines if _tokens(x)[:2] == ["access-list", acl]]
+    if not entries:
+        return None if not acl.isdigit() else False  # unknown named ACL / empty ACL denies
+    for words in entries:
+        if not words or words[0] not in ("permit", "deny"):
+            continue  # remark
+        action, rest = words[0], words[1:]
+        if not rest:
+            continue
+        if rest[0] == "any":
+            matched = True
+        else:
+            if rest[0] == "host" and len(rest) > 1:
+                rest = rest[1:]
+            wildcard = rest[1] if len(rest) > 1 and rest[1][0].isdigit() else "0.0.0.0"
+            try:
+                base = int(ipaddress.IPv4Address(rest[0]))
+                mask = int(ipaddress.IPv4Address(wildcard))
+            except ValueError:
+                return None
+            matched = isinstance(target, ipaddress.IPv4Address) and (
+                int(target) & ~mask & 0xFFFFFFFF
+            ) == (base & ~mask & 0xFFFFFFFF)
+        if matched:
+            return action == "permit"
+    return False  # implicit deny
+
+
+_ACCESS_GROUP = re.compile(
+    r"^ntp access-group (?:ipv4 |ipv6 )?(peer|serve|serve-only|query-only) (\S+)"
+)
+
+
+def access_group_warnings(
+    configured: ConfiguredNtp, desired: DesiredNtp, acl_lines: Sequence[str]
+) -> tuple[str, ...]:
+    """Warn when an `ntp access-group` keeps the device from syncing to our servers.
+
+    "If any access groups are specified, only the specified access types are granted":
+    only `peer` allows the device to synchronise, and only to addresses its ACL permits.
+    """
+    groups = [m.groups() for g in configured.access_groups if (m := _ACCESS_GROUP.match(g))]
+    if not groups:
+        return ()
+    peer_acls = [acl for kind, acl in groups if kind == "peer"]
+    warnings = []
+    for server in desired.server_addresses:
+        if not peer_acls:
+            line = configured.access_groups[0]
+            warnings.append(
+                f"'{line}' blocks syncing to {server}: only a 'peer' access-group lets the "
+                "device synchronise"
+            )
+            continue
+        verdicts = [_acl_permits(acl, server, acl_lines) for acl in peer_acls]
+        if any(v is True for v in verdicts):
+            continue
+        if all(v is False for v in verdicts):
+            warnings.append(
+                f"'ntp access-group peer {peer_acls[0]}' blocks {server}: ACL {peer_acls[0]} "
+                "does not permit it, so the device will never sync"
+            )
+        else:
+            warnings.append(
+                f"'ntp access-group peer {peer_acls[0]}' may block {server}: check that the "
+                "ACL permits it"
+            )
+    return tuple(warnings)
+
+
+# --------------------------------------------------------------------------- the driver
+
+
+class CiscoIosDriver:
+    platform = PLATFORM
+
+    def collect(self, session: Session) -> Mapping[str, str]:
+        return {
+            cmd: session.run(cmd).output
+            for cmd in (SHOW_NTP_CONFIG, SHOW_ASSOCIATIONS, SHOW_STATUS)
+        }
+
+    def parse(self, host: str, raw: Mapping[str, str]) -> DeviceState:
+        configured = parse_config(PLATFORM, SHOW_NTP_CONFIG, raw.get(SHOW_NTP_CONFIG, ""))
+        associations: tuple[Association, ...] = ()
+        status: NtpStatus | None = None
+        if raw.get(SHOW_ASSOCIATIONS, "").strip():
+            associations = (
+                parse_output(PLATFORM, SHOW_ASSOCIATIONS, raw[SHOW_ASSOCIATIONS]).associations or ()
+            )
+        if raw.get(SHOW_STATUS, "").strip():
+            status = parse_output(PLATFORM, SHOW_STATUS, raw[SHOW_STATUS]).status
+        state = state_from(host, PLATFORM, configured, raw)
+        return DeviceState(
+            host=host,
+            platform=PLATFORM,
+            configured=configured,
+            associations=associations,
+            status=status,
+            raw=state.raw,
+        )
+
+    def backup(self, session: Session) -> Backup:
+        text = session.run(SHOW_NTP_CONFIG).output
+        lines = tuple(ln.rstrip() for ln in text.splitlines() if ln.startswith("ntp "))
+        raw: list[tuple[str, str]] = [(SHOW_NTP_CONFIG, text)]
+        if any(ln.startswith("ntp access-group") for ln in lines):
+            raw.append((SHOW_ACLS, session.run(SHOW_ACLS).output))
+        return Backup(
+            host=session.host.name, platform=PLATFORM, config_lines=lines, extra=tuple(raw)
+        )
+
+    def current(self, backup: Backup) -> DeviceState:
+        """The configuration state a backup shows (push reads nothing else)."""
+        raw = raw_of(backup)
+        return state_from(
+            backup.host,
+            PLATFORM,
+            parse_config(PLATFORM, SHOW_NTP_CONFIG, raw.get(SHOW_NTP_CONFIG, "")),
+            raw,
+        )
+
+    def render(self, desired: DesiredNtp, current: DeviceState, backup: Backup) -> Plan:
+        cfg = current.configured
+        lines = list(backup.config_lines)
+        removals: list[str] = []  # `no` commands
+        replaced: list[str] = []  # `no` of server lines entered again with new options
+        additions: list[str] = []  # lines to enter
+        dropped: set[str] = set()  # current lines that go away
+        warnings: list[str] = []
+
+        # Keys first: a server line may name them.
+        have_keys = _keys_in(lines)
+        want_keys = {k.key_id: k for k in desired.keys}
+        for key_id, key in sorted(want_keys.items()):
+            alg = KEY_ALGORITHMS[key.algorithm]
+            old = have_keys.get(key_id)
+            if old is None or old.algorithm != alg or old.value != key.secret.reveal():
+                if old is not None:
+                    dropped.add(old.line)
+                additions.append(f"ntp authentication-key {key_id} {alg} {key.secret.reveal()}")
+        for key_id, old in sorted(have_keys.items()):
+            if key_id not in want_keys:
+                removals.append(removal_of(old.line))
+                dropped.add(old.line)
+
+        want_trusted = sorted(k.key_id for k in desired.keys if k.trusted)
+        for key_id in want_trusted:
+            if key_id not in cfg.trusted_keys:
+                additions.append(f"ntp trusted-key {key_id}")
+        for key_id in cfg.trusted_keys:
+            if key_id not in want_trusted:
+                removals.append(f"no ntp trusted-key {key_id}")
+                dropped.update(ln for ln in lines if ln == f"ntp trusted-key {key_id}")
+        if desired.authenticate and not cfg.authenticate:
+            additions.append("ntp authenticate")
+        elif not desired.authenticate and cfg.authenticate:
+            removals.append("no ntp authenticate")
+            dropped.add("ntp authenticate")
+
+        # Servers: compare meaning (parser), remove by identity (raw line).
+        have = {s.address: s for s in cfg.servers}
+        raw_server = {a: ln for ln in lines if (a := _server_address(ln)) is not None}
+        vrf_changed = (cfg.vrf or None) != (desired.vrf or None)
+        for spec in desired.servers:
+            if spec.port != 123:
+                warnings.append(
+                    f"IOS always uses port 123; ignoring port {spec.port} for {spec.address}"
+                )
+            old_spec = have.get(spec.address)
+            if old_spec is not None and _same_server(old_spec, spec) and not vrf_changed:
+                continue
+            if spec.address in raw_server:
+                replaced.append(removal_of(raw_server[spec.address]))
+                dropped.add(raw_server[spec.address])
+            additions.append(server_line(spec, desired.vrf))
+        for address, line in raw_server.items():
+            if address not in desired.server_addresses:
+                removals.append(removal_of(line))
+                dropped.add(line)
+
+        if desired.source_interface != cfg.source_interface:
+            if desired.source_interface:
+                additions.append(f"ntp source {desired.source_interface}")
+            else:
+                removals.append("no ntp source")
+            dropped.update(ln for ln in lines if ln.startswith("ntp source "))
+
+        if desired.update_calendar and not cfg.update_calendar:
+            additions.append(UPDATE_CALENDAR)
+        elif not desired.update_calendar and cfg.update_calendar:
+            removals.append("no " + UPDATE_CALENDAR)
+            dropped.add(UPDATE_CALENDAR)
+
+        acl_lines = raw_of(backup).get(SHOW_ACLS, "").splitlines()
+        warnings.extend(access_group_warnings(cfg, desired, acl_lines))
+
+        # A changed server line is removed, then re-entered; other removals come after
+        # the additions, so the device is never left without a server.
+        commands = replaced + [a for a in additions if a != UPDATE_CALENDAR] + removals
+        if UPDATE_CALENDAR in additions:
+            commands.append(UPDATE_CALENDAR)
+
+        after = [ln for ln in lines if ln not in dropped] + [a for a in additions if a not in lines]
+        secrets = key_secrets(desired)
+        diff = unified_diff(backup.host, mask_key_lines(lines), mask_key_lines(after))
+        return Plan(
+            host=backup.host,
+            platform=PLATFORM,
+            commands=tuple(commands),
+            diff=mask_secrets(diff, secrets),
+            warnings=tuple(warnings),
+        )
+
+    def apply(self, session: Session, plan: Plan) -> ApplyReport:
+        main = [c for c in plan.commands if c != UPDATE_CALENDAR]
+        warnings: list[str] = []
+        skipped: list[str] = []
+        if main:
+            session.configure(main)
+        if UPDATE_CALENDAR in plan.commands:
+            try:
+                session.configure([UPDATE_CALENDAR])
+            except CommandRejected:
+                skipped.append(UPDATE_CALENDAR)
+                warnings.append(
+                    "'ntp update-calendar' is not supported here (no hardware calendar); skipped"
+                )
+        session.save()
+        applied = tuple(c for c in plan.commands if c not in skipped)
+        return ApplyReport(applied=applied, warnings=tuple(warnings), skipped=tuple(skipped))
+
+    def restore(self, session: Session, backup: Backup) -> None:
+        now = self.backup(session)
+        wanted = list(backup.config_lines)
+        removals = [removal_of(ln) for ln in now.config_lines if ln not in wanted]
+        additions = [ln for ln in wanted if ln not in now.config_lines]
+        if removals or additions:
+            session.configure(removals + additions)
+            session.save()

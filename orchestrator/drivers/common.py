@@ -1,0 +1,72 @@
+"""Small pure helpers the platform drivers share: diffs, secret masking, raw-output access."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping, Sequence
+
+from orchestrator.drivers.base import Backup
+from orchestrator.errors import ParseError
+from orchestrator.models import ConfiguredNtp, DesiredNtp, DeviceState
+from orchestrator.parsing import parse_output
+
+MASK = "********"
+
+
+def unified_diff(host: str, before: Sequence[str], after: Sequence[str]) -> str:
+    """A unified diff a person reads in --dry-run ('' when nothing changes)."""
+    if list(before) == list(after):
+        return ""
+    lines = difflib.unified_diff(
+        list(before), list(after), f"{host} (running)", f"{host} (after push)", lineterm=""
+    )
+    return "\n".join(lines) + "\n"
+
+
+def mask_secrets(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every secret value replaced by the mask (longest first)."""
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return text
+
+
+def key_secrets(desired: DesiredNtp) -> tuple[str, ...]:
+    return tuple(k.secret.reveal() for k in desired.keys if k.secret)
+
+
+def raw_of(backup: Backup) -> dict[str, str]:
+    """The command outputs a backup was read from (kept in `extra`)."""
+    return dict(backup.extra)
+
+
+def parse_config(platform: str, command: str, text: str) -> ConfiguredNtp:
+    """The configuration as the parser sees it; empty output means nothing configured."""
+    if not text.strip():
+        return ConfiguredNtp()
+    parsed = parse_output(platform, command, text)
+    if parsed.config is None:
+        raise ParseError(
+            f"{platform} {command!r}: expected configuration output",
+            platform=platform,
+            command=command,
+        )
+    return parsed.config
+
+
+def state_from(
+    host: str,
+    platform: str,
+    configured: ConfiguredNtp,
+    raw: Mapping[str, str],
+    warnings: Sequence[str] = (),
+) -> DeviceState:
+    """A DeviceState holding only configuration (what push needs)."""
+    return DeviceState(
+        host=host,
+        platform=platform,
+        configured=configured,
+        associations=(),
+        status=None,
+        raw=tuple(raw.items()),
+        warnings=tuple(warnings),
+    )
