@@ -1,0 +1,526 @@
+"""Real Linux lab hosts: OpenSSH `sshd` plus `chronyd -x`, each in its own namespaces.
+
+Every host is one process tree started as
+
+    setpriv --pdeathsig KILL  unshare --mount --pid --fork --kill-child --mount-proc  sh start.sh
+
+- The mount namespace gets a private tmpfs on /run (so /run/chrony and /run/sshd are the
+  host's own) and private bind mounts over /etc/chrony and /var/lib/chrony. A push over SSH
+  therefore writes real files that only that host sees, and `chronyc` talks to that host's
+  chronyd through its own /run/chrony socket. The machine's own files are never written.
+- The PID namespace is what guarantees that nothing outlives the lab: when its first process
+  dies, the kernel kills everything else in it. `--kill-child` makes that first process die
+  with `unshare`, and `setpriv --pdeathsig KILL` makes `unshare` die with the process that
+  started the pool, even when that process is killed without a chance to clean up.
+- chronyd runs with `-x` (it never steps or slews the machine's clock), `port 0` (client
+  only), `cmdport 0` (no UDP command port, so many chronyds coexist) and `bindacqaddress`
+  set to the host's own address, so an NTP server sees each host as a distinct client.
+- sshd listens on the host's own loopback address and lets `root` in with the lab's
+  ed25519 key only. Root, not a dedicated user: a dedicated user would need an account in
+  the machine's /etc/passwd and sudo (not installed on a minimal Debian), and the files a
+  push writes are root's anyway. The private key stays in the pool's state directory, mode
+  0600, and the servers listen on loopback only.
+
+The pool keeps its host keys and the lab user's key between runs (so known_hosts entries
+stay valid) and rebuilds every host's chrony configuration from scratch on each start.
+
+PR_SET_PDEATHSIG fires when the *thread* that started a child exits: call `start()` from a
+thread that lives as long as the lab (the main thread, not a short-lived worker).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import os
+import pwd
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from orchestrator.errors import LabError
+
+LAB_USERNAME = "root"
+DEFAULT_SSH_PORT = 22
+_SBIN_PATH = "/usr/local/sbin:/usr/sbin:/sbin"
+# Directories each host gets its own copy of (bind mounts); /run is a private tmpfs.
+_PRIVATE_DIRS = ("/etc/chrony", "/var/lib/chrony")
+# (program, what to install when it is missing)
+_PROGRAMS: tuple[tuple[str, str], ...] = (
+    (
+        "sshd",
+        "OpenSSH's server `sshd` is missing: install it with `apt-get install openssh-server`.",
+    ),
+    ("chronyd", "`chronyd` is missing: install chrony with `apt-get install chrony`."),
+    ("chronyc", "`chronyc` is missing: install chrony with `apt-get install chrony`."),
+    ("unshare", "`unshare` is missing: install util-linux with `apt-get install util-linux`."),
+    ("setpriv", "`setpriv` is missing: install util-linux with `apt-get install util-linux`."),
+)
+
+
+def _which(program: str) -> str | None:
+    path = os.environ.get("PATH", "") + os.pathsep + _SBIN_PATH
+    return shutil.which(program, path=path)
+
+
+def missing_requirements() -> list[str]:
+    """What stops real Linux lab hosts from running here, one sentence each; [] when usable."""
+    missing: list[str] = []
+    if os.geteuid() != 0:
+        missing.append(
+            "Real Linux lab hosts need root (mount and PID namespaces): run `orch lab up` as root."
+        )
+    missing.extend(hint for program, hint in _PROGRAMS if _which(program) is None)
+    for directory in _PRIVATE_DIRS:
+        if not Path(directory).is_dir():
+            missing.append(
+                f"{directory} does not exist (each lab host mounts its own copy over it): "
+                "reinstall chrony with `apt-get install --reinstall chrony`."
+            )
+    return missing
+
+
+@dataclass(frozen=True)
+class LinuxHostInfo:
+    """How to reach one lab host over SSH."""
+
+    name: str
+    address: str
+    port: int
+    username: str
+    key_file: Path
+
+
+@dataclass(frozen=True)
+class _HostLayout:
+    """Where one host's files live on the machine."""
+
+    root: Path
+
+    @property
+    def etc_chrony(self) -> Path:
+        return self.root / "etc-chrony"
+
+    @property
+    def var_lib_chrony(self) -> Path:
+        return self.root / "var-lib-chrony"
+
+    @property
+    def sshd_config(self) -> Path:
+        return self.root / "sshd_config"
+
+    @property
+    def authorized_keys(self) -> Path:
+        return self.root / "authorized_keys"
+
+    @property
+    def start_script(self) -> Path:
+        return self.root / "start.sh"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "host.log"
+
+
+class LinuxHostPool:
+    """N real Linux hosts on consecutive loopback addresses starting at `base_address`."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        count: int,
+        base_address: str = "127.0.2.1",
+        ntp_servers: Sequence[tuple[str, int]] = (),
+        *,
+        ssh_port: int | None = None,
+        start_timeout_s: float = 20.0,
+    ) -> None:
+        """`ssh_port`: None = 22 where free on the host's address, else a free port;
+        0 = always a free (ephemeral) port; N = exactly N."""
+        if count < 0:
+            raise LabError(f"Linux lab host count must be 0 or more, not {count}")
+        first = ipaddress.IPv4Address(base_address)
+        if not first.is_loopback or not (first + max(count - 1, 0)).is_loopback:
+            raise LabError(
+                f"Linux lab hosts must live on 127.0.0.0/8; {base_address} + {count} does not"
+            )
+        self._state_dir = Path(state_dir)
+        self._linux_dir = self._state_dir / "linux"
+        self._count = count
+        self._first = first
+        self._ntp_servers = tuple(ntp_servers)
+        self._ssh_port = ssh_port
+        self._start_timeout_s = start_timeout_s
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._hosts: list[LinuxHostInfo] = []
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> list[LinuxHostInfo]:
+        """Start every host; returns once each one's sshd answers. Raises LabError."""
+        if self._procs:
+            raise LabError("this Linux host pool is already running")
+        missing = missing_requirements()
+        if missing:
+            raise LabError("cannot start real Linux lab hosts: " + " ".join(missing))
+        self._linux_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self._linux_dir, 0o700)
+        key_file = self._ensure_user_key()
+        public_key = key_file.with_suffix(".pub").read_text()
+        hosts = [
+            LinuxHostInfo(
+                name=f"linux-{i + 1:02d}",
+                address=str(self._first + i),
+                port=self._pick_port(str(self._first + i)),
+                username=LAB_USERNAME,
+                key_file=key_file,
+            )
+            for i in range(self._count)
+        ]
+        try:
+            for host in hosts:
+                self._launch(host, public_key)
+            deadline = time.monotonic() + self._start_timeout_s
+            for host in hosts:
+                self._wait_ready(host, deadline)
+        except BaseException:
+            self.stop()
+            raise
+        self._hosts = hosts
+        return list(hosts)
+
+    def stop(self) -> None:
+        """Kill every host by PID, wait for their process trees to go, drop their state."""
+        tree = self.pids()
+        children = _parent_map()
+        for proc in self._procs.values():
+            # Kill the namespace's first process (sshd) rather than unshare: the kernel
+            # then kills everything else in the PID namespace, and unshare, still alive,
+            # reaps it (killing unshare first would leave it a zombie for init to reap).
+            for pid in children.get(proc.pid, []):
+                _kill(pid)
+        for proc in self._procs.values():
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                _kill(proc.pid)  # --kill-child then takes the namespace down
+                proc.wait(timeout=5)
+        _wait_gone(tree, timeout_s=10.0)
+        self._procs.clear()
+        self._hosts = []
+        # The mounts lived only in the hosts' mount namespaces, which died with their
+        # processes. What is left is the hosts' configuration on disk; keys stay.
+        if self._linux_dir.is_dir():
+            for child in self._linux_dir.iterdir():
+                if child.is_dir() and child.name.startswith("linux-"):
+                    for name in ("etc-chrony", "var-lib-chrony"):
+                        shutil.rmtree(child / name, ignore_errors=True)
+
+    def pids(self) -> list[int]:
+        """PIDs (in our PID namespace) of every process of every host, roots first."""
+        roots = [p.pid for p in self._procs.values() if p.poll() is None]
+        return _descendants(roots)
+
+    @property
+    def hosts(self) -> list[LinuxHostInfo]:
+        return list(self._hosts)
+
+    def __enter__(self) -> LinuxHostPool:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ one host
+
+    def _launch(self, host: LinuxHostInfo, public_key: str) -> None:
+        layout = _HostLayout(self._linux_dir / host.name)
+        self._write_host_files(host, layout, public_key)
+        setpriv, unshare = _which("setpriv"), _which("unshare")
+        assert setpriv is not None and unshare is not None  # checked by missing_requirements
+        with open(layout.log, "ab") as log:
+            self._procs[host.name] = subprocess.Popen(
+                [
+                    setpriv,
+                    "--pdeathsig",
+                    "KILL",
+                    unshare,
+                    "--mount",
+                    "--propagation",
+                    "private",
+                    "--pid",
+                    "--fork",
+                    "--kill-child",
+                    "--mount-proc",
+                    "/bin/sh",
+                    str(layout.start_script),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # a Ctrl-C meant for the CLI does not half-kill hosts
+                close_fds=True,
+            )
+
+    def _write_host_files(self, host: LinuxHostInfo, layout: _HostLayout, public_key: str) -> None:
+        for name in ("etc-chrony", "var-lib-chrony"):
+            shutil.rmtree(layout.root / name, ignore_errors=True)
+        layout.root.mkdir(parents=True, exist_ok=True)
+        (layout.etc_chrony / "sources.d").mkdir(parents=True)
+        (layout.etc_chrony / "chrony.conf").write_text(
+            _chrony_conf(host.name, host.address, self._ntp_servers)
+        )
+        keys = layout.etc_chrony / "chrony.keys"
+        keys.write_text("")
+        keys.chmod(0o640)
+        layout.var_lib_chrony.mkdir()
+        chrony_user = _chrony_user()
+        if chrony_user is not None:
+            os.chown(layout.var_lib_chrony, chrony_user.pw_uid, chrony_user.pw_gid)
+            os.chown(keys, 0, chrony_user.pw_gid)
+        host_key = self._ensure_host_key(host.name)
+        layout.authorized_keys.write_text(public_key)
+        layout.sshd_config.write_text(
+            _sshd_config(host.address, host.port, host_key, layout.authorized_keys)
+        )
+        layout.start_script.write_text(
+            _start_script(layout, _which("chronyd") or "chronyd", _which("sshd") or "sshd")
+        )
+
+    def _wait_ready(self, host: LinuxHostInfo, deadline: float) -> None:
+        proc = self._procs[host.name]
+        log = _HostLayout(self._linux_dir / host.name).log
+        while True:
+            if proc.poll() is not None:
+                raise LabError(
+                    f"Linux lab host {host.name} exited during start-up "
+                    f"(status {proc.returncode}): {_tail(log)}"
+                )
+            if _ssh_banner(host.address, host.port):
+                return
+            if time.monotonic() > deadline:
+                raise LabError(
+                    f"Linux lab host {host.name} did not answer SSH on "
+                    f"{host.address}:{host.port} within {self._start_timeout_s:g} s: {_tail(log)}"
+                )
+            time.sleep(0.05)
+
+    def _pick_port(self, address: str) -> int:
+        if self._ssh_port is not None and self._ssh_port != 0:
+            return self._ssh_port
+        if self._ssh_port is None and _port_free(address, DEFAULT_SSH_PORT):
+            return DEFAULT_SSH_PORT
+        return _free_port(address)
+
+    # ------------------------------------------------------------------ keys
+
+    def _ensure_user_key(self) -> Path:
+        path = self._state_dir / "linux" / "keys" / "lab_user_ed25519"
+        if not path.exists():
+            _write_ed25519(path, comment="orch-lab-user")
+        return path
+
+    def _ensure_host_key(self, name: str) -> Path:
+        path = self._state_dir / "linux" / "keys" / f"{name}_host_ed25519"
+        if not path.exists():
+            _write_ed25519(path, comment=f"orch-lab-{name}")
+        return path
+
+
+# ---------------------------------------------------------------------- rendering
+
+
+def _chrony_conf(name: str, address: str, servers: Sequence[tuple[str, int]]) -> str:
+    lines = [
+        f"# orch lab host {name}: chronyd -x, it never steps or slews the machine's clock.",
+        f"bindacqaddress {address}",
+        "# Client only (no NTP server port) and no UDP command port: many lab chronyds share",
+        "# one network namespace; chronyc reaches this one through its own /run/chrony socket.",
+        "port 0",
+        "cmdport 0",
+        "keyfile /etc/chrony/chrony.keys",
+        "driftfile /var/lib/chrony/chrony.drift",
+        "sourcedir /etc/chrony/sources.d",
+    ]
+    lines += [
+        f"server {addr} iburst" + (f" port {port}" if port != 123 else "") for addr, port in servers
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _sshd_config(address: str, port: int, host_key: Path, authorized_keys: Path) -> str:
+    return "\n".join(
+        [
+            f"ListenAddress {address}:{port}",
+            f"HostKey {host_key}",
+            "PidFile none",
+            "PermitRootLogin prohibit-password",
+            "AllowUsers root",
+            "PubkeyAuthentication yes",
+            "PasswordAuthentication no",
+            "KbdInteractiveAuthentication no",
+            f"AuthorizedKeysFile {authorized_keys}",
+            # The state directory may sit under a world-writable /tmp; the key file is 0600.
+            "StrictModes no",
+            "UsePAM no",
+            "PrintMotd no",
+            "Subsystem sftp internal-sftp",
+            "",
+        ]
+    )
+
+
+def _start_script(layout: _HostLayout, chronyd: str, sshd: str) -> str:
+    """The host's first process: private mounts, chronyd, then sshd as PID 1."""
+    q = shlex.quote
+    user = _chrony_user()
+    owner = f"{user.pw_uid}:{user.pw_gid}" if user else "0:0"
+    chronyd_user = user.pw_name if user else "root"
+    return "\n".join(
+        [
+            "set -eu",
+            "mount -t tmpfs -o mode=0755,size=8m orch-lab-run /run",
+            "mkdir -p /run/sshd /run/chrony",
+            f"chown {owner} /run/chrony",
+            "chmod 0750 /run/chrony",
+            f"mount --bind {q(str(layout.etc_chrony))} /etc/chrony",
+            f"mount --bind {q(str(layout.var_lib_chrony))} /var/lib/chrony",
+            f"{q(chronyd)} -x -n -u {q(chronyd_user)} -f /etc/chrony/chrony.conf &",
+            "i=0",
+            "while [ ! -S /run/chrony/chronyd.sock ]; do",
+            "  i=$((i + 1))",
+            '  if [ "$i" -gt 200 ]; then echo "chronyd did not start" >&2; exit 1; fi',
+            "  sleep 0.05",
+            "done",
+            # sshd becomes PID 1: it reaps chronyd and the sessions; when it dies, so does
+            # everything else in this PID namespace.
+            f"exec {q(sshd)} -D -e -f {q(str(layout.sshd_config))}",
+            "",
+        ]
+    )
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _chrony_user() -> pwd.struct_passwd | None:
+    for name in ("_chrony", "chrony"):
+        try:
+            return pwd.getpwnam(name)
+        except KeyError:
+            continue
+    return None
+
+
+def _write_ed25519(path: Path, comment: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    key = Ed25519PrivateKey.generate()
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    )
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(private)
+    path.with_suffix(".pub").write_bytes(public + f" {comment}\n".encode())
+
+
+def _port_free(address: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((address, port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port(address: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((address, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _ssh_banner(address: str, port: int) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=1.0) as sock:
+            return sock.recv(64).startswith(b"SSH-")
+    except OSError:
+        return False
+
+
+def _tail(path: Path, lines: int = 5) -> str:
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return "(no log)"
+    return " | ".join(text[-lines:]) or "(empty log)"
+
+
+def _parent_map() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+        except OSError:
+            continue
+        # Field 4 (ppid) follows the parenthesised command name, which may hold spaces.
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    return children
+
+
+def _descendants(roots: Sequence[int]) -> list[int]:
+    if not roots:
+        return []
+    children = _parent_map()
+    found: list[int] = []
+    todo = list(roots)
+    while todo:
+        pid = todo.pop(0)
+        found.append(pid)
+        todo.extend(sorted(children.get(pid, [])))
+    return found
+
+
+def _wait_gone(pids: Sequence[int], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    alive = list(pids)
+    while alive:
+        alive = [pid for pid in alive if _alive(pid)]
+        if not alive:
+            return
+        if time.monotonic() > deadline:
+            raise LabError(f"Linux lab processes still running after stop: {alive}")
+        time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def _kill(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)

@@ -1,0 +1,196 @@
+"""Real Linux lab hosts: real sshd + chronyd -x in private mount and PID namespaces."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import paramiko
+import pytest
+
+from orchestrator.errors import LabError
+from orchestrator.lab import linux_hosts
+from orchestrator.lab.linux_hosts import LinuxHostInfo, LinuxHostPool, missing_requirements
+
+needs_root = pytest.mark.skipif(
+    bool(missing_requirements()), reason="; ".join(missing_requirements()) or "usable"
+)
+
+
+def ssh(host: LinuxHostInfo, command: str) -> tuple[int, str]:
+    client = paramiko.SSHClient()
+    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # fresh lab host keys
+    client.connect(
+        host.address,
+        port=host.port,
+        username=host.username,
+        key_filename=str(host.key_file),
+        look_for_keys=False,
+        allow_agent=False,
+        timeout=10,
+    )
+    try:
+        _, stdout, stderr = client.exec_command(command, timeout=20)
+        out = stdout.read().decode() + stderr.read().decode()
+        return stdout.channel.recv_exit_status(), out
+    finally:
+        client.close()
+
+
+def tree_digest(root: Path) -> str:
+    """Names, sizes and contents of every file under `root` (the machine's own copy)."""
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        digest.update(str(path).encode())
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def our_mounts(state_dir: Path) -> list[str]:
+    return [
+        ln for ln in Path("/proc/self/mountinfo").read_text().splitlines() if str(state_dir) in ln
+    ]
+
+
+@pytest.fixture
+def pool(tmp_path: Path) -> Iterator[LinuxHostPool]:
+    p = LinuxHostPool(tmp_path / "state", 2, base_address="127.0.2.101", ssh_port=0)
+    try:
+        yield p
+    finally:
+        p.stop()
+
+
+# ---------------------------------------------------------------------- no root needed
+
+
+def test_missing_requirements_names_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty directory: no program found
+    monkeypatch.setattr(linux_hosts, "_SBIN_PATH", str(tmp_path))
+    monkeypatch.setattr(linux_hosts.os, "geteuid", lambda: 1000)
+    missing = missing_requirements()
+    assert any("root" in m for m in missing)
+    assert any("apt-get install openssh-server" in m for m in missing)
+    assert any("apt-get install chrony" in m and "chronyd" in m for m in missing)
+    assert any("apt-get install util-linux" in m and "unshare" in m for m in missing)
+
+
+def test_rejects_addresses_outside_loopback(tmp_path: Path) -> None:
+    with pytest.raises(LabError, match=r"127\.0\.0\.0/8"):
+        LinuxHostPool(tmp_path, 2, base_address="10.0.0.1")
+    with pytest.raises(LabError, match=r"127\.0\.0\.0/8"):
+        LinuxHostPool(tmp_path, 3, base_address="127.255.255.254")  # third host leaves 127/8
+
+
+def test_chrony_conf_binds_source_address_and_includes_sources_dir() -> None:
+    text = linux_hosts._chrony_conf("linux-01", "127.0.2.7", [("127.0.0.1", 123), ("::1", 4123)])
+    lines = text.splitlines()
+    assert "bindacqaddress 127.0.2.7" in lines
+    assert {"port 0", "cmdport 0", "sourcedir /etc/chrony/sources.d"} <= set(lines)
+    assert "server 127.0.0.1 iburst" in lines
+    assert "server ::1 iburst port 4123" in lines
+
+
+# ---------------------------------------------------------------------- real hosts (root)
+
+
+@pytest.mark.root
+@needs_root
+def test_start_stop_leaves_no_process_mount_or_config(pool: LinuxHostPool, tmp_path: Path) -> None:
+    machine_chrony = tree_digest(Path("/etc/chrony"))
+    hosts = pool.start()
+    assert [h.address for h in hosts] == ["127.0.2.101", "127.0.2.102"]
+    pids = pool.pids()
+    # Per host: setpriv->unshare, sshd (namespace PID 1), chronyd.
+    names = {Path(f"/proc/{pid}/comm").read_text().strip() for pid in pids}
+    assert {"unshare", "sshd", "chronyd"} <= names
+    # The hosts' mounts live in their own namespaces only, never in ours.
+    assert our_mounts(tmp_path) == []
+
+    pool.stop()
+    assert pool.pids() == []
+    assert [pid for pid in pids if Path(f"/proc/{pid}").exists()] == []
+    assert our_mounts(tmp_path) == []
+    assert not (tmp_path / "state" / "linux" / "linux-01" / "etc-chrony").exists()
+    assert tree_digest(Path("/etc/chrony")) == machine_chrony
+
+
+@pytest.mark.root
+@needs_root
+def test_each_host_sees_only_its_own_chrony_files(pool: LinuxHostPool) -> None:
+    machine_sources = sorted(p.name for p in Path("/etc/chrony/sources.d").iterdir())
+    first, second = pool.start()
+
+    status, out = ssh(
+        first,
+        "echo 'server 127.0.0.9 iburst' > /etc/chrony/sources.d/orch.sources"
+        " && chronyc reload sources && chronyc -n sources",
+    )
+    assert status == 0, out
+    assert "127.0.0.9" in out  # chronyc answers for this host's own chronyd
+
+    status, out = ssh(second, "ls /etc/chrony/sources.d; chronyc -n sources")
+    assert status == 0, out
+    assert "orch.sources" not in out and "127.0.0.9" not in out
+
+    status, out = ssh(second, "grep bindacqaddress /etc/chrony/chrony.conf")
+    assert out.strip() == f"bindacqaddress {second.address}"
+    assert sorted(p.name for p in Path("/etc/chrony/sources.d").iterdir()) == machine_sources
+
+
+@pytest.mark.root
+@needs_root
+def test_keys_survive_a_restart(tmp_path: Path) -> None:
+    pool = LinuxHostPool(tmp_path / "state", 1, base_address="127.0.2.111", ssh_port=0)
+    (host,) = pool.start()
+    before = host.key_file.read_bytes()
+    pool.stop()
+    (host,) = pool.start()
+    try:
+        assert host.key_file.read_bytes() == before
+        assert ssh(host, "true")[0] == 0
+    finally:
+        pool.stop()
+
+
+@pytest.mark.root
+@needs_root
+def test_hosts_die_with_a_killed_lab_process(tmp_path: Path) -> None:
+    """SIGKILL on the process that started the pool (no cleanup code runs) takes it all."""
+    script = textwrap.dedent(
+        f"""
+        import sys, time
+        from pathlib import Path
+        from orchestrator.lab.linux_hosts import LinuxHostPool
+        pool = LinuxHostPool(Path({str(tmp_path / "state")!r}), 2,
+                             base_address="127.0.2.121", ssh_port=0)
+        pool.start()
+        print(" ".join(map(str, pool.pids())), flush=True)
+        time.sleep(60)
+        """
+    )
+    lab = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert lab.stdout is not None
+        pids = [int(p) for p in lab.stdout.readline().split()]
+        assert len(pids) >= 6, pids
+        os.kill(lab.pid, signal.SIGKILL)
+        lab.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(linux_hosts._alive(p) for p in pids):
+            time.sleep(0.05)
+        assert [p for p in pids if linux_hosts._alive(p)] == []
+    finally:
+        if lab.poll() is None:
+            lab.kill()
+            lab.wait()
