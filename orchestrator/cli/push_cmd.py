@@ -1,15 +1,134 @@
-"""`orch push`: Render and push NTP client configuration to the devices of a site."""
+"""`orch push`: render and push NTP client configuration to the devices of a site."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
-from orchestrator.errors import OrchError
+from orchestrator.cli.context import options
+from orchestrator.engine.push import PushOptions, push_hosts
+from orchestrator.errors import InputError
+from orchestrator.inventory import inventory_or_packaged_lab, load_inventory
+from orchestrator.models import PushOutcome, PushResult
+
+FORMATS = ("table", "json")
+_STYLE = {
+    PushOutcome.CHANGED: "green",
+    PushOutcome.UNCHANGED: "dim",
+    PushOutcome.DRY_RUN: "cyan",
+    PushOutcome.ROLLED_BACK: "yellow",
+    PushOutcome.FAILED: "bold red",
+}
 
 
-def push() -> None:
-    """Render and push NTP client configuration to the devices of a site."""
-    raise OrchError("'orch push' is not implemented yet")
+def push(
+    ctx: typer.Context,
+    site: Annotated[str | None, typer.Option("--site", help="Only hosts of this site.")] = None,
+    host: Annotated[
+        list[str] | None, typer.Option("--host", help="Only this host (repeatable).")
+    ] = None,
+    platform: Annotated[
+        str | None, typer.Option("--platform", help="Only hosts of this platform.")
+    ] = None,
+    group: Annotated[str | None, typer.Option("--group", help="Only hosts in this group.")] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Print the diff per device; change nothing."),
+    ] = False,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, max=1000, help="Devices pushed at once.")
+    ] = 50,
+    timeout: Annotated[
+        float,
+        typer.Option("--timeout", min=1.0, help="Seconds allowed per device (whole push)."),
+    ] = 120.0,
+    accept_new_host_keys: Annotated[
+        bool,
+        typer.Option(
+            "--accept-new-host-keys",
+            help="Trust and record unknown SSH host keys (first contact). Changed keys are "
+            "always refused.",
+        ),
+    ] = False,
+    output_format: Annotated[
+        str | None, typer.Option("--format", help="table (default) or json.")
+    ] = None,
+) -> None:
+    """Render and push NTP client configuration to the devices of a site.
+
+    Exit status 1 if any device failed or was rolled back.
+    """
+    opts = options(ctx)
+    fmt = output_format or opts.output_format or "table"
+    if fmt not in FORMATS:
+        raise InputError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    inventory = load_inventory(inventory_or_packaged_lab(opts.inventory))
+    hosts = inventory.select(site=site, hosts=host or None, platform=platform, group=group)
+    if not hosts:
+        raise InputError("no hosts match the filters (see `orch inventory show`)")
+    push_options = PushOptions(
+        dry_run=dry_run,
+        workers=workers,
+        timeout_s=timeout,
+        connect_timeout_s=min(30.0, timeout),
+        accept_new_host_keys=accept_new_host_keys,
+    )
+    err = opts.err_console
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as progress:
+        task = progress.add_task("dry run" if dry_run else "pushing", total=len(hosts))
+        run_id, results = push_hosts(hosts, push_options, on_done=lambda _r: progress.advance(task))
+    out = opts.console
+    if fmt == "json":
+        out.print_json(json.dumps(_json(run_id, dry_run, results)))
+    else:
+        _print_table(out, run_id, dry_run, results)
+    if any(r.outcome in (PushOutcome.FAILED, PushOutcome.ROLLED_BACK) for r in results):
+        raise typer.Exit(1)
+
+
+def _json(run_id: str, dry_run: bool, results: list[PushResult]) -> dict[str, object]:
+    return {
+        "run_id": run_id,
+        "dry_run": dry_run,
+        "summary": {o.value: sum(r.outcome is o for r in results) for o in PushOutcome},
+        "results": [{**asdict(r), "outcome": r.outcome.value} for r in results],
+    }
+
+
+def _print_table(out: Console, run_id: str, dry_run: bool, results: list[PushResult]) -> None:
+    if dry_run:
+        for r in results:
+            if r.diff:
+                out.print(r.diff, markup=False, highlight=False, end="")
+    table = Table(title=f"push {run_id}" + (" (dry run)" if dry_run else ""))
+    for column in ("device", "platform", "result", "reason / warnings", "time"):
+        table.add_column(column, overflow="fold")
+    for r in results:
+        notes = "; ".join(filter(None, [r.reason, *r.warnings]))
+        table.add_row(
+            r.host,
+            r.platform,
+            f"[{_STYLE[r.outcome]}]{r.outcome.value}[/]",
+            notes,
+            f"{r.duration_s:.1f}s",
+        )
+    out.print(table)
+    counts = {o: sum(r.outcome is o for r in results) for o in PushOutcome}
+    out.print(", ".join(f"{n} {o.value}" for o, n in counts.items() if n), markup=False)
 
 
 def register(app: typer.Typer) -> None:

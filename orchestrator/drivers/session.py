@@ -181,7 +181,7 @@ def _device_errors(host: Host, action: str, policy: _HostKeyPolicy | None = None
 
 
 def _scrub(text: str, host: Host) -> str:
-    for secret in (host.password, host.enable_secret):
+    for secret in (host.password, host.enable_secret, *(k.secret for k in host.desired.keys)):
         if secret and secret.reveal():
             text = text.replace(secret.reveal(), "********")
     return text
