@@ -132,10 +132,14 @@ class NtpPacket:
 
     @property
     def is_kod(self) -> bool:
-        """A kiss-o'-death: a server/passive reply with stratum 0 (RFC 5905 §7.4)."""
-        return self.stratum == STRATUM_UNSPECIFIED and self.mode in (
-            MODE_SERVER,
-            MODE_SYMMETRIC_PASSIVE,
+        """A kiss-o'-death: a server/passive reply, stratum 0, a kiss code (RFC 5905 §7.4).
+
+        An unsynchronised server also sends stratum 0, but with a zero refid: not a KoD.
+        """
+        return (
+            self.stratum == STRATUM_UNSPECIFIED
+            and self.mode in (MODE_SERVER, MODE_SYMMETRIC_PASSIVE)
+            and self.ref_id != b"\x00\x00\x00\x00"
         )
 
     @property
