@@ -179,6 +179,13 @@ class HistoryStore:
         ]
         return [r for r in runs if r.devices] if site is not None else runs
 
+    def get_run(self, run_id: int, *, site: str | None = None) -> StoredRun | None:
+        row = self._conn.execute("SELECT started_at FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            return None
+        found = self.runs(since=float(row[0]), until=float(row[0]), site=site)
+        return next((r for r in found if r.id == run_id), None)
+
     def latest_run(self, *, site: str | None = None) -> StoredRun | None:
         row = self._conn.execute(
             "SELECT started_at FROM runs"

@@ -1,0 +1,78 @@
+"""The one input every renderer takes: the latest run plus the history around it."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from orchestrator.errors import InputError
+from orchestrator.store.records import StoredDevice, StoredRun
+
+# The offset check's `expected` reads "|offset| <= 100 ms" (compliance.rules.offset).
+_OFFSET_LIMIT = re.compile(r"<=\s*([0-9.]+)\s*ms")
+
+
+class NoRunsError(InputError):
+    """Nothing stored to report on."""
+
+
+@dataclass(frozen=True)
+class SeriesPoint:
+    time: float  # Unix time of the run
+    offset_ms: float | None
+    verdict: str
+
+
+@dataclass(frozen=True)
+class ReportInput:
+    latest: StoredRun
+    history: tuple[StoredRun, ...]  # oldest first; ends with `latest`
+    generated_at: float
+    since: float | None = None
+    site: str | None = None
+
+    def series(self, host: str) -> tuple[SeriesPoint, ...]:
+        """The host's offset over the history, one point per run that judged it."""
+        return tuple(
+            SeriesPoint(run.started_at, d.offset_ms, d.verdict.value)
+            for run in self.history
+            for d in run.devices
+            if d.host == host
+        )
+
+
+def build_input(
+    runs: Sequence[StoredRun],
+    *,
+    generated_at: float,
+    since: float | None = None,
+    site: str | None = None,
+    db: str = "the history database",
+) -> ReportInput:
+    if not runs:
+        where = f" for site {site!r}" if site else ""
+        raise NoRunsError(
+            f"no verify runs stored{where} in {db}",
+            hint="run 'orch verify' first, or widen --since",
+        )
+    return ReportInput(runs[-1], tuple(runs), generated_at, since, site)
+
+
+def offset_limit_ms(device: StoredDevice) -> float | None:
+    for check in device.checks:
+        if check.name == "offset" and (match := _OFFSET_LIMIT.search(check.expected)):
+            return float(match.group(1))
+    return None
+
+
+def iso(ts: float) -> str:
+    return (
+        _dt.datetime.fromtimestamp(ts, _dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    )
+
+
+def reach_text(reach: int | None) -> str:
+    """The reach register as devices print it: octal."""
+    return "" if reach is None else f"{reach:o}"

@@ -1,0 +1,58 @@
+"""One self-contained HTML file: summary, a table per device, offset charts (inline SVG)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+
+from orchestrator.reports.charts import offset_chart_svg
+from orchestrator.reports.data import ReportInput, iso, offset_limit_ms, reach_text
+from orchestrator.store.records import StoredDevice
+
+_ENV = Environment(
+    loader=PackageLoader("orchestrator.reports", "templates"),
+    autoescape=select_autoescape(["html", "j2"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+@dataclass(frozen=True)
+class _DeviceView:
+    device: StoredDevice
+    offset: str
+    reach: str
+    chart: Markup
+    raw: tuple[tuple[str, str], ...]
+
+
+def render_html(data: ReportInput) -> str:
+    run = data.latest
+    views = []
+    for d in run.devices:
+        raw = d.evidence.get("raw") or {}
+        chart = offset_chart_svg(
+            data.series(d.host), limit_ms=offset_limit_ms(d), title=f"{d.host}: offset over time"
+        )
+        views.append(
+            _DeviceView(
+                device=d,
+                offset="" if d.offset_ms is None else f"{d.offset_ms:.3f}",
+                reach=reach_text(d.reach),
+                # Our own matplotlib output, free of scripts and external references.
+                chart=Markup(chart),
+                raw=tuple((str(k), str(v)) for k, v in raw.items()),
+            )
+        )
+    return _ENV.get_template("report.html.j2").render(
+        run=run,
+        site=data.site,
+        started=iso(run.started_at),
+        generated=iso(data.generated_at),
+        since=iso(data.since) if data.since is not None else None,
+        history_runs=len(data.history),
+        counts=list(run.counts.items()),
+        devices=views,
+    )

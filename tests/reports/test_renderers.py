@@ -1,0 +1,135 @@
+"""Each report format, parsed back with a real parser for that format."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from orchestrator.errors import InputError
+from orchestrator.reports import FORMATS, NoRunsError, ReportInput, build_input, render
+from reports.report_fixtures import RUNS, make_history
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> ReportInput:
+    return make_history(tmp_path_factory.mktemp("reports") / "history.sqlite")
+
+
+def test_table_lists_every_device_with_verdict_and_reason(data: ReportInput) -> None:
+    text = render("table", data)
+    for host in ("rtr1", "rtr2", "lnx1", "win1", "sw9"):
+        assert host in text
+    assert "drifting" in text and "blocked" in text and "unreachable" in text
+    assert "2/5 compliant" in text
+    assert "not in the inventory: 10.66.0.7" in text
+
+
+def test_json_has_the_latest_run_with_evidence_and_history(data: ReportInput) -> None:
+    doc = json.loads(render("json", data))
+    assert doc["summary"]["devices"] == 5 and doc["summary"]["compliant"] == 2
+    rtr2 = next(d for d in doc["devices"] if d["host"] == "rtr2")
+    assert rtr2["verdict"] == "drifting" and rtr2["complies"] is False
+    assert rtr2["offset_ms"] == 220.0
+    assert any(c["name"] == "offset" and not c["passed"] for c in rtr2["checks"])
+    assert "show ntp associations" in rtr2["evidence"]["raw"]
+    assert [p["offset_ms"] for p in doc["history"]["rtr2"]] == [20.0 + 40 * d for d in range(RUNS)]
+    assert len(doc["runs"]) == RUNS and doc["unknown_clients"][0]["address"] == "10.66.0.7"
+
+
+def test_csv_parses_one_row_per_device_per_run(data: ReportInput) -> None:
+    rows = list(csv.DictReader(io.StringIO(render("csv", data))))
+    assert len(rows) == RUNS * 5
+    last_sw9 = [r for r in rows if r["host"] == "sw9"][-1]
+    assert last_sw9["verdict"] == "unreachable"
+    assert 'authentication failed <"admin">' in last_sw9["reason"]  # quotes survive CSV
+    rtr1 = [r for r in rows if r["host"] == "rtr1"]
+    assert float(rtr1[0]["offset_ms"]) == -0.5 and rtr1[0]["reach"] == "377"
+
+
+def test_junit_is_xml_with_a_suite_per_site_and_failures_with_reasons(data: ReportInput) -> None:
+    root = ET.fromstring(render("junit", data))
+    assert root.tag == "testsuites" and root.get("tests") == "5" and root.get("failures") == "3"
+    suites = {s.get("name"): s for s in root.findall("testsuite")}
+    assert set(suites) == {"hq", "branch"}
+    cases = {c.get("name"): c for c in root.iter("testcase")}
+    assert cases["rtr1"].find("failure") is None
+    failure = cases["win1"].find("failure")
+    assert failure is not None and failure.get("type") == "blocked"
+    assert "domain policy" in (failure.get("message") or "")
+    assert "FAIL domain-policy" in (failure.text or "")
+    assert suites["branch"].get("failures") == "2"
+
+
+def test_prometheus_textfile_parses_and_carries_the_gauges(data: ReportInput) -> None:
+    text = render("prometheus", data)
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    for name in (
+        "orch_ntp_offset_ms",
+        "orch_ntp_compliant",
+        "orch_ntp_stratum",
+        "orch_ntp_reach",
+        "orch_last_run_timestamp_seconds",
+    ):
+        assert families[name].type == "gauge" and families[name].documentation
+        assert f"# HELP {name} " in text and f"# TYPE {name} gauge" in text
+    offsets = {s.labels["host"]: s.value for s in families["orch_ntp_offset_ms"].samples}
+    assert offsets["rtr2"] == 220.0 and "sw9" not in offsets
+    compliant = {s.labels["host"]: s.value for s in families["orch_ntp_compliant"].samples}
+    assert compliant == {"rtr1": 1, "rtr2": 0, "lnx1": 1, "win1": 0, "sw9": 0}
+    (stamp,) = families["orch_last_run_timestamp_seconds"].samples
+    assert stamp.value == data.latest.started_at  # full precision, not 1.8e+09
+    reach = {s.labels["host"]: s.value for s in families["orch_ntp_reach"].samples}
+    assert reach["rtr1"] == 255
+
+
+class _Collector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.refs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.refs += [v or "" for k, v in attrs if k in ("src", "href", "xlink:href")]
+
+
+def test_html_is_one_self_contained_file_with_a_chart_per_device(data: ReportInput) -> None:
+    html = render("html", data)
+    parser = _Collector()
+    parser.feed(html)
+    assert parser.tags.count("svg") == 5  # one offset chart per device
+    assert {"script", "link", "img", "iframe"}.isdisjoint(parser.tags)
+    # Only in-page anchors (#dev-1) and SVG-internal references (#p1a2b3c).
+    assert parser.refs and all(r.startswith("#") for r in parser.refs), parser.refs
+    assert not re.search(r"url\(\s*['\"]?(https?:)?//", html)
+    # Namespace declarations are identifiers, never fetched; nothing else may name a URL.
+    assert not re.findall(r"https?://", re.sub(r'xmlns(:\w+)?="[^"]*"', "", html))
+    assert "drifting" in html and "offset over time" in html
+    assert "&lt;&#34;admin&#34;&gt;" in html or "&lt;&quot;admin&quot;&gt;" in html  # escaped
+
+
+def test_no_runs_is_a_clear_input_error() -> None:
+    with pytest.raises(NoRunsError, match="run 'orch verify' first") as info:
+        build_input([], generated_at=0.0, site="hq", db="/tmp/h.sqlite")
+    assert isinstance(info.value, InputError) and "site 'hq'" in str(info.value)
+
+
+def test_unknown_format_is_an_input_error(data: ReportInput) -> None:
+    assert set(FORMATS) == {"table", "json", "csv", "junit", "html", "prometheus"}
+    with pytest.raises(InputError, match="unknown report format 'pdf'"):
+        render("pdf", data)
+
+
+def test_renderers_are_pure_functions_of_the_stored_data(tmp_path: Path) -> None:
+    a = make_history(tmp_path / "a.sqlite")
+    b = make_history(tmp_path / "b.sqlite")
+    for fmt in FORMATS:
+        assert render(fmt, a) == render(fmt, b), fmt
