@@ -1,0 +1,319 @@
+"""Linux rows -> models: ntpd/NTPsec `ntpq -p`, chrony `chronyc`, systemd `timedatectl`.
+
+Offsets follow RFC 5905 everywhere: positive means the source (or NTP time) is ahead
+of the local clock. ntpq and systemd-timesyncd print that sign already; chrony prints
+the opposite in `sources` ("positive offsets indicate that the local clock is ahead of
+the source", chronyc(1)) and a direction word in `tracking` ("seconds slow of NTP
+time"), so both are converted here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from orchestrator.models import Association, AssociationState, NtpStatus
+from orchestrator.parsing.types import Normaliser, Row
+from orchestrator.parsing.values import (
+    duration_s,
+    float_or_none,
+    int_or_none,
+    normalise_each,
+    reach_from_octal,
+    single_row,
+    text_or_none,
+)
+
+
+def _single(rows: list[Row], what: str, convert: Callable[[Row], NtpStatus]) -> NtpStatus:
+    """Convert the one record of a status output; a bad value names that record."""
+    return normalise_each([single_row(rows, what)], convert)[0]
+
+
+# --------------------------------------------------------------------------- ntpq -p / -pn
+
+# ntpq(1) "tally" codes. `o` is the PPS peer, which is the system peer. A blank tally
+# is "reject": never answered (reach 0) or not (yet) usable.
+_NTPQ_STATES: dict[str, AssociationState] = {
+    "*": "sys.peer",
+    "o": "sys.peer",
+    "+": "candidate",
+    "#": "candidate",  # "backup": survived selection, beyond the combine limit
+    "-": "outlier",
+    ".": "outlier",  # "excess": discarded by the cluster limit
+    "x": "falseticker",
+}
+
+
+def _ntpq_state(tally: str, reach: int | None) -> AssociationState:
+    if tally.strip():
+        return _NTPQ_STATES[tally]
+    return "unreachable" if not reach else "configured"
+
+
+def _ntpq_address(remote: str) -> str:
+    # `ntpq -p` may print "ip (hostname)" cut at 15 characters: "45.79.36.123 (t".
+    return remote.split(" (", 1)[0]
+
+
+def _ntpq_association(row: Row) -> Association:
+    reach = reach_from_octal(row["REACH"])
+    state = _ntpq_state(row["TALLY"], reach)
+    return Association(
+        address=_ntpq_address(row["REMOTE"]),
+        refid=text_or_none(row["REFID"]),
+        stratum=int_or_none(row["STRATUM"], "st"),
+        when_s=duration_s(row["WHEN"], "when"),
+        poll_s=duration_s(row["POLL"], "poll"),
+        reach=reach,
+        delay_ms=float_or_none(row["DELAY"], "delay"),
+        offset_ms=float_or_none(row["OFFSET"], "offset"),
+        jitter_ms=float_or_none(row["JITTER"], "jitter"),
+        dispersion_ms=None,
+        selected=state == "sys.peer",
+        state=state,
+        # ntpq lists the associations the daemon was configured with (servers, peers,
+        # pool prototypes and the servers a pool spawned); it has no ~ marker.
+        configured=True,
+    )
+
+
+def ntpq_associations(rows: list[Row]) -> list[Association]:
+    # "No association ID's returned" is recorded as a NOTE row: a valid, empty answer.
+    return normalise_each([r for r in rows if not r.get("NOTE")], _ntpq_association)
+
+
+# --------------------------------------------------------------------------- chronyc
+
+# Unit conversions are rounded to 1 ps so that 0.000020390 s is 0.02039 ms, not
+# 0.020390000000000002.
+_DIGITS = 9
+_CHRONY_SAMPLE = re.compile(r"^(?P<value>[-+]?\d+(?:\.\d+)?)(?P<unit>ns|us|ms|s)$")
+_TO_MS = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1000.0}
+_CHRONY_AGE = re.compile(r"^(?P<n>\d+)(?P<unit>[smhdy]?)$")
+_AGE_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "y": 365 * 86400}
+
+
+def chrony_ms(text: str, what: str) -> float:
+    """`-479ns`, `+1234us`, `43ms`, `2s` -> milliseconds."""
+    match = _CHRONY_SAMPLE.match(text.strip())
+    if match is None:
+        raise ValueError(f"{what} {text.strip()!r} is not a value like -479ns, 43ms or 2s")
+    return round(float(match["value"]) * _TO_MS[match["unit"]], _DIGITS)
+
+
+def _chrony_age_s(text: str) -> int | None:
+    """LastRx: `11`, `47m`, `5h`, `2d`, `1y`; `-` when nothing was received yet."""
+    if text.strip() == "-":
+        return None
+    match = _CHRONY_AGE.match(text.strip())
+    if match is None:
+        raise ValueError(f"LastRx {text.strip()!r} is not an age like 11, 47m or 2d")
+    return int(match["n"]) * _AGE_S[match["unit"]]
+
+
+def _chrony_poll_s(text: str) -> int | None:
+    # Poll is log2 seconds; refclocks may poll faster than once a second (negative),
+    # which whole seconds cannot express.
+    exponent = int(text)
+    return 2**exponent if exponent >= 0 else None
+
+
+_CHRONY_STATES: dict[str, AssociationState] = {
+    "*": "sys.peer",
+    "+": "candidate",
+    "-": "outlier",
+    "x": "falseticker",
+    "~": "outlier",  # too variable
+}
+
+
+def _chrony_state(state: str, reach: int | None) -> AssociationState:
+    if state == "?":
+        # "?" is both "no packets yet" and "packets fail the tests"; only the first is
+        # unreachable.
+        return "unreachable" if not reach else "configured"
+    return _CHRONY_STATES[state]
+
+
+def _chrony_source(row: Row) -> Association:
+    reach = reach_from_octal(row["REACH"])  # None for chrony 1.x (no Reach column)
+    refclock = row["MODE"] == "#"
+    return Association(
+        address=row["NAME"],
+        # A reference clock is listed by its reference ID (GPS0, PPS); NTP sources
+        # show no refid in this report.
+        refid=row["NAME"] if refclock else None,
+        stratum=int_or_none(row["STRATUM"], "stratum"),
+        when_s=_chrony_age_s(row["LAST_RX"]),
+        poll_s=_chrony_poll_s(row["POLL"]),
+        reach=reach,
+        delay_ms=None,
+        # "+ 0.0" turns chrony's -0ns into 0.0 rather than -0.0.
+        offset_ms=-chrony_ms(row["ADJUSTED_OFFSET"], "offset") + 0.0,
+        jitter_ms=chrony_ms(row["ERROR"], "error"),  # the "+/-" estimated error
+        dispersion_ms=None,
+        selected=row["STATE"] == "*",
+        state=_chrony_state(row["STATE"], reach),
+        configured=True,
+    )
+
+
+def chrony_sources(rows: list[Row]) -> list[Association]:
+    return normalise_each(rows, _chrony_source)
+
+
+_UNSYNCED_REFERENCE_IDS = frozenset({"00000000", "0.0.0.0"})
+_CHRONY_LEAP = {
+    "Normal": "none",
+    "Insert second": "add",
+    "Delete second": "delete",
+    "Not synchronised": "unsynchronised",
+    "Not synchronized": "unsynchronised",  # US spelling in some builds
+}
+_EPOCH = "Thu Jan 01 00:00:00 1970"  # Ref time while chronyd never synchronised
+
+
+def _seconds_to_ms(text: str, what: str) -> float | None:
+    value = float_or_none(text, what)
+    return None if value is None else round(value * 1000.0, _DIGITS)
+
+
+def _tracking(row: Row) -> NtpStatus:
+    leap = _CHRONY_LEAP.get(row["LEAP_STATUS"]) if row["LEAP_STATUS"] else None
+    reference_id = row["REFERENCE_ID"]
+    synchronized = reference_id not in _UNSYNCED_REFERENCE_IDS and leap != "unsynchronised"
+    offset_ms = _seconds_to_ms(row["SYSTEM_TIME"], "system time")
+    if offset_ms is not None and row["SYSTEM_TIME_SIDE"] == "fast":
+        offset_ms = -offset_ms  # local clock ahead of NTP time
+    reference = text_or_none(row["REFERENCE_NAME"]) or text_or_none(reference_id)
+    return NtpStatus(
+        synchronized=synchronized,
+        stratum=int_or_none(row["STRATUM"], "stratum"),
+        reference=reference if reference_id not in _UNSYNCED_REFERENCE_IDS else None,
+        offset_ms=offset_ms,
+        root_delay_ms=_seconds_to_ms(row["ROOT_DELAY"], "root delay"),
+        root_dispersion_ms=_seconds_to_ms(row["ROOT_DISPERSION"], "root dispersion"),
+        leap=leap,
+        last_sync=None if row["REF_TIME"] in ("", _EPOCH) else row["REF_TIME"],
+    )
+
+
+def chrony_tracking(rows: list[Row]) -> NtpStatus:
+    return _single(rows, "tracking", _tracking)
+
+
+# --------------------------------------------------------------------------- timedatectl
+
+_TIMESPAN_PART = re.compile(r"([-+]?\d+(?:\.\d+)?)(us|µs|ms|s|min|h|d|w)?")
+_TIMESPAN_MS = {
+    "us": 1e-3,
+    "µs": 1e-3,
+    "ms": 1.0,
+    "s": 1000.0,
+    "min": 60_000.0,
+    "h": 3_600_000.0,
+    "d": 86_400_000.0,
+    "w": 604_800_000.0,
+}
+
+
+def timespan_ms(text: str | None, what: str) -> float | None:
+    """systemd's human time spans -> milliseconds: `-5.224ms`, `+316us`, `1min 4s`, `0`."""
+    if text is None or not text.strip():
+        return None
+    total = 0.0
+    for part in text.split():
+        match = _TIMESPAN_PART.fullmatch(part)
+        if match is None:
+            raise ValueError(f"{what} {text.strip()!r} is not a time span like 1min 4s or 5ms")
+        value, unit = match.groups()
+        if unit is None and float(value) != 0:
+            raise ValueError(f"{what} {text.strip()!r} has no unit")
+        total += float(value) * _TIMESPAN_MS[unit or "ms"]
+    return round(total, _DIGITS)
+
+
+def _timedatectl(row: Row) -> NtpStatus:
+    # timedatectl says only whether the system clock is synchronised; the details
+    # come from `timesync-status`, `chronyc tracking` or `ntpq`.
+    if not row["SYNCHRONIZED"]:
+        raise ValueError("no 'System clock synchronized' / 'NTP synchronized' line")
+    return NtpStatus(
+        synchronized=row["SYNCHRONIZED"] == "yes",
+        stratum=None,
+        reference=None,
+        offset_ms=None,
+        root_delay_ms=None,
+        root_dispersion_ms=None,
+        leap=None,
+        last_sync=None,
+    )
+
+
+def timedatectl_status(rows: list[Row]) -> NtpStatus:
+    return _single(rows, "timedatectl", _timedatectl)
+
+
+_TIMESYNCD_LEAP = {
+    "normal": "none",
+    "second insert": "add",
+    "second delete": "delete",
+    "not synchronized": "unsynchronised",
+}
+_NTP_LEAP = {"0": "none", "1": "add", "2": "delete", "3": "unsynchronised"}
+
+
+def _timesync_status(row: Row) -> NtpStatus:
+    leap = _TIMESYNCD_LEAP.get(row["LEAP"]) if row["LEAP"] else None
+    stratum = int_or_none(row["STRATUM"], "stratum")
+    packets = int_or_none(row["PACKET_COUNT"], "packet count")
+    return NtpStatus(
+        synchronized=bool(packets) and bool(stratum) and leap not in (None, "unsynchronised"),
+        stratum=stratum,
+        # The server as configured ("ip (name)"): the name if printed, else the address.
+        reference=text_or_none(row["SERVER_NAME"]) or text_or_none(row["SERVER_ADDRESS"]),
+        offset_ms=timespan_ms(row["OFFSET"], "offset"),
+        # Only "Root distance" (delay/2 + dispersion) is printed; it splits into neither.
+        root_delay_ms=None,
+        root_dispersion_ms=None,
+        leap=leap,
+        last_sync=None,
+    )
+
+
+def timesync_status(rows: list[Row]) -> NtpStatus:
+    """`timedatectl timesync-status`: the last exchange of systemd-timesyncd."""
+    return _single(rows, "timesync-status", _timesync_status)
+
+
+def _show_timesync(row: Row) -> NtpStatus:
+    leap = _NTP_LEAP.get(row["LEAP"]) if row["LEAP"] else None
+    stratum = int_or_none(row["STRATUM"], "stratum")
+    answered = bool(row["SERVER_ADDRESS"]) and row["IGNORED"] != "yes"
+    return NtpStatus(
+        synchronized=answered and bool(stratum) and leap not in (None, "unsynchronised"),
+        stratum=stratum,
+        reference=text_or_none(row["SERVER_NAME"]) or text_or_none(row["SERVER_ADDRESS"]),
+        offset_ms=None,  # show-timesync prints no offset
+        root_delay_ms=timespan_ms(row["ROOT_DELAY"], "RootDelay"),
+        root_dispersion_ms=timespan_ms(row["ROOT_DISPERSION"], "RootDispersion"),
+        leap=leap,
+        # The server's receive timestamp of the last exchange: when timesyncd last synced.
+        last_sync=text_or_none(row["RECEIVE_TIMESTAMP"]),
+    )
+
+
+def show_timesync(rows: list[Row]) -> NtpStatus:
+    """`timedatectl show-timesync`: properties of systemd-timesyncd, NTPMessage inside."""
+    return _single(rows, "show-timesync", _show_timesync)
+
+
+NORMALISERS: dict[str, Normaliser] = {
+    "linux_ntpq_-pn": ntpq_associations,
+    "linux_chronyc_-n_sources": chrony_sources,
+    "linux_chronyc_tracking": chrony_tracking,
+    "linux_timedatectl": timedatectl_status,
+    "linux_timedatectl_timesync-status": timesync_status,
+    "linux_timedatectl_show-timesync": show_timesync,
+}
