@@ -1,17 +1,175 @@
-"""`orch inventory`: Check, show and import inventories."""
+"""`orch inventory`: check, show and import inventories."""
 
 from __future__ import annotations
 
-import typer
+import json
+from pathlib import Path
+from typing import Annotated
 
-from orchestrator.errors import OrchError
+import typer
+from rich import box
+from rich.table import Table
+
+from orchestrator.cli.context import options
+from orchestrator.errors import InputError
+from orchestrator.inventory import inventory_or_packaged_lab, load_inventory
+from orchestrator.inventory.ansible import import_ansible
+from orchestrator.inventory.view import inventory_record, masked, unset_variables
+from orchestrator.models import Host, NtpServerSpec
 
 group = typer.Typer(help="Check, show and import inventories.", no_args_is_help=True)
+import_group = typer.Typer(help="Convert another tool's inventory into orch's layout.")
+group.add_typer(import_group, name="import")
+
+FORMATS = ("table", "json")
 
 
-@group.command("todo", hidden=True)
-def _todo() -> None:
-    raise OrchError("'orch inventory' is not implemented yet")
+def _directory(ctx: typer.Context, given: Path | None) -> Path:
+    return given if given is not None else inventory_or_packaged_lab(options(ctx).inventory)
+
+
+@group.command("check")
+def check(
+    ctx: typer.Context,
+    directory: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Inventory directory (default: the global --inventory).", show_default=False
+        ),
+    ] = None,
+    resolve_secrets: Annotated[
+        bool,
+        typer.Option(
+            "--resolve-secrets",
+            help="Also resolve every ${env:...} / ${keyring:...} secret; fail if one is missing.",
+        ),
+    ] = False,
+) -> None:
+    """Validate an inventory; one line per problem with file:line, exit 2 if any."""
+    opts = options(ctx)
+    path = _directory(ctx, directory)
+    inventory = load_inventory(path, resolve_secrets=resolve_secrets)
+    sites = inventory.sites()
+    opts.console.print(
+        f"{path}: OK, {_count(len(inventory.hosts), 'host')}, {_count(len(sites), 'site')} "
+        f"({', '.join(sites)})",
+        markup=False,
+    )
+    unset = unset_variables(inventory)
+    if unset:
+        opts.err_console.print(
+            f"note: {', '.join(unset)} not set; push and verify will need "
+            f"{'it' if len(unset) == 1 else 'them'}",
+            markup=False,
+        )
+
+
+@group.command("show")
+def show(
+    ctx: typer.Context,
+    site: Annotated[str | None, typer.Option("--site", help="Only hosts of this site.")] = None,
+    hosts: Annotated[
+        list[str] | None, typer.Option("--host", help="Only this host (repeatable).")
+    ] = None,
+    platform: Annotated[str | None, typer.Option("--platform", help="Only this platform.")] = None,
+    group_name: Annotated[
+        str | None, typer.Option("--group", help="Only members of this group.")
+    ] = None,
+    output_format: Annotated[
+        str | None, typer.Option("--format", help="table or json (default: table).")
+    ] = None,
+) -> None:
+    """Show the resolved hosts (after inheritance); secrets are masked."""
+    opts = options(ctx)
+    fmt = output_format or opts.output_format or "table"
+    if fmt not in FORMATS:
+        raise InputError(f"--format {fmt!r} is not offered here (expected one of table, json)")
+    inventory = load_inventory(_directory(ctx, None), resolve_secrets=False)
+    chosen = inventory.select(site=site, hosts=hosts, platform=platform, group=group_name)
+    if fmt == "json":
+        record = inventory_record(inventory, chosen)
+        opts.console.out(json.dumps(record, indent=2), highlight=False)
+        return
+    opts.console.print(_table(chosen, f"{inventory.directory}: {len(chosen)} hosts"))
+
+
+def _table(hosts: tuple[Host, ...], title: str) -> Table:
+    table = Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        caption="servers: * prefer, k key id; policy: max |offset|, max stratum, min reach of 8",
+        caption_justify="left",
+    )
+    for column in ("Host", "Site", "Platform"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("Address", overflow="fold", min_width=15)
+    table.add_column("Login", overflow="fold")
+    table.add_column("NTP servers", overflow="fold", min_width=17)
+    table.add_column("Policy")
+    for host in hosts:
+        limits = host.desired.thresholds
+        secret = masked(host.password) or "no password"
+        table.add_row(
+            host.name,
+            host.site,
+            host.platform,
+            f"[{host.hostname}]:{host.port}"
+            if ":" in host.hostname
+            else f"{host.hostname}:{host.port}",
+            f"{host.username} {secret}",
+            "\n".join(_server(s) for s in host.desired.servers),
+            f"{limits.max_offset_ms:g}ms st{limits.max_stratum} r{limits.min_reach}",
+        )
+    return table
+
+
+def _server(server: NtpServerSpec) -> str:
+    key = f" k{server.key_id}" if server.key_id is not None else ""
+    port = f":{server.port}" if server.port != 123 else ""
+    return f"{server.address}{port}{key}{'*' if server.prefer else ''}"
+
+
+@import_group.command("ansible")
+def import_ansible_cmd(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="Ansible inventory, YAML or INI.")],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Directory to write (default: ./inventories/<file name>)."),
+    ] = None,
+    ntp_servers: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--ntp-server", help="NTP server the hosts should use (repeatable; required)."
+        ),
+    ] = None,
+    site: Annotated[
+        str, typer.Option("--site", help="Site for hosts without an orch_site/site variable.")
+    ] = "main",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
+) -> None:
+    """Convert an Ansible inventory into hosts.yaml, groups.yaml and defaults.yaml."""
+    opts = options(ctx)
+    target = out if out is not None else Path("inventories") / file.stem
+    result = import_ansible(
+        file, target, ntp_servers=list(ntp_servers or []), site=site, force=force
+    )
+    for warning in result.warnings:
+        opts.err_console.print(f"warning: {warning}", markup=False)
+    inventory = load_inventory(target, resolve_secrets=False)  # what we wrote must load
+    opts.console.print(
+        f"{target}: wrote {len(result.files)} files: {_count(result.hosts, 'host')}, "
+        f"{_count(result.groups, 'group')}, {_count(len(inventory.sites()), 'site')}",
+        markup=False,
+    )
+    unset = unset_variables(inventory)
+    if unset:
+        opts.console.print(f"next: export {', '.join(unset)}", markup=False)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def register(app: typer.Typer) -> None:

@@ -72,12 +72,6 @@ def make_secret(text: str, *, resolve: bool, environ: Mapping[str, str] | None =
     return Secret(_lookup(reference, os.environ if environ is None else environ), reference.shown)
 
 
-def is_unset(reference: Reference, environ: Mapping[str, str] | None = None) -> bool:
-    """True for an env reference without a default whose variable is not set."""
-    env = os.environ if environ is None else environ
-    return reference.scheme == "env" and reference.default is None and reference.name not in env
-
-
 def _lookup(reference: Reference, environ: Mapping[str, str]) -> str:
     if reference.scheme == "env":
         value = environ.get(reference.name)
