@@ -1,15 +1,96 @@
-"""`orch report`: Compliance report from the stored history."""
+"""`orch report`: compliance report from the stored history."""
 
 from __future__ import annotations
 
+import os
+import re
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
-from orchestrator.errors import OrchError
+from orchestrator import paths
+from orchestrator.cli.context import options
+from orchestrator.errors import InputError
+from orchestrator.reports import FORMATS, build_input, build_table, render
+from orchestrator.store import HistoryStore
+
+_SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$", re.IGNORECASE)
+_UNIT_S = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 
 
-def report() -> None:
-    """Compliance report from the stored history."""
-    raise OrchError("'orch report' is not implemented yet")
+def parse_span(text: str, option: str = "--since") -> float:
+    """'7d', '12h', '30m', '90s', '2w' -> seconds."""
+    match = _SPAN.match(text)
+    if not match:
+        raise InputError(
+            f"{option} {text!r}: expected a number and a unit s, m, h, d or w (e.g. 7d, 12h)"
+        )
+    return float(match.group(1)) * _UNIT_S[match.group(2).lower()]
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Readers (node_exporter, a web server) never see a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def report(
+    ctx: typer.Context,
+    since: Annotated[
+        str, typer.Option("--since", help="History window: 7d, 12h, 30m, 2w...")
+    ] = "7d",
+    site: Annotated[str | None, typer.Option("--site", help="Only devices of this site.")] = None,
+    output_format: Annotated[
+        str | None,
+        typer.Option("--format", help=f"One of {', '.join(FORMATS)} (default table)."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the report to this file (atomically).")
+    ] = None,
+    db: Annotated[
+        Path | None,
+        typer.Option("--db", help="History database (default: the data directory's)."),
+    ] = None,
+) -> None:
+    """Compliance report from the stored history.
+
+    Exit status 1 when any device of the latest run is not compliant.
+    """
+    opts = options(ctx)
+    fmt = output_format or opts.output_format or "table"
+    if fmt not in FORMATS:
+        raise InputError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    window_s = parse_span(since)
+    db_path = db or paths.history_db()
+    if db is not None and not db.exists():
+        raise InputError(f"--db {db}: no such file", hint="run 'orch verify --db ...' first")
+    now = time.time()
+    runs = []
+    if db_path.exists():  # never create an empty database just to report that it is empty
+        with HistoryStore(db_path) as store:
+            runs = store.runs(since=now - window_s, site=site)
+    data = build_input(runs, generated_at=now, since=now - window_s, site=site, db=str(db_path))
+
+    if out is not None:
+        write_atomically(out, render(fmt, data))
+        opts.err_console.print(f"wrote {fmt} report to {out}", markup=False)
+    elif fmt == "table":
+        opts.console.print(build_table(data))
+    else:
+        typer.echo(render(fmt, data), nl=False)
+    if data.latest.noncompliant:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

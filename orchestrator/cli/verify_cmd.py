@@ -1,15 +1,168 @@
-"""`orch verify`: Collect, parse and judge each device's synchronisation; store the run."""
+"""`orch verify`: collect, parse and judge each device's synchronisation; store the run."""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from orchestrator.errors import OrchError
+from orchestrator import paths
+from orchestrator.cli.context import options
+from orchestrator.engine.verify import verify_hosts
+from orchestrator.errors import InputError
+from orchestrator.inventory import inventory_or_packaged_lab, load_inventory
+from orchestrator.models import DeviceVerdict
+from orchestrator.reports import build_input, build_table, render
+from orchestrator.store import HistoryStore, host_secrets
+
+FORMATS = ("table", "json")
+DEFAULT_KEEP_DAYS = 90.0
+
+KeepDays = Annotated[
+    float,
+    typer.Option(
+        "--keep-days",
+        envvar="ORCH_KEEP_DAYS",
+        min=0.0,
+        help="Delete stored runs older than this many days (env ORCH_KEEP_DAYS).",
+    ),
+]
+DbPath = Annotated[
+    Path | None,
+    typer.Option("--db", help="History database (default: the data directory's history.sqlite)."),
+]
 
 
-def verify() -> None:
-    """Collect, parse and judge each device's synchronisation; store the run."""
-    raise OrchError("'orch verify' is not implemented yet")
+def verify(
+    ctx: typer.Context,
+    site: Annotated[str | None, typer.Option("--site", help="Only hosts of this site.")] = None,
+    host: Annotated[
+        list[str] | None, typer.Option("--host", help="Only this host (repeatable).")
+    ] = None,
+    platform: Annotated[
+        str | None, typer.Option("--platform", help="Only hosts of this platform.")
+    ] = None,
+    group: Annotated[str | None, typer.Option("--group", help="Only hosts in this group.")] = None,
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait",
+            min=0.0,
+            help="Re-poll non-compliant devices for up to this many seconds (use after a push).",
+        ),
+    ] = 0.0,
+    poll_interval: Annotated[
+        float, typer.Option("--poll-interval", min=0.1, help="Seconds between re-polls.")
+    ] = 5.0,
+    db: DbPath = None,
+    client_log: Annotated[
+        Path | None,
+        typer.Option(
+            "--client-log",
+            help="Our NTP server's client log (default: the data directory's; skipped if absent).",
+        ),
+    ] = None,
+    output_format: Annotated[
+        str | None, typer.Option("--format", help="table (default) or json.")
+    ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, max=1000, help="Devices collected at once.")
+    ] = 50,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=1.0, help="Seconds allowed per device.")
+    ] = 30.0,
+    accept_new_host_keys: Annotated[
+        bool,
+        typer.Option(
+            "--accept-new-host-keys",
+            help="Trust and record unknown SSH host keys (first contact). Changed keys are "
+            "always refused.",
+        ),
+    ] = False,
+    keep_days: KeepDays = DEFAULT_KEEP_DAYS,
+) -> None:
+    """Collect, parse and judge each device's synchronisation; store the run.
+
+    One verdict per device with the reason to act on. Exit status 1 if any device is
+    not compliant.
+    """
+    opts = options(ctx)
+    fmt = output_format or opts.output_format or "table"
+    if fmt not in FORMATS:
+        raise InputError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    inventory = load_inventory(inventory_or_packaged_lab(opts.inventory))
+    hosts = inventory.select(site=site, hosts=host or None, platform=platform, group=group)
+    if not hosts:
+        raise InputError("no hosts match the filters (see `orch inventory show`)")
+    log_path = client_log or paths.client_log_db()
+    if client_log is not None and not client_log.exists():
+        raise InputError(f"--client-log {client_log}: no such file")
+
+    err = opts.err_console
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as progress:
+        task = progress.add_task("verifying", total=len(hosts))
+        done: set[str] = set()
+
+        def advance(verdict: DeviceVerdict) -> None:
+            # Re-polls while waiting judge a device again; the bar counts devices.
+            if verdict.host not in done:
+                done.add(verdict.host)
+                progress.advance(task)
+            elif not verdict.complies:
+                progress.update(task, description=f"waiting for {verdict.host}")
+
+        run = verify_hosts(
+            hosts,
+            workers=workers,
+            timeout_s=timeout,
+            client_log_path=log_path,
+            wait_s=wait,
+            poll_interval_s=poll_interval,
+            on_done=advance,
+            inventory_hosts=inventory.hosts,
+            accept_new_host_keys=accept_new_host_keys,
+        )
+
+    db_path = db or paths.history_db()
+    with HistoryStore(db_path) as store:
+        run_id = store.save_run(
+            run.verdicts,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+            site_filter=site,
+            host_filter=tuple(host or ()),
+            unknown_clients=run.unknown_clients,
+            secrets={h.name: host_secrets(h) for h in hosts},
+        )
+        store.prune(keep_days=keep_days, now=time.time())
+        stored = store.get_run(run_id)
+    assert stored is not None  # just written in this process
+    data = build_input([stored], generated_at=time.time(), site=site)
+
+    if fmt == "json":
+        typer.echo(render("json", data), nl=False)
+    else:
+        opts.console.print(build_table(data))
+        if not run.client_log_available:
+            err.print(
+                f"note: no client log at {log_path}: the check that devices really poll our "
+                "server was skipped (run `orch server run`, or pass --client-log)",
+                markup=False,
+            )
+        err.print(f"run {run_id} stored in {db_path}", markup=False)
+    if not run.all_compliant:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

@@ -10,14 +10,12 @@ the host's secrets before they leave the collection step.
 
 from __future__ import annotations
 
-import importlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.compliance import evaluate, index_client_log, unknown_clients
-from orchestrator.drivers.base import Driver
 from orchestrator.engine.runner import HostOutcome, run_per_host
 from orchestrator.errors import ParseError
 from orchestrator.models import ClientLogEntry, ConfiguredNtp, DeviceState, DeviceVerdict, Host
@@ -63,12 +61,11 @@ def ssh_collector(
 ) -> Collector:
     """Collect over SSH with each platform's driver, then parse (pure)."""
     # Imported here so that judging stored or simulated states needs no SSH stack.
+    from orchestrator.drivers import get_driver
     from orchestrator.drivers.session import open_session
 
-    drivers = importlib.import_module("orchestrator.drivers")  # TODO: typed import once landed
-
     def collect(host: Host) -> Collected:
-        driver: Driver = drivers.get_driver(host.platform)
+        driver = get_driver(host.platform)
         with open_session(
             host,
             timeout_s=timeout_s,

@@ -1,0 +1,79 @@
+"""`orch report` end to end over a stored history: formats, --out, exit codes, errors."""
+
+from __future__ import annotations
+
+import json
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from orchestrator.cli.app import run
+from orchestrator.store import DAY_S, HistoryStore
+from reports.report_fixtures import run_verdicts
+
+
+@pytest.fixture()
+def db(tmp_path: Path) -> Path:
+    """Three runs over the last three days (the fixture verdicts, re-dated to now)."""
+    path = tmp_path / "history.sqlite"
+    now = time.time()
+    with HistoryStore(path) as store:
+        for day in range(3):
+            at = now - (2 - day) * DAY_S - 60
+            store.save_run(run_verdicts(day), started_at=at, finished_at=at + 2)
+    return path
+
+
+def test_json_report_exits_1_when_the_latest_run_has_failures(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["report", "--db", str(db), "--format", "json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert len(doc["runs"]) == 3 and doc["summary"]["noncompliant"] == 1  # sw9
+
+
+def test_since_narrows_the_window(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run(["report", "--db", str(db), "--format", "json", "--since", "1d"])
+    assert len(json.loads(capsys.readouterr().out)["runs"]) == 1
+
+
+def test_site_filter_and_exit_0_when_that_site_complies(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "h.sqlite"
+    with HistoryStore(path) as store:
+        ok = [v for v in run_verdicts(0) if v.host == "rtr1"]
+        store.save_run(ok, started_at=time.time() - 5, finished_at=time.time())
+    assert run(["report", "--db", str(path), "--site", "hq", "--format", "csv"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("run_id,") and len(lines) == 2 and ",rtr1,hq," in lines[1]
+
+
+def test_out_writes_the_file_atomically(db: Path, tmp_path: Path) -> None:
+    out = tmp_path / "reports" / "ntp.xml"
+    assert run(["report", "--db", str(db), "--format", "junit", "--out", str(out)]) == 1
+    assert ET.parse(out).getroot().tag == "testsuites"
+    assert [p.name for p in out.parent.iterdir()] == ["ntp.xml"]  # no temp file left behind
+
+
+def test_no_runs_stored_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "empty.sqlite"
+    HistoryStore(empty).close()
+    assert run(["report", "--db", str(empty)]) == 2
+    err = capsys.readouterr().err
+    assert "no verify runs stored" in err and "run 'orch verify' first" in err
+    assert "Traceback" not in err
+
+
+def test_bad_since_and_missing_db_are_input_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["report", "--db", str(tmp_path / "nope.sqlite")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert run(["report", "--since", "a week", "--db", str(tmp_path / "x")]) == 2
+    assert "--since 'a week'" in capsys.readouterr().err
+    assert run(["report", "--format", "pdf", "--db", str(tmp_path / "x")]) == 2
