@@ -1,0 +1,120 @@
+"""What a lab is made of: plain, frozen descriptions of devices, faults and lab-wide knobs.
+
+Nothing here does I/O. The inventory reader (lab/inventory.py) and the CLI build these;
+the runtime (lab/runtime.py) brings them to life.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SIMULATED_PLATFORMS: tuple[str, ...] = ("cisco_ios", "cisco_catos", "windows")
+DEFAULT_SSH_PORT = 2222  # unprivileged, so `orch lab up` works without root
+DEFAULT_PASSWORD = "orch-lab"
+DEFAULT_USERNAME = "admin"
+
+
+@dataclass(frozen=True)
+class Faults:
+    """Misbehaviour a device can be given, so tests and demos see real failure modes."""
+
+    # The device's real password differs from the one in the inventory: logins fail.
+    wrong_password: bool = False
+    # Every command answers this many seconds late.
+    slow_response_s: float = 0.0
+    # A command starting with this text gets half its output, then the TCP connection drops.
+    drop_on_command: str | None = None
+    # Configuration commands starting with one of these are refused with `% Invalid input`.
+    reject_commands: tuple[str, ...] = ()
+    # No hardware calendar (Catalyst 2960, 3750-X): `ntp update-calendar` is invalid.
+    no_calendar: bool = False
+    # The startup config holds an `ntp access-group peer` whose ACL does not permit our
+    # server, so replies are refused and the device never syncs (IOS semantics).
+    access_group_block: bool = False
+    # Windows: a "Configure Windows NTP Client" group policy overrides the manual peers.
+    domain_policy: bool = False
+    # Packets from the device to these server addresses are lost (no route).
+    unreachable_servers: tuple[str, ...] = ()
+
+    @property
+    def any(self) -> bool:
+        return self != Faults()
+
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    """One simulated device."""
+
+    name: str
+    platform: str  # one of SIMULATED_PLATFORMS
+    address: str  # loopback address it listens on and sends NTP from
+    port: int = DEFAULT_SSH_PORT
+    username: str = DEFAULT_USERNAME
+    password: str = DEFAULT_PASSWORD
+    enable_secret: str = DEFAULT_PASSWORD
+    # The device clock is wrong by this much at start (seconds, positive = ahead) ...
+    clock_error_s: float = 0.0
+    # ... and runs fast by this many parts per million.
+    drift_ppm: float = 0.0
+    faults: Faults = field(default_factory=Faults)
+    # Extra startup configuration lines in the platform's own syntax.
+    startup_config: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LinuxHostsSpec:
+    """Real Linux hosts (sshd + chronyd -x) started through lab/linux_hosts.py."""
+
+    count: int = 0
+    base_address: str = "127.0.2.1"
+
+
+@dataclass(frozen=True)
+class LabSpec:
+    """A whole lab: simulated devices plus lab-wide knobs."""
+
+    devices: tuple[DeviceSpec, ...]
+    # Poll interval every simulated NTP client uses instead of 2**minpoll, so a lab
+    # converges in seconds; None keeps the protocol's own minpoll/maxpoll schedule.
+    poll_interval_s: float | None = 2.0
+    # UDP port the simulated devices send NTP to (tests run a server on an ephemeral port).
+    ntp_port: int = 123
+    linux: LinuxHostsSpec = field(default_factory=LinuxHostsSpec)
+    # Where the shared SSH host key lives; None = generate one in memory.
+    host_key_file: Path | None = None
+    # Servers the real Linux hosts are pointed at on start (address, port).
+    ntp_servers: tuple[tuple[str, int], ...] = (("127.0.0.1", 123),)
+
+
+def lab_address(index: int) -> str:
+    """The loopback address of the index-th simulated device (0-based).
+
+    127.0.1.1-254 first; 127.0.2.x is left to the Linux hosts, so the next blocks are
+    127.0.3.x, 127.0.4.x, ...
+    """
+    if index < 0:
+        raise ValueError("device index must be >= 0")
+    block, host = divmod(index, 254)
+    third = 1 if block == 0 else block + 2
+    if third > 255:
+        raise ValueError("too many lab devices for 127.0.0.0/8 addressing")
+    return f"127.0.{third}.{host + 1}"
+
+
+def generated_devices(count: int, *, port: int = DEFAULT_SSH_PORT) -> tuple[DeviceSpec, ...]:
+    """`count` devices for `orch lab up --devices N`: mostly IOS, some CatOS and Windows."""
+    devices = []
+    for i in range(count):
+        kind = i % 10
+        platform = "cisco_catos" if kind == 8 else "windows" if kind == 9 else "cisco_ios"
+        prefix = {"cisco_ios": "ios", "cisco_catos": "catos", "windows": "win"}[platform]
+        devices.append(
+            DeviceSpec(
+                name=f"lab-{prefix}-{i + 1:03d}",
+                platform=platform,
+                address=lab_address(i),
+                port=port,
+            )
+        )
+    return tuple(devices)

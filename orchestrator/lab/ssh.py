@@ -1,0 +1,150 @@
+"""SSH front end of the simulated devices (asyncssh): logins, a terminal, exec channels.
+
+The terminal behaves like a router's vty: characters are echoed as typed, `\\r`, `\\n`
+and `\\r\\n` each end one line, backspace edits, output lines end in `\\r\\n`. Device
+faults that concern the session (slow answers, a connection dropped mid-command) are
+applied here; the platform shells only decide what text to answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import asyncssh
+
+from orchestrator.lab.device import SimDevice
+
+log = logging.getLogger(__name__)
+
+_BACKSPACE = ("\x7f", "\x08")
+
+
+def _crlf(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\n", "\r\n")
+
+
+class _DeviceServer(asyncssh.SSHServer):
+    def __init__(self, device: SimDevice) -> None:
+        self.device = device
+
+    def begin_auth(self, username: str) -> bool:
+        return True  # always ask for a password, as a vty with `login local` does
+
+    def password_auth_supported(self) -> bool:
+        return True
+
+    def validate_password(self, username: str, password: str) -> bool:
+        return self.device.check_login(username, password)
+
+
+async def _answer(device: SimDevice, process: Any, line: str, output: str) -> bool:
+    """Write one command's output honouring the faults; False if the link was dropped."""
+    faults = device.spec.faults
+    if faults.slow_response_s > 0:
+        await asyncio.sleep(faults.slow_response_s)
+    drop = faults.drop_on_command
+    if drop and line.strip().lower().startswith(drop.lower()):
+        process.stdout.write(_crlf(output[: len(output) // 2]))
+        await asyncio.sleep(0.05)
+        conn = process.get_extra_info("connection")
+        if conn is not None:
+            conn.abort()
+        return False
+    if output:
+        process.stdout.write(_crlf(output))
+    return True
+
+
+async def _interactive(device: SimDevice, process: Any) -> None:
+    shell = device.new_shell()
+    out = process.stdout
+    out.write(_crlf(shell.banner()) + shell.prompt())
+    buffer: list[str] = []
+    after_cr = False
+    while True:
+        try:
+            data = await process.stdin.read(4096)
+        except (asyncssh.TerminalSizeChanged, asyncssh.BreakReceived, asyncssh.SignalReceived):
+            continue
+        except (asyncssh.Error, ConnectionError):
+            return
+        if not data:
+            return
+        for ch in data:
+            if after_cr and ch == "\n":
+                after_cr = False
+                continue  # \r\n is one Enter
+            after_cr = False
+            if ch in "\r\n":
+                after_cr = ch == "\r"
+                line = "".join(buffer)
+                buffer.clear()
+                out.write("\r\n")
+                reply = shell.handle(line)
+                if not await _answer(device, process, line, reply.output):
+                    return
+                if reply.close:
+                    process.exit(0)
+                    return
+                out.write(shell.prompt())
+            elif ch in _BACKSPACE:
+                if buffer:
+                    buffer.pop()
+                    if shell.echo():
+                        out.write("\b \b")
+            elif ch == "\x1a":  # Ctrl-Z leaves configuration mode
+                buffer.clear()
+                reply = shell.handle("end")
+                out.write("^Z\r\n" + shell.prompt())
+            elif ch == "\x03":  # Ctrl-C abandons the line
+                buffer.clear()
+                out.write("\r\n" + shell.prompt())
+            elif ch >= " " or ch == "\t":
+                buffer.append(ch)
+                if shell.echo():
+                    out.write(ch)
+
+
+async def _handle_process(device: SimDevice, process: Any) -> None:
+    try:
+        if process.command is not None:
+            result = device.exec_command(process.command)
+            if not await _answer(device, process, process.command, result.stdout):
+                return
+            if result.stderr:
+                process.stderr.write(_crlf(result.stderr))
+            process.exit(result.exit_status)
+            return
+        await _interactive(device, process)
+        process.exit(0)
+    except (BrokenPipeError, ConnectionError, asyncssh.Error):
+        return
+    except Exception:  # one broken session must never take the lab down
+        log.exception("%s: session failed", device.hostname)
+        with contextlib.suppress(Exception):
+            process.exit(1)
+
+
+async def listen(device: SimDevice, host_key: asyncssh.SSHKey) -> asyncssh.SSHAcceptor:
+    """Start the SSH server of one device on its address and port."""
+
+    async def factory(process: Any) -> None:
+        await _handle_process(device, process)
+
+    return await asyncssh.create_server(
+        lambda: _DeviceServer(device),
+        device.spec.address,
+        device.spec.port,
+        server_host_keys=[host_key],
+        process_factory=factory,
+        encoding="utf-8",
+        line_editor=False,
+        allow_scp=False,
+        reuse_address=True,
+        login_timeout=30,
+        keepalive_interval=0,
+        backlog=256,
+    )
