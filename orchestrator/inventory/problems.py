@@ -96,12 +96,21 @@ def _describe(error: ErrorDetails, loc: Loc, model: type[BaseModel]) -> str:
     message = _TYPE_MESSAGES.get(kind)
     if message is not None:
         return f"{path}: {message}{got}"
-    # Range and length constraints: pydantic's own wording is clear ("greater than 0").
-    if kind in {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}:
-        return f"{path}: {error['msg'].lower()}{got}"
+    bound = _BOUNDS.get(kind)
+    if bound is not None:
+        word, key = bound
+        limit = error.get("ctx", {}).get(key)
+        shown = f"{limit:g}" if isinstance(limit, float) else str(limit)
+        return f"{path}: must be {word} {shown}{got}"
     return f"{path}: {error['msg']}{got}"
 
 
+_BOUNDS = {
+    "greater_than": ("greater than", "gt"),
+    "greater_than_equal": ("at least", "ge"),
+    "less_than": ("less than", "lt"),
+    "less_than_equal": ("at most", "le"),
+}
 _TYPE_MESSAGES = {
     "string_type": "expected text (quote it in YAML)",
     "int_type": "expected a whole number",

@@ -87,6 +87,9 @@ def parse_yaml(text: str, display: str) -> YamlDocument:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
+        start = exc.context_mark
+        if exc.problem and exc.context and start and mark and start.line != mark.line:
+            problem += f" ({exc.context} at line {start.line + 1})"
         if mark is None:
             raise InventoryError(f"{display}: YAML syntax error: {problem}") from None
         raise InventoryError(
