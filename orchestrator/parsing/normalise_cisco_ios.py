@@ -83,15 +83,11 @@ def associations(rows: list[Row]) -> list[Association]:
     return normalise_each(rows, association)
 
 
-# 1900-01-01: the NTP epoch IOS prints when the clock was never set from NTP.
-_NEVER = ("1900",)
-
-
-def _last_sync(reference_time: str) -> str | None:
-    text = text_or_none(reference_time)
-    if text is None or text.endswith(_NEVER):
+def _last_sync(row: Row) -> str | None:
+    # An all-zero reference timestamp means never set (printed as 1900 or 1970).
+    if set(row.get("REFERENCE_TIMESTAMP", "").replace(".", "")) <= {"0"}:
         return None
-    return text
+    return text_or_none(row.get("REFERENCE_TIME"))
 
 
 def _signed(text: str, what: str) -> float | None:
@@ -109,7 +105,7 @@ def status(rows: list[Row]) -> NtpStatus:
         root_delay_ms=float_or_none(row["ROOT_DELAY"], "root delay"),
         root_dispersion_ms=float_or_none(row["ROOT_DISPERSION"], "root dispersion"),
         leap=None,  # IOS does not print the leap indicator in `show ntp status`
-        last_sync=_last_sync(row.get("REFERENCE_TIME", "")),
+        last_sync=_last_sync(row),
     )
 
 
@@ -136,6 +132,45 @@ _NOT_CLIENT_SETTINGS = frozenset(
         "peer",
     }
 )
+
+
+# `show ntp associations detail` flags -> state (first match wins).
+_DETAIL_STATES: tuple[tuple[str, AssociationState], ...] = (
+    ("our_master", "sys.peer"),
+    ("sys.peer", "sys.peer"),
+    ("selected", "candidate"),
+    ("candidate", "candidate"),
+    ("outlyer", "outlier"),
+    ("falseticker", "falseticker"),
+)
+
+
+def _detail_association(row: Row) -> Association:
+    flags = {f.strip() for f in row["FLAGS"].split(",")}
+    reach = reach_from_octal(row["REACH"])
+    configured = "configured" in flags
+    state: AssociationState | None = next((s for f, s in _DETAIL_STATES if f in flags), None)
+    if state is None:
+        state = "unreachable" if not reach else "configured" if configured else "outlier"
+    return Association(
+        address=row["ADDRESS"],
+        refid=text_or_none(row["REFID"]),
+        stratum=int_or_none(row["STRATUM"], "stratum"),
+        when_s=None,  # the detail view has no "when"
+        poll_s=int_or_none(row["POLL"], "poll"),
+        reach=reach,
+        delay_ms=float_or_none(row["DELAY"], "delay"),
+        offset_ms=float_or_none(row["OFFSET"], "offset"),
+        jitter_ms=float_or_none(row["JITTER"], "jitter"),  # printed by IOS 15+/XE only
+        dispersion_ms=float_or_none(row["DISPERSION"], "dispersion"),
+        selected=state == "sys.peer",
+        state=state,
+        configured=configured,
+    )
+
+
+def associations_detail(rows: list[Row]) -> list[Association]:
+    return normalise_each(rows, _detail_association)
 
 
 def _server(row: Row) -> NtpServerSpec:
@@ -206,6 +241,7 @@ def config(rows: list[Row]) -> ConfiguredNtp:
 
 NORMALISERS: dict[str, Normaliser] = {
     "cisco_ios_show_ntp_associations": associations,
+    "cisco_ios_show_ntp_associations_detail": associations_detail,
     "cisco_ios_show_ntp_status": status,
     "cisco_ios_show_running-config_include_ntp": config,
 }

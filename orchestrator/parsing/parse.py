@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import textwrap
+
 from orchestrator.errors import ParseError
 from orchestrator.models import Association, ConfiguredNtp, NtpStatus
 from orchestrator.parsing import templates
@@ -32,6 +35,9 @@ def _parse_with(entry: IndexEntry, platform: str, text: str) -> ParsedOutput:
         raise ParseError(
             f"{platform} {command!r}: the output is empty", platform=platform, command=command
         )
+    # Captures pasted into docs and test fixtures are often indented as a block;
+    # removing the common indentation keeps line numbers and real column-0 output intact.
+    text = textwrap.dedent(text)
     try:
         result = templates.run_template(entry.template, text)
     except TemplateMismatch as exc:
@@ -87,13 +93,34 @@ def parse_output(platform: str, command: str | None, text: str) -> ParsedOutput:
     return _parse_with(entry, platform, text)
 
 
+# "Router#", "RP/0/RP0/CPU0:router#", "R1(config)#do ", "switch> "
+_PROMPT = re.compile(r"^\s*(?:\S*[#>]\s*)?(?:do\s+)?")
+_ECHO_SEARCH_LINES = 5
+
+
+def _echoed_entry(platform: str, text: str) -> IndexEntry | None:
+    """The index entry of a command echoed at the top of a capture, if there is one."""
+    lines = [line for line in text.splitlines() if line.strip()][:_ECHO_SEARCH_LINES]
+    for line in lines:
+        entry = templates.find_entry(platform, _PROMPT.sub("", line, count=1).strip())
+        if entry is not None:
+            return entry
+    return None
+
+
 def guess_command(platform: str, text: str) -> str:
-    """The canonical command whose template parses `text` completely (first in index order)."""
+    """The command that produced `text`: the command echoed in the capture when there is
+    one and its template parses the text, else the first command in index order whose
+    template parses the whole text."""
     if not text.strip():
         raise ParseError(
             f"{platform}: the output is empty; nothing to guess from", platform=platform
         )
-    for entry in _entries(platform):
+    candidates = _entries(platform)
+    echoed = _echoed_entry(platform, text)
+    if echoed is not None:
+        candidates = (echoed, *(e for e in candidates if e is not echoed))
+    for entry in candidates:
         try:
             _parse_with(entry, platform, text)
         except ParseError:

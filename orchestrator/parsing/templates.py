@@ -142,7 +142,10 @@ def platforms() -> tuple[str, ...]:
 
 @cache
 def _template_text(template: str) -> str:
-    return (templates_dir() / template).read_text(encoding="utf-8")
+    path = templates_dir() / template
+    if not path.is_file():
+        raise ParseError(f"template {template} is listed in the parsers index but missing")
+    return path.read_text(encoding="utf-8")
 
 
 _local = threading.local()
@@ -200,3 +203,8 @@ def _as_text(value: object) -> str:
     if isinstance(value, list):
         return "\n".join(str(v) for v in value)
     return str(value)
+
+
+def command_slug(command: str) -> str:
+    """A command as a directory name: `show ntp associations` -> `show_ntp_associations`."""
+    return re.sub(r"[^\w.-]+", "_", command).strip("_")
