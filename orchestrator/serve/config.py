@@ -1,0 +1,194 @@
+"""Server configuration: a TOML or YAML file, command-line overrides, validated once.
+
+Example (`server.toml`; the same keys work in YAML):
+
+    listen = ["0.0.0.0", "::"]
+    port = 123
+    reference = "host"          # host | upstream | local
+    stratum = 10                # local reference (and host without chronyd)
+    upstream = ["192.0.2.10", "[2001:db8::10]:123"]
+    allow = ["10.20.0.0/16"]    # default: loopback + the inventory's site networks
+    deny = []
+    deny_kod = false            # answer denied clients with KoD DENY
+    keys = "/etc/orch/ntp.keys" # chrony/ntpd `ID TYPE KEY` file
+    require_auth = false
+    client_log = "/var/lib/orch/server-clients.sqlite"
+    workers = 0                 # 0 = one per CPU core
+
+    [ratelimit]                 # like chrony's `ratelimit`
+    enabled = true
+    interval = 3                # log2 s between requests on average
+    burst = 8
+    leak = 2                    # 1 in 2**leak limited requests still answered
+    kod = true
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from orchestrator import paths
+from orchestrator.errors import ConfigError
+from orchestrator.ntp.access import LOOPBACK, AccessList, AccessRuleError
+from orchestrator.ntp.auth import KeyStore, parse_keys_file
+from orchestrator.ntp.ratelimit import RateLimitConfig
+from orchestrator.ntp.server import ServerPolicy
+
+ReferenceMode = Literal["host", "upstream", "local"]
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Everything `orch server run` and `NtpServerRunner` need."""
+
+    listen: tuple[str, ...] = ("127.0.0.1",)
+    port: int = 123
+    reference: ReferenceMode = "host"
+    stratum: int = 10
+    upstream: tuple[str, ...] = ()
+    allow: tuple[str, ...] = LOOPBACK
+    deny: tuple[str, ...] = ()
+    deny_kod: bool = False
+    ratelimit: RateLimitConfig | None = field(default_factory=RateLimitConfig)
+    keys_file: Path | None = None
+    require_auth: bool = False
+    client_log: Path | None = None  # None: orchestrator.paths.client_log_db()
+    persist_client_log: bool = True
+    workers: int = 1  # 0 = one per CPU core
+    max_clients: int = 4096
+    max_offset_s: float = 0.128  # upstream: unsynchronised beyond this host-clock offset
+    chronyc_socket: Path | None = None  # host: a chronyd command socket other than the default
+    flush_interval_s: float = 2.0
+
+    @property
+    def client_log_path(self) -> Path:
+        return self.client_log or paths.client_log_db()
+
+    @property
+    def worker_count(self) -> int:
+        return self.workers if self.workers > 0 else max(1, os.cpu_count() or 1)
+
+    def with_overrides(self, **values: Any) -> ServerConfig:
+        """A copy with the given fields replaced (None values ignored)."""
+        return replace(self, **{k: v for k, v in values.items() if v is not None})
+
+
+class _RateLimitFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = True
+    interval: int = Field(3, ge=-19, le=12)
+    burst: int = Field(8, ge=1, le=255)
+    leak: int = Field(2, ge=0, le=4)
+    kod: bool = True
+    max_clients: int = Field(65536, ge=1)
+
+
+class _ServerFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    listen: list[str] | None = None
+    port: int | None = Field(None, ge=0, le=65535)
+    reference: ReferenceMode | None = None
+    stratum: int | None = Field(None, ge=1, le=15)
+    upstream: list[str] | None = None
+    allow: list[str] | None = None
+    deny: list[str] | None = None
+    deny_kod: bool | None = None
+    ratelimit: _RateLimitFile | None = None
+    keys: Path | None = None
+    require_auth: bool | None = None
+    client_log: Path | None = None
+    workers: int | None = Field(None, ge=0, le=256)
+    max_clients: int | None = Field(None, ge=1)
+    max_offset: float | None = Field(None, gt=0)
+    chronyc_socket: Path | None = None
+
+
+def load_config_file(path: Path, base: ServerConfig | None = None) -> ServerConfig:
+    """Read a TOML (.toml) or YAML file over `base` (defaults). ConfigError names file and key."""
+    base = base or ServerConfig()
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the server config: {exc.strerror}") from None
+    try:
+        raw = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(
+            f"{path}: not valid {path.suffix.lstrip('.') or 'YAML'}: {first}"
+        ) from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    try:
+        f = _ServerFile.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise ConfigError(f"{path}: {where}: {err['msg']}") from None
+    rl = f.ratelimit
+    ratelimit: RateLimitConfig | bool | None = None
+    if rl is not None:
+        ratelimit = (
+            RateLimitConfig(rl.interval, rl.burst, rl.leak, rl.kod, rl.max_clients)
+            if rl.enabled
+            else False
+        )
+    keys = f.keys if f.keys is None or f.keys.is_absolute() else path.parent / f.keys
+    cfg = base.with_overrides(
+        listen=tuple(f.listen) if f.listen is not None else None,
+        port=f.port,
+        reference=f.reference,
+        stratum=f.stratum,
+        upstream=tuple(f.upstream) if f.upstream is not None else None,
+        allow=tuple(f.allow) if f.allow is not None else None,
+        deny=tuple(f.deny) if f.deny is not None else None,
+        deny_kod=f.deny_kod,
+        keys_file=keys,
+        require_auth=f.require_auth,
+        client_log=f.client_log,
+        workers=f.workers,
+        max_clients=f.max_clients,
+        max_offset_s=f.max_offset,
+        chronyc_socket=f.chronyc_socket,
+    )
+    if ratelimit is False:
+        cfg = replace(cfg, ratelimit=None)
+    elif isinstance(ratelimit, RateLimitConfig):
+        cfg = replace(cfg, ratelimit=ratelimit)
+    return cfg
+
+
+def load_keys(path: Path) -> KeyStore:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the keys file: {exc.strerror}") from None
+    return parse_keys_file(text, str(path))
+
+
+def build_policy(config: ServerConfig) -> ServerPolicy:
+    """The pure server policy for a configuration (reads the keys file)."""
+    try:
+        access = AccessList.from_rules(config.allow, config.deny)
+    except AccessRuleError as exc:
+        raise ConfigError(f"allow/deny: {exc}") from None
+    keys = load_keys(config.keys_file) if config.keys_file is not None else KeyStore()
+    if config.require_auth and not keys:
+        raise ConfigError("require_auth needs a keys file", hint="pass --keys FILE")
+    return ServerPolicy(
+        access=access,
+        ratelimit=config.ratelimit,
+        keys=keys,
+        require_auth=config.require_auth,
+        deny_kod=config.deny_kod,
+        max_clients=config.max_clients,
+    )

@@ -1,0 +1,255 @@
+"""Run the NTP server: bind, start workers, track the reference, stop cleanly.
+
+    runner = NtpServerRunner(ServerConfig(listen=("127.0.0.1",), port=0, reference="local"))
+    (host, port), = runner.start()      # bound addresses; port 0 -> an ephemeral port
+    ...
+    runner.stop()
+
+or as a context manager. With `workers == 1` the worker is a thread of this
+process (tests, the demo); with more, each worker is a forked process with its
+own SO_REUSEPORT socket per address, so the kernel spreads clients over the
+cores. A tracker thread refreshes the reference state and sends it to the
+workers over pipes; stopping sends `None` down the same pipes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from types import TracebackType
+
+from orchestrator.errors import ServerError
+from orchestrator.ntp import packet as pk
+from orchestrator.ntp.server import ServerPolicy, SystemState
+from orchestrator.serve import hostclock
+from orchestrator.serve.clientlog_store import ClientLogStore
+from orchestrator.serve.config import ServerConfig, build_policy
+from orchestrator.serve.reference import (
+    HostReference,
+    LocalReference,
+    Reference,
+    UpstreamReference,
+    parse_server,
+)
+from orchestrator.serve.udp import ServerSocket, open_socket
+from orchestrator.serve.worker import Worker, worker_main
+
+log = logging.getLogger(__name__)
+
+
+def make_reference(config: ServerConfig, precision: int) -> Reference:
+    if config.reference == "local":
+        return LocalReference(config.stratum, precision)
+    if config.reference == "upstream":
+        servers = [parse_server(s) for s in config.upstream]
+        return UpstreamReference(servers, precision, max_offset_s=config.max_offset_s)
+    return HostReference(precision, config.stratum, config.chronyc_socket)
+
+
+@dataclass
+class _WorkerHandle:
+    control: Connection
+    thread: threading.Thread | None = None
+    process: multiprocessing.process.BaseProcess | None = None
+
+    def join(self, timeout: float) -> None:
+        if self.thread is not None:
+            self.thread.join(timeout)
+        if self.process is not None:
+            self.process.join(timeout)
+            if self.process.is_alive():
+                self.process.terminate()  # our own child, by handle
+                self.process.join(1.0)
+
+
+def _hostport(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def describe_state(state: SystemState) -> dict[str, str]:
+    return {
+        "leap": str(state.leap),
+        "stratum": str(state.stratum),
+        "refid": pk.refid_text(state.ref_id, state.stratum if state.stratum < 16 else 0),
+        "synchronised": "yes" if state.synchronised else "no",
+        "root_delay_s": f"{state.root_delay_s:.6f}",
+        "root_dispersion_s": f"{state.root_dispersion_s:.6f}",
+        "precision": str(state.precision),
+    }
+
+
+class NtpServerRunner:
+    """The server as an object: start() -> bound addresses, stop()."""
+
+    def __init__(self, config: ServerConfig, *, reference: Reference | None = None) -> None:
+        self.config = config
+        self._reference = reference
+        self._workers: list[_WorkerHandle] = []
+        self._sockets: list[ServerSocket] = []
+        self._stop = threading.Event()
+        self._tracker: threading.Thread | None = None
+        self._store: ClientLogStore | None = None
+        self.addresses: list[tuple[str, int]] = []
+        self.policy: ServerPolicy | None = None
+        self.state: SystemState | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> list[tuple[str, int]]:
+        if self._workers:
+            raise ServerError("the server is already running")
+        cfg = self.config
+        self.policy = build_policy(cfg)
+        precision = hostclock.measure_precision()
+        reference = self._reference or make_reference(cfg, precision)
+        self._reference = reference
+        self.state = reference.update()
+        n = cfg.worker_count
+        per_worker = self._bind(n)
+        store_path = cfg.client_log_path if cfg.persist_client_log else None
+        if store_path is not None:
+            self._store = ClientLogStore(store_path)
+            self._store.reset_counters()
+            self._store.set_meta(self._meta())
+        if n == 1:
+            recv_end, send_end = multiprocessing.Pipe(duplex=False)
+            worker = Worker(
+                per_worker[0], self.policy, self.state, recv_end, store_path, cfg.flush_interval_s
+            )
+            t = threading.Thread(target=worker.run, name="ntp-worker", daemon=True)
+            t.start()
+            self._workers.append(_WorkerHandle(send_end, thread=t))
+        else:
+            ctx = multiprocessing.get_context("fork")
+            for socks in per_worker:
+                recv_end, send_end = ctx.Pipe(duplex=False)
+                p = ctx.Process(
+                    target=worker_main,
+                    args=(
+                        socks,
+                        self.policy,
+                        self.state,
+                        recv_end,
+                        store_path,
+                        cfg.flush_interval_s,
+                    ),
+                    name="orch-ntp-worker",
+                    daemon=True,
+                )
+                p.start()
+                recv_end.close()
+                self._workers.append(_WorkerHandle(send_end, process=p))
+        self._tracker = threading.Thread(target=self._track, name="ntp-reference", daemon=True)
+        self._tracker.start()
+        return self.addresses
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        self._stop.set()
+        if self._tracker is not None:
+            self._tracker.join(timeout_s)
+        for w in self._workers:
+            with contextlib.suppress(OSError):
+                w.control.send(None)
+        for w in self._workers:
+            w.join(timeout_s)
+            w.control.close()
+        self._workers = []
+        for s in self._sockets:
+            s.close()
+        self._sockets = []
+        if self._reference is not None:
+            self._reference.close()
+        if self._store is not None:
+            self._store.set_meta({"stopped": f"{time.time():.3f}"})
+            self._store.close()
+            self._store = None
+
+    def wait(self) -> None:
+        """Block until stop() is called (from a signal handler or another thread)."""
+        while not self._stop.wait(0.5):
+            if any(w.process is not None and not w.process.is_alive() for w in self._workers):
+                raise ServerError("a server worker process died; see the log")
+
+    def request_stop(self) -> None:
+        """Ask wait() to return (safe from a signal handler)."""
+        self._stop.set()
+
+    def __enter__(self) -> NtpServerRunner:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ internals
+
+    def _bind(self, n: int) -> list[list[ServerSocket]]:
+        per_worker: list[list[ServerSocket]] = [[] for _ in range(n)]
+        try:
+            port = self.config.port
+            for host in self.config.listen:
+                first = open_socket(host, port)
+                self._sockets.append(first)
+                # port 0: every worker and address shares the port the kernel chose
+                port = first.address[1]
+                self.addresses.append((host, port))
+                per_worker[0].append(first)
+                for i in range(1, n):
+                    s = open_socket(host, port)
+                    self._sockets.append(s)
+                    per_worker[i].append(s)
+        except ServerError:
+            for s in self._sockets:
+                s.close()
+            self._sockets = []
+            self.addresses = []
+            raise
+        return per_worker
+
+    def _meta(self) -> dict[str, str]:
+        assert self.state is not None and self._reference is not None
+        return {
+            "pid": str(os.getpid()),
+            "started": f"{time.time():.3f}",
+            "listen": " ".join(
+                f"{h}:{p}" if ":" not in h else f"[{h}]:{p}" for h, p in self.addresses
+            ),
+            "reference": self._reference.name,
+            "workers": str(self.config.worker_count),
+            "ratelimit": "on" if self.config.ratelimit else "off",
+            "updated": f"{time.time():.3f}",
+            **describe_state(self.state),
+        }
+
+    def _track(self) -> None:
+        assert self._reference is not None
+        reference = self._reference
+        last = self.state
+        while not self._stop.wait(reference.interval_s):
+            try:
+                state = reference.update()
+            except Exception as exc:  # the server keeps serving the last state
+                log.warning("reference %s update failed: %s", reference.name, exc)
+                continue
+            if state == last:
+                continue
+            self.state = last = state
+            for w in self._workers:
+                with contextlib.suppress(OSError):
+                    w.control.send(state)
+            if self._store is not None:
+                try:
+                    self._store.set_meta({"updated": f"{time.time():.3f}", **describe_state(state)})
+                except Exception as exc:
+                    log.warning("client log meta not updated: %s", exc)

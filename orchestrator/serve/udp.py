@@ -1,0 +1,124 @@
+"""UDP sockets for the server: SO_REUSEPORT, kernel receive timestamps, reply-from-address.
+
+Each socket is bound with SO_REUSEPORT so one socket per worker shares the port
+and the kernel spreads clients over the workers. SO_TIMESTAMPNS gives the
+kernel's receive time of every datagram (CLOCK_REALTIME, ns). When bound to a
+wildcard address, IP_PKTINFO / IPV6_RECVPKTINFO tell which local address a
+request was sent to, and the reply is sent from that address (RFC 9109 / what
+chrony does) so multi-homed hosts answer from the address clients expect.
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import socket
+import struct
+from dataclasses import dataclass
+
+from orchestrator.errors import ServerError
+
+# Linux values; Python 3.11 does not export these two.
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)
+
+_TIMESPEC = struct.Struct("@qq")
+_IN_PKTINFO = struct.Struct("@i4s4s")  # ifindex, spec_dst, addr
+_IN6_PKTINFO = struct.Struct("@16sI")  # addr, ifindex
+ANC_BUFSIZE = socket.CMSG_SPACE(_TIMESPEC.size) + socket.CMSG_SPACE(_IN6_PKTINFO.size) + 64
+RECV_BUFSIZE = 1024  # NTP packets with EFs and a MAC stay far below this
+
+
+@dataclass
+class ServerSocket:
+    """One bound UDP socket and how to answer on it."""
+
+    sock: socket.socket
+    family: int
+    wildcard: bool  # bound to 0.0.0.0 / :: : replies need the request's destination address
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, port = self.sock.getsockname()[:2]
+        return str(host), int(port)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _bind_error(exc: OSError, host: str, port: int) -> ServerError:
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    if exc.errno == errno.EACCES:
+        return ServerError(
+            f"cannot listen on {where}: permission denied",
+            hint="ports below 1024 need root or CAP_NET_BIND_SERVICE; run as root or use --port",
+        )
+    if exc.errno == errno.EADDRINUSE:
+        return ServerError(
+            f"cannot listen on {where}: the port is already in use",
+            hint="another NTP server (chronyd, ntpd) probably owns it: stop it or use --port",
+        )
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return ServerError(
+            f"cannot listen on {where}: no such address on this host",
+            hint="use an address of this host, 0.0.0.0 or ::",
+        )
+    return ServerError(f"cannot listen on {where}: {exc.strerror or exc}")
+
+
+def open_socket(host: str, port: int) -> ServerSocket:
+    """Bind a non-blocking UDP socket with SO_REUSEPORT and receive timestamps."""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        raise ServerError(f"--listen {host!r} is not an IP address") from None
+    family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+    wildcard = ip.is_unspecified
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            if wildcard:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO, 1)
+        elif wildcard:
+            sock.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
+        # a deeper queue rides out bursts (best effort: capped by net.core.rmem_max)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise _bind_error(exc, host, port) from None
+    sock.setblocking(False)
+    return ServerSocket(sock, family, wildcard)
+
+
+def parse_ancillary(
+    ancdata: list[tuple[int, int, bytes]],
+) -> tuple[int | None, list[tuple[int, int, bytes]] | None]:
+    """(kernel RX time in Unix ns or None, the cmsg to send the reply from the same address)."""
+    rx_ns: int | None = None
+    reply_cmsg: list[tuple[int, int, bytes]] | None = None
+    for level, kind, data in ancdata:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+            sec, nsec = _TIMESPEC.unpack_from(data)
+            rx_ns = sec * 1_000_000_000 + nsec
+        elif level == socket.IPPROTO_IP and kind == IP_PKTINFO:
+            _ifindex, _spec_dst, dst = _IN_PKTINFO.unpack_from(data)
+            reply_cmsg = [(socket.IPPROTO_IP, IP_PKTINFO, _IN_PKTINFO.pack(0, dst, bytes(4)))]
+        elif level == socket.IPPROTO_IPV6 and kind == socket.IPV6_PKTINFO:
+            dst6, ifindex = _IN6_PKTINFO.unpack_from(data)
+            # keep the interface: link-local destinations need it
+            reply_cmsg = [
+                (socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, _IN6_PKTINFO.pack(dst6, ifindex))
+            ]
+    return rx_ns, reply_cmsg
+
+
+def client_address(addr: tuple[str, int] | tuple[str, int, int, int]) -> str:
+    """The client's address as the client log and access lists key it (no v4-mapped form)."""
+    host = addr[0]
+    if host.startswith("::ffff:") and "." in host:
+        return host[7:]
+    return host
