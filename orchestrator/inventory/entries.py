@@ -7,6 +7,7 @@ secrets) can still point at the line a value came from.
 from __future__ import annotations
 
 import difflib
+import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -14,7 +15,7 @@ from pydantic import ValidationError
 
 from orchestrator.inventory.problems import Problem, field_path, from_validation_error
 from orchestrator.inventory.schema import DATA_KEYS, DefaultsModel, EntryModel, is_name
-from orchestrator.inventory.yamlfile import Loc, PathKey, YamlDocument
+from orchestrator.inventory.yamlfile import Loc, PathKey, TaggedValue, YamlDocument
 
 EntryKind = Literal["host", "group", "defaults"]
 
@@ -99,6 +100,8 @@ def _entry(
         for key in [k for k in data if k not in DATA_KEYS]:
             value = data.pop(key)
             why = _extra_problem(str(key), value)
+            if why is None and value is None:
+                continue  # Nornir reads a null as "not set"
             if why is None:
                 extras[str(key)] = _as_text(value)
             else:
@@ -125,29 +128,24 @@ def _entry(
 
 
 def _extra_problem(key: str, value: Any) -> str | None:
-    """Why `data.<key>` cannot be kept as a free text extra, or None if it can."""
+    """Why `data.<key>` cannot be kept as an extra, or None if it can."""
     close = difflib.get_close_matches(key, DATA_KEYS, n=1, cutoff=0.75)
     if close:
         return f"unknown key '{key}' under data (did you mean '{close[0]}'?)"
-    if isinstance(value, (str, int, float, bool)):
-        return None
-    kind = (
-        "a mapping"
-        if isinstance(value, dict)
-        else "a list"
-        if isinstance(value, list)
-        else ("nothing" if value is None else "a tagged value")
-    )
-    return (
-        f"data.{key}: extra data must be plain text, got {kind} "
-        f"(orch understands data keys {', '.join(DATA_KEYS)})"
-    )
+    if isinstance(value, TaggedValue):
+        return f"data.{key}: tagged values such as {value.tag} are not supported; use plain text"
+    return None
 
 
-def _as_text(value: str | int | float | bool) -> str:
+def _as_text(value: Any) -> str:
+    """Extras are text for the drivers; lists and mappings (Nornir allows them) become JSON."""
+    if isinstance(value, str):
+        return value
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    if isinstance(value, (int, float)):
+        return str(value)
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 def _duplicates(doc: YamlDocument, kind: str) -> list[Problem]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -11,6 +12,8 @@ from orchestrator.inventory.secrets import parse_reference
 from orchestrator.models import Host, Secret
 
 MASK = Secret.MASK
+# Extras are free text; one whose name looks like a credential is masked all the same.
+_SECRET_WORDS = re.compile(r"pass|secret|token|community|credential|private|key", re.IGNORECASE)
 
 
 def masked(secret: Secret | None) -> str | None:
@@ -65,7 +68,7 @@ def host_record(host: Host) -> dict[str, Any]:
                 "min_reach": desired.thresholds.min_reach,
             },
         },
-        "data": dict(host.data),
+        "data": {k: MASK if _SECRET_WORDS.search(k) else v for k, v in host.data},
     }
 
 

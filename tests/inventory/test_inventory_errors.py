@@ -208,11 +208,20 @@ CASES = [
         hosts="core1:\n  hostname: 192.0.2.1\n  groups: [hq, ios]\n  data:\n    stie: hq\n",
     ),
     Case(
-        "data-extra-not-text",
+        "ntp-not-a-mapping",
         "hosts.yaml",
         5,
-        "host core1: data.vlans: extra data must be plain text, got a list",
-        hosts="core1:\n  hostname: 192.0.2.1\n  groups: [hq, ios]\n  data:\n    vlans: [1, 2]\n",
+        "host core1: data.ntp: expected a mapping of key: value, got a list",
+        hosts="core1:\n  hostname: 192.0.2.1\n  groups: [hq, ios]\n  data:\n"
+        "    ntp: [192.0.2.10]\n",
+    ),
+    Case(
+        "tagged-extra",
+        "hosts.yaml",
+        5,
+        "host core1: data.community: tagged values such as !vault are not supported",
+        hosts="core1:\n  hostname: 192.0.2.1\n  groups: [hq, ios]\n  data:\n"
+        "    community: !vault 3938613\n",
     ),
     Case(
         "hosts-not-a-mapping",

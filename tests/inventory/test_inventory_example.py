@@ -1,0 +1,168 @@
+"""The shipped example inventory: it checks clean and resolves the way its comments say."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from orchestrator.cli.app import run
+from orchestrator.errors import InputError
+from orchestrator.inventory import (
+    inventory_or_packaged_lab,
+    load_inventory,
+    packaged_lab_inventory,
+)
+from orchestrator.models import NtpServerSpec
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "inventories" / "example"
+
+
+def test_check_example_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["inventory", "check", str(EXAMPLE)]) == 0
+    out = capsys.readouterr().out
+    assert out.strip() == f"{EXAMPLE}: OK, 8 hosts, 2 sites (branch, hq)"
+
+
+def test_example_fleet_matches_the_brief() -> None:
+    inventory = load_inventory(EXAMPLE, resolve_secrets=False)
+    by_site = {
+        site: sorted(h.platform for h in inventory.select(site=site)) for site in inventory.sites()
+    }
+    assert by_site == {
+        "hq": ["cisco_catos", "cisco_ios", "cisco_ios", "linux", "linux", "windows"],
+        "branch": ["cisco_ios", "linux"],
+    }
+    assert inventory.site_networks() == {
+        "branch": ("198.51.100.0/24",),
+        "hq": ("192.0.2.0/24", "2001:db8:10::/48"),
+    }
+
+
+def test_inheritance_host_then_groups_then_defaults() -> None:
+    inventory = load_inventory(EXAMPLE, resolve_secrets=False)
+    core2 = inventory.host("hq-core2")
+    # Nornir order: direct groups, then their groups depth-first.
+    assert core2.groups == ("hq", "ios", "cisco")
+    desired = core2.desired
+    assert desired.vrf == "Mgmt-intf"  # host
+    assert desired.source_interface == "Loopback0"  # group ios
+    assert desired.authenticate is True  # group cisco (via ios)
+    assert desired.servers == (  # group cisco replaces the defaults' list whole
+        NtpServerSpec("192.0.2.10", key_id=10, prefer=True),
+        NtpServerSpec("192.0.2.11", key_id=10),
+    )
+    assert desired.thresholds.max_offset_ms == 100.0  # defaults
+    assert [k.key_id for k in desired.keys] == [10]
+    branch = inventory.host("br-rtr1").desired.thresholds
+    # Per-key merge inside thresholds: the offset from group branch, the rest from defaults.
+    assert (branch.max_offset_ms, branch.max_stratum, branch.min_reach) == (250.0, 4, 6)
+    catos = inventory.host("hq-sw1")
+    assert (catos.platform, catos.desired.update_calendar) == ("cisco_catos", False)
+    windows = inventory.host("hq-dc1")
+    assert windows.username == "Administrator"
+    assert (
+        windows.password is not None and windows.password.source == "${env:ORCH_WINDOWS_PASSWORD}"
+    )
+    assert inventory.host("hq-app1").port == 2222
+    assert inventory.host("br-srv1").data_get("ntp_daemon") == "ntpsec"
+    assert inventory.host("hq-ntp1").data_get("ntp_daemon") == "chrony"
+
+
+def test_example_uses_documentation_addresses_only() -> None:
+    import ipaddress
+
+    documentation = [
+        ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "2001:db8::/32")
+    ]
+    inventory = load_inventory(EXAMPLE, resolve_secrets=False)
+    addresses = [h.hostname for h in inventory.hosts] + [
+        s.address for h in inventory.hosts for s in h.desired.servers
+    ]
+    for address in addresses:
+        ip = ipaddress.ip_address(address)
+        assert any(ip.version == n.version and ip in n for n in documentation), address
+
+
+def test_secrets_resolve_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("ORCH_PASSWORD", "ORCH_ENABLE_SECRET", "ORCH_WINDOWS_PASSWORD"):
+        monkeypatch.setenv(name, f"value-of-{name}")
+    monkeypatch.setenv("ORCH_NTP_KEY_10", "ntp-key-10")
+    inventory = load_inventory(EXAMPLE)
+    core1 = inventory.host("hq-core1")
+    assert core1.password is not None and core1.password.reveal() == "value-of-ORCH_PASSWORD"
+    assert core1.enable_secret is not None
+    assert core1.enable_secret.reveal() == "value-of-ORCH_ENABLE_SECRET"
+    assert core1.desired.keys[0].secret.reveal() == "ntp-key-10"
+    assert inventory.host("hq-dc1").password.reveal() == "value-of-ORCH_WINDOWS_PASSWORD"  # type: ignore[union-attr]
+
+
+def test_select_filters_and_unknown_names() -> None:
+    inventory = load_inventory(EXAMPLE, resolve_secrets=False)
+    assert [h.name for h in inventory.select(site="hq", platform="cisco_ios")] == [
+        "hq-core1",
+        "hq-core2",
+    ]
+    assert [h.name for h in inventory.select(group="cisco")] == [
+        "br-rtr1",
+        "hq-core1",
+        "hq-core2",
+        "hq-sw1",
+    ]
+    assert [h.name for h in inventory.select(hosts=["hq-dc1", "br-srv1"])] == [
+        "br-srv1",
+        "hq-dc1",
+    ]
+    assert inventory.select(site="branch", platform="windows") == ()
+    for kwargs, named, listed in (
+        ({"site": "dc"}, "unknown site 'dc'", "branch, hq"),
+        ({"hosts": ["core9"]}, "unknown host 'core9'", "br-rtr1"),
+        ({"platform": "junos"}, "unknown platform 'junos'", "cisco_catos, cisco_ios, linux"),
+        ({"group": "nexus"}, "unknown group 'nexus'", "branch, catos, cisco"),
+    ):
+        with pytest.raises(InputError) as raised:
+            inventory.select(**kwargs)  # type: ignore[arg-type]
+        assert named in str(raised.value) and listed in str(raised.value)
+
+
+def test_show_filters_by_site(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["--inventory", str(EXAMPLE), "inventory", "show", "--site", "branch"]) == 0
+    out = capsys.readouterr().out
+    assert "br-rtr1" in out and "br-srv1" in out and "hq-core1" not in out
+    assert run(["--inventory", str(EXAMPLE), "inventory", "show", "--site", "moon"]) == 2
+    assert "unknown site 'moon'" in capsys.readouterr().err
+
+
+def test_show_json_is_resolved_and_masked(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    assert run(["-i", str(EXAMPLE), "inventory", "show", "--format", "json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    hosts = {h["name"]: h for h in record["hosts"]}
+    assert set(hosts) == {
+        "br-rtr1",
+        "br-srv1",
+        "hq-app1",
+        "hq-core1",
+        "hq-core2",
+        "hq-dc1",
+        "hq-ntp1",
+        "hq-sw1",
+    }
+    assert hosts["hq-core1"]["password"] == "********"
+    assert hosts["hq-core1"]["ntp"]["keys"] == [{"id": 10, "type": "sha1", "secret": "********"}]
+    assert record["sites"]["hq"]["networks"] == ["192.0.2.0/24", "2001:db8:10::/48"]
+
+
+def test_packaged_lab_inventory_and_cli_fallback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lab = packaged_lab_inventory()
+    assert lab.name == "lab" and lab.parent.name == "inventories"
+    assert lab.is_dir()
+    monkeypatch.chdir(tmp_path)  # no ./inventories/lab here
+    assert inventory_or_packaged_lab(Path("inventories/lab")) == lab
+    assert inventory_or_packaged_lab(Path("elsewhere")) == Path("elsewhere")  # errors later
+    (tmp_path / "inventories" / "lab").mkdir(parents=True)
+    assert inventory_or_packaged_lab(Path("inventories/lab")) == Path("inventories/lab")
