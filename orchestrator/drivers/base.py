@@ -108,6 +108,9 @@ class Plan:
     post_commands: tuple[str, ...] = ()  # e.g. `chronyc reload sources`, `w32tm /resync`
     diff: str = ""  # unified diff a person reads in --dry-run
     warnings: tuple[str, ...] = ()
+    # Why this device cannot be changed from here (e.g. a Windows domain policy owns the
+    # setting); the engine reports it as a failure and touches nothing.
+    blocked: str = ""
 
     @property
     def is_noop(self) -> bool:

@@ -172,7 +172,9 @@ def _acl_permits(acl: str, address: str, acl_lines: Sequence[str]) -> bool | Non
         return None
     entries = [_tokens(x)[2:] for x in acl_lines if _tokens(x)[:2] == ["access-list", acl]]
     if not entries:
-        return None if not acl.isdigit() else False  # unknown named ACL / empty ACL denies
+        # IOS treats a numbered ACL that is not defined as `permit any`; a named ACL is
+        # not in `include ^access-list`, so say nothing about it.
+        return True if acl.isdigit() else None
     for words in entries:
         if not words or words[0] not in ("permit", "deny"):
             continue  # remark

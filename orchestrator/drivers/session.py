@@ -22,7 +22,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -160,8 +160,16 @@ def _describe(exc: BaseException, policy: _HostKeyPolicy | None) -> str:
 
 
 @contextlib.contextmanager
-def _device_errors(host: Host, action: str, policy: _HostKeyPolicy | None = None) -> Iterator[None]:
-    """Turn library exceptions into one-line ConnectionFailures (secrets scrubbed)."""
+def _device_errors(
+    host: Host,
+    action: str,
+    policy: _HostKeyPolicy | None = None,
+    alive: Callable[[], bool] | None = None,
+) -> Iterator[None]:
+    """Turn library exceptions into one-line ConnectionFailures (secrets scrubbed).
+
+    `alive` tells a read timeout from a dropped session (netmiko reports both as timeouts).
+    """
     try:
         yield
     except (CommandRejected, ConnectionFailure):
@@ -173,8 +181,10 @@ def _device_errors(host: Host, action: str, policy: _HostKeyPolicy | None = None
         NetmikoTimeoutException,
         ReadException,
     ) as exc:
-        msg = _scrub(f"{_where(host)}: {action}: {_describe(exc, policy)}", host)
-        raise ConnectionFailure(msg) from None
+        what = _describe(exc, policy)
+        if alive is not None and not alive():
+            what = "session dropped by the device"
+        raise ConnectionFailure(_scrub(f"{_where(host)}: {action}: {what}", host)) from None
     except ValueError as exc:  # netmiko: prompt or enable mode not found
         msg = _scrub(f"{_where(host)}: {action}: {str(exc).strip().splitlines()[0]}", host)
         raise ConnectionFailure(msg) from None
@@ -366,13 +376,20 @@ class CliSession:
         self._timeout_s = timeout_s
         self._catos = isinstance(conn, CatOsConnection)
 
+    def _alive(self) -> bool:
+        chan = getattr(self._conn, "remote_conn", None)
+        if not isinstance(chan, paramiko.Channel):
+            return False
+        transport = chan.get_transport()
+        return bool(transport is not None and transport.is_active() and not chan.closed)
+
     def _expect(self) -> str | None:
         return self._conn.prompt_pattern() if isinstance(self._conn, CatOsConnection) else None
 
     def run(
         self, command: str, *, stdin: str | None = None, timeout_s: float = 30.0
     ) -> CommandResult:
-        with _device_errors(self.host, f"running {command!r}"):
+        with _device_errors(self.host, f"running {command!r}", alive=self._alive):
             output = self._conn.send_command(
                 command, expect_string=self._expect(), read_timeout=timeout_s
             )
@@ -383,7 +400,7 @@ class CliSession:
         if self._catos:
             return self._configure_exec(lines)
         outputs: list[str] = []
-        with _device_errors(self.host, "configure"):
+        with _device_errors(self.host, "configure", alive=self._alive):
             self._conn.config_mode()
             try:
                 for line in lines:
@@ -396,8 +413,9 @@ class CliSession:
                             read_timeout=self._timeout_s,
                         )
                     except ConfigInvalidException:
+                        what = f"device rejected {line!r} (% Invalid input)"
                         raise CommandRejected(
-                            f"{_where(self.host)}: device rejected {line!r} (% Invalid input)",
+                            _scrub(f"{_where(self.host)}: {what}", self.host),
                             command=line,
                         ) from None
                     outputs.append(out)
@@ -411,8 +429,9 @@ class CliSession:
         for line in lines:
             out = self.run(line, timeout_s=self._timeout_s).output
             if CATOS_ERROR_RE.search(out):
+                what = f"device rejected {line!r}: {out.strip().splitlines()[0]}"
                 raise CommandRejected(
-                    f"{_where(self.host)}: device rejected {line!r}: {out.strip().splitlines()[0]}",
+                    _scrub(f"{_where(self.host)}: {what}", self.host),
                     command=line,
                     output=out,
                 )
@@ -422,7 +441,7 @@ class CliSession:
     def save(self) -> str:
         if self._catos:
             return ""
-        with _device_errors(self.host, "write memory"):
+        with _device_errors(self.host, "write memory", alive=self._alive):
             out = self._conn.save_config()
         return str(out)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -129,11 +130,13 @@ class HostPush:
         self.run_id = run_id
         self.options = options
         self.secrets = key_secrets(host.desired)
+        self.deadline = float("inf")
 
     def _clean(self, text: str) -> str:
         return mask_secrets(text, self.secrets)
 
     def run(self) -> PushResult:
+        self.deadline = time.monotonic() + self.options.timeout_s
         session = self.opener(self.host)
         try:
             return self._run(session)
@@ -165,11 +168,21 @@ class HostPush:
         plan = self.driver.render(
             self.host.desired, _current(self.driver, session, self.host, backup), backup
         )
+        if plan.blocked:
+            return self._result(PushOutcome.FAILED, plan, reason=self._clean(plan.blocked))
         if self.options.dry_run:
             outcome = PushOutcome.UNCHANGED if plan.is_noop else PushOutcome.DRY_RUN
             return self._result(outcome, plan)
         if plan.is_noop:
             return self._result(PushOutcome.UNCHANGED, plan)
+        if time.monotonic() > self.deadline:
+            # Too late to start a change we might not finish (or roll back) in time.
+            return self._result(
+                PushOutcome.FAILED,
+                plan,
+                reason=f"{self.host.name}: timed out after {self.options.timeout_s:g} s "
+                "before applying; nothing was changed",
+            )
         directory = self.options.backups_dir or paths.backups_dir()
         backup_path = str(store_backup(directory, self.run_id, backup))
         report = ApplyReport()
@@ -274,7 +287,10 @@ def push_hosts(
         if on_done is not None:
             on_done(result_of(outcome))
 
+    # The engine stops itself at timeout_s before changing anything; the runner's hard
+    # limit leaves room to finish (or roll back) a change that had started in time.
+    hard_limit = options.timeout_s + 2 * options.connect_timeout_s
     outcomes = run_per_host(
-        hosts, task, workers=options.workers, timeout_s=options.timeout_s, on_done=done
+        hosts, task, workers=options.workers, timeout_s=hard_limit, on_done=done
     )
     return run_id, [result_of(o) for o in outcomes]
