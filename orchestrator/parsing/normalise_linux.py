@@ -185,11 +185,12 @@ def _tracking(row: Row) -> NtpStatus:
     synchronized = reference_id not in _UNSYNCED_REFERENCE_IDS and leap != "unsynchronised"
     offset_ms = _seconds_to_ms(row["SYSTEM_TIME"], "system time")
     if offset_ms is not None and row["SYSTEM_TIME_SIDE"] == "fast":
-        offset_ms = -offset_ms  # local clock ahead of NTP time
+        offset_ms = -offset_ms + 0.0  # local clock ahead of NTP time; no -0.0
     reference = text_or_none(row["REFERENCE_NAME"]) or text_or_none(reference_id)
     return NtpStatus(
         synchronized=synchronized,
-        stratum=int_or_none(row["STRATUM"], "stratum"),
+        # chronyd reports stratum 0 only while it has no reference: no stratum at all.
+        stratum=int_or_none(row["STRATUM"], "stratum") or None,
         reference=reference if reference_id not in _UNSYNCED_REFERENCE_IDS else None,
         offset_ms=offset_ms,
         root_delay_ms=_seconds_to_ms(row["ROOT_DELAY"], "root delay"),
