@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 from rich import box
+from rich.measure import Measurement
 from rich.table import Table
 
 from orchestrator.cli.context import options
@@ -132,7 +133,12 @@ def parse(
         return
     console = opts.console
     for path, parsed in results:
-        console.print(_table(path, parsed))
+        table = _table(path, parsed)
+        # Never squeeze addresses and offsets into ellipses: a pipe or CI log is 80
+        # columns by default, so widen the console to the table's natural width.
+        wide = console.options.update(max_width=1000)
+        console.width = max(console.width, Measurement.get(console, wide, table).maximum)
+        console.print(table)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,53 @@
+"""`orch parse` end to end through the real CLI entry point (exit codes included)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from orchestrator.cli.app import run
+from parsing.captures import CASES, IOS_IPV6, IOS_STATUS
+
+
+def test_one_file_prints_one_json_object(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["parse", str(CASES / IOS_IPV6), "--platform", "cisco_xe"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["command"] == "show ntp associations"
+    assert len(doc["associations"]) == 2
+
+
+def test_several_files_print_a_list(capsys: pytest.CaptureFixture[str]) -> None:
+    files = [str(CASES / IOS_IPV6), str(CASES / IOS_STATUS)]
+    assert run(["parse", *files, "--platform", "cisco_ios"]) == 0
+    docs = json.loads(capsys.readouterr().out)
+    assert [d["command"] for d in docs] == ["show ntp associations", "show ntp status"]
+
+
+def test_table_format(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["parse", str(CASES / IOS_IPV6), "-p", "cisco_xe", "--format", "table"]) == 0
+    out = capsys.readouterr().out
+    assert "2001:DB8::EEE8" in out and "sys.peer" in out
+
+
+def test_unparseable_file_is_exit_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.txt"
+    good = (CASES / IOS_STATUS).read_text().rstrip()
+    bad.write_text(good + "\nthis is not IOS output\n")
+    bad_line = len(good.splitlines()) + 1
+    assert run(["parse", str(bad), "-p", "cisco_ios", "-c", "show ntp status"]) == 2
+    captured = capsys.readouterr()
+    err_lines = captured.err.strip().splitlines()
+    assert len(err_lines) == 1
+    assert str(bad) in err_lines[0] and f"line {bad_line}:" in err_lines[0]
+    assert "Traceback" not in captured.err and captured.out == ""
+
+
+def test_missing_file_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "nope.txt"
+    assert run(["parse", str(missing), "-p", "cisco_ios"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "no such file" in err and str(missing) in err

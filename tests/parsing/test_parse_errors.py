@@ -1,0 +1,74 @@
+"""parse_output's contract for bad input: ParseError naming platform, command and line."""
+
+from __future__ import annotations
+
+import pytest
+
+from orchestrator.errors import InputError, ParseError
+from orchestrator.parsing import guess_command, parse_output
+from orchestrator.parsing.registry import normaliser_for
+from parsing.captures import IOS_IPV6, IOS_STATUS, NXOS_PEER_STATUS, capture
+
+
+def test_unknown_line_names_platform_command_and_line() -> None:
+    lines = capture(IOS_IPV6).splitlines()
+    # A real capture with one line no IOS prints, inserted as line 3.
+    lines.insert(2, "%NTP: this line is not part of any IOS output")
+    with pytest.raises(ParseError) as caught:
+        parse_output("cisco_ios", "show ntp associations", "\n".join(lines))
+    err = caught.value
+    assert (err.platform, err.command, err.line) == ("cisco_ios", "show ntp associations", 3)
+    assert "line 3" in str(err) and "cisco_ios" in str(err)
+    assert "\n" not in str(err)
+    assert isinstance(err, InputError)  # the CLI maps it to exit 2
+
+
+def test_a_row_is_never_dropped_a_malformed_row_fails() -> None:
+    # The second row of a real capture with its reach column corrupted to non-octal.
+    text = capture(IOS_IPV6).replace(
+        "+~2001:DB8::EEE7  2001:DB8::EEE7   2    358    512   377",
+        "+~2001:DB8::EEE7  2001:DB8::EEE7   2    358    512   389",
+    )
+    with pytest.raises(ParseError) as caught:
+        parse_output("cisco_xe", "show ntp associations", text)
+    assert caught.value.line == 3
+
+
+def test_normaliser_error_is_reported_with_the_input_line() -> None:
+    # 777 is octal-shaped (the template accepts it) but larger than the 8-bit register.
+    text = capture(IOS_IPV6).replace("512   377  1.955", "512   777  1.955")
+    with pytest.raises(ParseError) as caught:
+        parse_output("cisco_xe", "show ntp associations", text)
+    assert caught.value.line == 3
+    assert "reach" in str(caught.value)
+
+
+@pytest.mark.parametrize("text", ["", "   \n\n  \t\n"])
+def test_empty_output_is_a_parse_error(text: str) -> None:
+    with pytest.raises(ParseError, match="empty"):
+        parse_output("cisco_ios", "show ntp status", text)
+    with pytest.raises(ParseError, match="empty"):
+        parse_output("cisco_ios", None, text)
+
+
+def test_other_commands_output_is_rejected_not_misread() -> None:
+    with pytest.raises(ParseError) as caught:
+        parse_output("cisco_ios", "show ntp associations", capture(IOS_STATUS))
+    assert caught.value.line == 1
+
+
+def test_other_platforms_output_matches_no_command() -> None:
+    with pytest.raises(ParseError, match="none of the known commands"):
+        guess_command("cisco_ios", capture(NXOS_PEER_STATUS))
+
+
+def test_unknown_platform_and_command_list_what_is_known() -> None:
+    with pytest.raises(ParseError, match="known platforms: .*cisco_ios"):
+        parse_output("juniper_junos", "show ntp associations", "x")
+    with pytest.raises(ParseError, match="known commands: .*'show ntp status'"):
+        parse_output("cisco_ios", "show clock", "x")
+
+
+def test_template_without_normaliser_is_refused() -> None:
+    with pytest.raises(ParseError, match="no normaliser"):
+        normaliser_for("cisco_ios_show_clock")
