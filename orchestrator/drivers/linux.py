@@ -489,8 +489,6 @@ _STATE_COMMANDS = {
     NTPD: (NTPQ,),
     TIMESYNCD: (TIMEDATECTL, TIMESYNC_STATUS, SHOW_TIMESYNC),
 }
-# The parser's name for a command we run with different flags (-n: no DNS look-ups).
-_PARSER_COMMAND = {CHRONY_TRACKING: "chronyc tracking"}
 _CAT = "cat "
 
 
@@ -624,7 +622,7 @@ class LinuxDriver:
         associations: tuple[Association, ...] = ()
         status: NtpStatus | None = None
         for command in _STATE_COMMANDS[daemon]:
-            parsed = parse_output(PLATFORM, _PARSER_COMMAND.get(command, command), raw[command])
+            parsed = parse_output(PLATFORM, command, raw[command])
             associations = parsed.associations or associations
             status = parsed.status or status
         return DeviceState(

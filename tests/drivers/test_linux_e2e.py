@@ -4,10 +4,9 @@ reached through orch's real paramiko session, syncing to a real NTP server on lo
 from __future__ import annotations
 
 import base64
-import socket
-import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,9 @@ from orchestrator.drivers.linux import LinuxDriver
 from orchestrator.drivers.session import open_session
 from orchestrator.lab.linux_hosts import LinuxHostInfo, LinuxHostPool, missing_requirements
 from orchestrator.models import DesiredNtp, Host, NtpServerSpec
+from orchestrator.serve.clientlog_store import read_client_log
+from orchestrator.serve.config import ServerConfig
+from orchestrator.serve.runner import NtpServerRunner
 
 pytestmark = [
     pytest.mark.root,
@@ -28,77 +30,29 @@ pytestmark = [
 SOURCES = "/etc/chrony/sources.d/orch.sources"
 
 
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+@dataclass
+class OrchServer:
+    """orch's own NTP server (orchestrator.serve), in process, on an ephemeral port."""
 
-
-class ChronyServer:
-    """A real NTP server: chronyd -x serving its own clock at stratum 8 on 127.0.0.1:port."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_udp_port()
-        self.socket = workdir / "chronyd.sock"
-        workdir.mkdir(mode=0o700)  # chronyd refuses a command socket others could reach
-        conf = workdir / "chrony.conf"
-        conf.write_text(
-            "\n".join(
-                [
-                    "local stratum 8",
-                    "allow 127.0.0.0/8",
-                    "bindaddress 127.0.0.1",
-                    f"port {self.port}",
-                    "cmdport 0",
-                    f"bindcmdaddress {self.socket}",
-                    f"pidfile {workdir / 'chronyd.pid'}",
-                    "",
-                ]
-            )
-        )
-        self.proc = subprocess.Popen(
-            [
-                "setpriv",
-                "--pdeathsig",
-                "KILL",
-                "chronyd",
-                "-x",
-                "-n",
-                "-u",
-                "root",
-                "-f",
-                str(conf),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while not self.socket.exists():
-            assert self.proc.poll() is None, "the NTP server (chronyd) exited"
-            assert time.monotonic() < deadline, "the NTP server (chronyd) did not start"
-            time.sleep(0.05)
-
-    def clients(self) -> str:
-        return subprocess.run(
-            ["chronyc", "-h", str(self.socket), "-n", "clients"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-
-    def stop(self) -> None:
-        self.proc.kill()
-        self.proc.wait()
+    port: int
+    client_log: Path
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[ChronyServer]:
-    srv = ChronyServer(tmp_path / "ntp-server")
-    try:
-        yield srv
-    finally:
-        srv.stop()
+def orch_server(tmp_path: Path) -> Iterator[OrchServer]:
+    config = ServerConfig(
+        listen=("127.0.0.1",),
+        port=0,
+        reference="local",
+        stratum=8,
+        ratelimit=None,  # the lab host polls 4 times a second (minpoll -2)
+        client_log=tmp_path / "clients.sqlite",
+        workers=1,
+        flush_interval_s=0.2,
+    )
+    with NtpServerRunner(config) as runner:
+        ((_, port),) = runner.addresses
+        yield OrchServer(port, config.client_log_path)
 
 
 @pytest.fixture
@@ -126,7 +80,7 @@ def as_host(info: LinuxHostInfo, desired: DesiredNtp) -> Host:
     )
 
 
-def desired_for(server: ChronyServer) -> DesiredNtp:
+def desired_for(server: OrchServer) -> DesiredNtp:
     # minpoll -2 (every 0.25 s) makes chrony select the source within seconds.
     spec = NtpServerSpec("127.0.0.1", port=server.port, prefer=True, minpoll=-2, maxpoll=0)
     return DesiredNtp(servers=(spec,))
@@ -151,8 +105,9 @@ def push(driver: LinuxDriver, session: Session, desired: DesiredNtp) -> tuple[Ba
 
 
 def test_push_syncs_host_to_our_server_then_noop_then_restore(
-    tmp_path: Path, server: ChronyServer, lab_host: LinuxHostInfo
+    tmp_path: Path, orch_server: OrchServer, lab_host: LinuxHostInfo
 ) -> None:
+    server = orch_server
     desired = desired_for(server)
     host = as_host(lab_host, desired)
     driver = LinuxDriver()
@@ -161,10 +116,20 @@ def test_push_syncs_host_to_our_server_then_noop_then_restore(
         assert changed
         assert dict(before.files)[SOURCES] is None  # the drop-in did not exist
 
-        sources = wait_for_selected(driver, session, "127.0.0.1")
-        assert "^* 127.0.0.1" in sources
+        wait_for_selected(driver, session, "127.0.0.1")
+        state = driver.parse(host.name, driver.collect(session))
+        (peer,) = [a for a in state.associations if a.selected]
+        assert (peer.address, peer.state, peer.stratum) == ("127.0.0.1", "sys.peer", 8)
+        assert state.status is not None and state.status.synchronized
+        assert state.status.stratum == 9
+        assert ("127.0.0.1", server.port, True) in [
+            (s.address, s.port, s.prefer) for s in state.configured.servers
+        ]
         # Our server saw the host from the host's own address (bindacqaddress).
-        assert lab_host.address in server.clients()
+        deadline = time.monotonic() + 10
+        while lab_host.address not in {e.address for e in read_client_log(server.client_log)}:
+            assert time.monotonic() < deadline, "the server's client log never showed the host"
+            time.sleep(0.2)
 
         after_first, changed_again = push(driver, session, desired)
         assert not changed_again  # the same state twice changes nothing
@@ -179,9 +144,9 @@ def test_push_syncs_host_to_our_server_then_noop_then_restore(
 
 
 def test_restore_is_byte_identical_for_an_existing_file(
-    tmp_path: Path, server: ChronyServer, lab_host: LinuxHostInfo
+    tmp_path: Path, orch_server: OrchServer, lab_host: LinuxHostInfo
 ) -> None:
-    desired = desired_for(server)
+    desired = desired_for(orch_server)
     host = as_host(lab_host, desired)
     driver = LinuxDriver()
     # No trailing newline, CRLF, a tab, a non-UTF-8 byte: none of it may change.
