@@ -1,19 +1,158 @@
-"""`orch lab`: A simulated fleet on loopback, for trying orch without hardware."""
+"""`orch lab`: a simulated fleet on loopback, for trying orch without hardware."""
 
 from __future__ import annotations
 
-import typer
+import time
+from pathlib import Path
+from typing import Annotated, Any
 
-from orchestrator.errors import OrchError
+import typer
+from rich.table import Table
+
+from orchestrator import paths
+from orchestrator.cli.context import options
+from orchestrator.errors import InputError
+from orchestrator.inventory import inventory_or_packaged_lab
+from orchestrator.lab.daemon import (
+    LOG_FILE,
+    LabOptions,
+    read_status,
+    running_pid,
+    serve,
+    start_background,
+    stop_background,
+)
 
 group = typer.Typer(
     help="A simulated fleet on loopback, for trying orch without hardware.", no_args_is_help=True
 )
 
 
-@group.command("todo", hidden=True)
-def _todo() -> None:
-    raise OrchError("'orch lab' is not implemented yet")
+def _endpoint_table(status: dict[str, Any]) -> Table:
+    table = Table(title=None, box=None, pad_edge=False)
+    for column in ("Device", "Platform", "Address", "Port", "Login"):
+        table.add_column(column)
+    for ep in status.get("endpoints", []):
+        login = ep.get("username", "")
+        if ep.get("key_file"):
+            login += " (key)"
+        table.add_row(ep["name"], ep["platform"], ep["address"], str(ep["port"]), login)
+    return table
+
+
+def _summary(status: dict[str, Any]) -> list[str]:
+    endpoints = status.get("endpoints", [])
+    counts: dict[str, int] = {}
+    for ep in endpoints:
+        counts[ep["platform"]] = counts.get(ep["platform"], 0) + 1
+    kinds = ", ".join(f"{n} {p}" for p, n in sorted(counts.items()))
+    lines = [f"Lab running (pid {status.get('pid')}): {len(endpoints)} devices ({kinds})"]
+    if status.get("linux"):
+        lines.append(str(status["linux"]))
+    lines.append(f"Inventory: {status.get('inventory')}")
+    lines.append(
+        f"NTP: devices poll 127.0.0.1 port {status.get('ntp_port')} "
+        f"every {status.get('poll_interval_s')} s"
+    )
+    return lines
+
+
+@group.command("up")
+def up(
+    ctx: typer.Context,
+    devices: Annotated[
+        int | None,
+        typer.Option("--devices", "-n", min=1, help="Generate N simulated devices instead."),
+    ] = None,
+    inventory: Annotated[
+        Path | None,
+        typer.Option(
+            "--inventory",
+            help="Lab inventory to serve (default: the global --inventory, inventories/lab).",
+        ),
+    ] = None,
+    foreground: Annotated[
+        bool, typer.Option("--foreground", help="Run in this terminal until Ctrl-C.")
+    ] = False,
+    poll_interval: Annotated[
+        float,
+        typer.Option("--poll-interval", min=0.1, help="Seconds between the devices' NTP polls."),
+    ] = 2.0,
+    ntp_port: Annotated[
+        int,
+        typer.Option("--ntp-port", min=1, max=65535, help="UDP port of the NTP server to poll."),
+    ] = 123,
+    ssh_port: Annotated[
+        int,
+        typer.Option("--ssh-port", min=1, max=65535, help="SSH port with --devices."),
+    ] = 2222,
+) -> None:
+    """Start the lab (in the background unless --foreground) and write its inventory."""
+    opts = options(ctx)
+    source = None
+    if devices is None:
+        source = inventory_or_packaged_lab(inventory or opts.inventory)
+        if not source.is_dir():
+            raise InputError(f"{source}: lab inventory directory not found")
+    lab_options = LabOptions(
+        inventory=source,
+        devices=devices,
+        poll_interval_s=poll_interval,
+        ntp_port=ntp_port,
+        ssh_port=ssh_port,
+    )
+    state_dir = paths.lab_state_dir()
+    console = opts.console
+    if foreground:
+        pid = running_pid(state_dir)
+        if pid is not None:
+            raise InputError(f"the lab is already running (pid {pid}); `orch lab down` first")
+
+        def announce(status: dict[str, Any]) -> None:
+            for line in _summary(status):
+                console.print(line, markup=False)
+            console.print(_endpoint_table(status))
+            console.print("Press Ctrl-C to stop.")
+
+        serve(lab_options, state_dir, announce=announce)
+        console.print("Lab stopped.")
+        return
+    status = start_background(lab_options, state_dir)
+    for line in _summary(status):
+        console.print(line, markup=False)
+    console.print(_endpoint_table(status))
+    console.print(f"Log: {state_dir / LOG_FILE}; stop it with `orch lab down`.", markup=False)
+
+
+@group.command("status")
+def status(ctx: typer.Context) -> None:
+    """Show whether the lab runs and its devices. Exit 1 when it does not run."""
+    console = options(ctx).console
+    state_dir = paths.lab_state_dir()
+    pid = running_pid(state_dir)
+    current = read_status(state_dir)
+    if pid is None or current is None:
+        console.print("Lab: not running.")
+        raise typer.Exit(1)
+    if current.get("state") != "running":
+        console.print(f"Lab: {current.get('state')} (pid {pid}).", markup=False)
+        raise typer.Exit(1)
+    uptime = int(time.time() - float(current.get("started", time.time())))
+    for line in _summary(current):
+        console.print(line, markup=False)
+    console.print(f"Up {uptime} s.")
+    console.print(_endpoint_table(current))
+
+
+@group.command("down")
+def down(ctx: typer.Context) -> None:
+    """Stop the lab and everything it started."""
+    console = options(ctx).console
+    pid = stop_background(paths.lab_state_dir())
+    if pid is None:
+        console.print("Lab: not running; nothing to stop.")
+    else:
+        console.print(f"Lab stopped (pid {pid}).")
 
 
 def register(app: typer.Typer) -> None:

@@ -172,11 +172,15 @@ class Lab:
         if missing:
             self.linux_note = "Linux hosts: not started, missing " + ", ".join(missing)
             return
+        extra: dict[str, Any] = {}
+        if self.spec.linux.ssh_port is not None:
+            extra["ssh_port"] = self.spec.linux.ssh_port
         pool = pool_cls(
-            state_dir / "linux",
+            state_dir,
             count,
             base_address=self.spec.linux.base_address,
             ntp_servers=list(self.spec.ntp_servers),
+            **extra,
         )
         infos = pool.start()
         self._linux_pool = pool

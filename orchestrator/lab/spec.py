@@ -68,6 +68,7 @@ class LinuxHostsSpec:
 
     count: int = 0
     base_address: str = "127.0.2.1"
+    ssh_port: int | None = None  # None: the pool's choice (22 where free)
 
 
 @dataclass(frozen=True)
