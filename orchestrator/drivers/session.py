@@ -214,7 +214,7 @@ class ExecSession:
         transport = self._client.get_transport()
         if transport is None or not transport.is_active():
             raise ConnectionFailure(f"{_where(self.host)}: run: session dropped by the device")
-        with _device_errors(self.host, f"running {command.split()[0]!r}"):
+        with _device_errors(self.host, f"running {' '.join(command.split()[:2])!r}"):
             chan = transport.open_session(timeout=timeout_s)
             try:
                 chan.settimeout(timeout_s)
@@ -228,7 +228,7 @@ class ExecSession:
                 chan.close()
         if status == -1:
             # The server closed the channel without an exit status: the session dropped.
-            what = f"running {command.split()[0]!r}: session dropped by the device"
+            what = f"running {' '.join(command.split()[:2])!r}: session dropped by the device"
             raise ConnectionFailure(f"{_where(self.host)}: {what}")
         return CommandResult(command, out, status, err)
 
