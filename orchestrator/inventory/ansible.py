@@ -274,7 +274,8 @@ def convert(inventory: AnsibleInventory, *, ntp_servers: list[str], site: str) -
                 "linux, windows); skipped"
             )
             continue
-        entry = _translate(host_vars, f"host {name}", layout.warnings)
+        # Always write the address: Nornir, unlike Ansible, does not fall back to the name.
+        entry = {"hostname": name, **_translate(host_vars, f"host {name}", layout.warnings)}
         member_of = [g for g in inventory.host_groups.get(name, []) if g in layout.groups]
         # Ansible lets the deeper, then alphabetically later group win; Nornir (and orch)
         # let the first listed group win, so list them in reverse of Ansible's order.
