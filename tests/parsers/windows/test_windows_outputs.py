@@ -1,0 +1,95 @@
+"""w32tm parsers beyond the capture cases: error messages and the peer-state rules.
+
+The case files next to this module cover the published captures. The peer-state
+rules are checked on normaliser rows (the template's own output shape), because no
+public `/query /peers` capture with a Pending or verbose peer names its source.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from orchestrator.errors import ParseError
+from orchestrator.parsing import parse_output
+from orchestrator.parsing.normalise_windows import NORMALISERS
+from orchestrator.parsing.types import RowError
+
+# w32tm's error line, as printed for `w32tm /register` without rights
+# (https://datahunter.org/w32tm); /query prints the same shape when W32Time is stopped.
+W32TM_ERROR = "The following error occurred: Access is denied. (0x80070005)\n"
+
+
+@pytest.mark.parametrize(
+    "command", ["w32tm /query /status", "w32tm /query /source", "w32tm /query /peers"]
+)
+def test_w32tm_error_line_is_a_parse_error_not_a_source(command: str) -> None:
+    with pytest.raises(ParseError) as caught:
+        parse_output("windows", command, W32TM_ERROR)
+    assert (caught.value.platform, caught.value.command, caught.value.line) == (
+        "windows",
+        command,
+        1,
+    )
+
+
+def _peer_row(**values: str) -> dict[str, str]:
+    row = dict.fromkeys(
+        (
+            "NO_PEERS",
+            "PEER",
+            "STATE",
+            "TIME_REMAINING",
+            "MODE",
+            "STRATUM",
+            "PEER_POLL",
+            "PEER_POLL_SECONDS",
+            "HOST_POLL",
+            "HOST_POLL_SECONDS",
+            "LAST_SYNC",
+            "LAST_SYNC_ERROR",
+            "VALID_DATA_COUNTER",
+            "REACHABILITY",
+        ),
+        "",
+    )
+    row.update(values)
+    return row
+
+
+peers = NORMALISERS["windows_w32tm_query_peers"]
+
+
+def test_pending_peer_is_unreachable_and_flags_are_dropped() -> None:
+    result = peers([_peer_row(PEER="time.windows.com,0x9", STATE="Pending", STRATUM="0")])
+    assert isinstance(result, list)
+    (peer,) = result
+    assert (peer.address, peer.state, peer.stratum, peer.selected) == (
+        "time.windows.com",
+        "unreachable",
+        None,
+        False,
+    )
+
+
+def test_verbose_reachability_is_decimal() -> None:
+    result = peers(
+        [
+            _peer_row(PEER="dc1,0x8", STATE="Active", REACHABILITY="255", HOST_POLL_SECONDS="512"),
+            _peer_row(PEER="dc2,0x8", STATE="Active", REACHABILITY="0"),
+        ]
+    )
+    assert isinstance(result, list)
+    assert [(p.reach, p.state, p.poll_s) for p in result] == [
+        (255, "candidate", 512),
+        (0, "unreachable", None),
+    ]
+
+
+def test_no_peers_is_an_empty_list() -> None:
+    assert peers([_peer_row(NO_PEERS="0")]) == []
+
+
+def test_reachability_beyond_the_register_names_the_row() -> None:
+    with pytest.raises(RowError) as caught:
+        peers([_peer_row(PEER="a", STATE="Active"), _peer_row(PEER="b", REACHABILITY="256")])
+    assert caught.value.row == 1
