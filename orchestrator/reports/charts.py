@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import io
+import warnings
 from collections.abc import Sequence
 
 import matplotlib
@@ -68,6 +69,10 @@ def offset_chart_svg(points: Sequence[SeriesPoint], *, limit_ms: float | None, t
         ax.axhline(0.0, color="#999999", linewidth=0.5)
         ax.grid(True, linewidth=0.3)
         buffer = io.StringIO()
-        fig.savefig(buffer, format="svg", metadata=_NO_METADATA)
+        with warnings.catch_warnings():
+            # Runs seconds apart (a --wait loop, tests) make AutoDateLocator fall back to
+            # its default interval with a UserWarning; the fallback draws fine.
+            warnings.simplefilter("ignore", UserWarning)
+            fig.savefig(buffer, format="svg", metadata=_NO_METADATA)
     svg = buffer.getvalue()
     return svg[svg.index("<svg") :]
