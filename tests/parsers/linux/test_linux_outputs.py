@@ -69,9 +69,10 @@ def test_chronyc_without_daemon_is_a_parse_error() -> None:
 # --------------------------------------------------------------------------- live chrony
 
 
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
+def _free_udp_port(address: str) -> int:
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        sock.bind((address, 0))
         port: int = sock.getsockname()[1]
         return port
 
@@ -133,44 +134,50 @@ def chrony_dir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-@pytest.fixture
-def synced_client(chrony_dir: Path) -> Iterator[_Chronyd]:
-    port = _free_udp_port()
+@pytest.fixture(params=["127.0.0.1", "::1"])
+def synced_client(
+    request: pytest.FixtureRequest, chrony_dir: Path
+) -> Iterator[tuple[str, _Chronyd]]:
+    address: str = request.param
+    port = _free_udp_port(address)
     server = _Chronyd(
         chrony_dir / "server",
-        f"local stratum 8\nallow 127.0.0.1\nbindaddress 127.0.0.1\nport {port}\n",
+        f"local stratum 8\nallow {address}\nbindaddress {address}\nport {port}\n",
     )
     client = _Chronyd(
         chrony_dir / "client",
-        f"server 127.0.0.1 port {port} iburst minpoll -4 maxpoll -4\nport 0\n",
+        f"server {address} port {port} iburst minpoll -4 maxpoll -4\nport 0\n",
     )
     try:
         _wait_for(lambda: "^*" in client.chronyc("-n", "sources"), deadline_s=15)
-        yield client
+        yield address, client
     finally:
         client.stop()
         server.stop()
 
 
 @pytest.mark.root
-def test_live_chrony_synchronised_to_a_loopback_server(synced_client: _Chronyd) -> None:
-    sources_text = synced_client.chronyc("-n", "sources")
+def test_live_chrony_synchronised_to_a_loopback_server(
+    synced_client: tuple[str, _Chronyd],
+) -> None:
+    address, client = synced_client
+    sources_text = client.chronyc("-n", "sources")
     assert guess_command("linux", sources_text) == "chronyc -n sources"
     (source,) = parse_output("linux", "chronyc -n sources", sources_text).associations or ()
-    assert source.address == "127.0.0.1"
+    assert source.address == address
     assert (source.selected, source.state, source.stratum) == (True, "sys.peer", 8)
     assert source.reach is not None and source.reach > 0
     assert source.poll_s is None  # minpoll -4: 1/16 s, below whole seconds
     assert source.offset_ms is not None and abs(source.offset_ms) < 50
     assert source.jitter_ms is not None and source.jitter_ms >= 0
 
-    tracking_text = synced_client.chronyc("tracking")
+    tracking_text = client.chronyc("-n", "tracking")
     assert guess_command("linux", tracking_text) == "chronyc tracking"
     status = parse_output("linux", "chronyc tracking", tracking_text).status
     assert status is not None
     assert status.synchronized
     assert status.stratum == 9
-    assert status.reference in ("localhost", "127.0.0.1")
+    assert status.reference == address
     assert status.leap == "none"
     assert status.offset_ms is not None and abs(status.offset_ms) < 50
 
