@@ -45,7 +45,12 @@ def load_inventory(directory: Path, *, resolve_secrets: bool = True) -> Inventor
     problems += found
     entries, found = read_entries(load_yaml(hosts_path), "host")
     problems += found
-    problems += group_problems(entries, groups)
+    defined = (
+        set(map(str, groups_doc.data))
+        if groups_doc and isinstance(groups_doc.data, dict)
+        else set()
+    )
+    problems += group_problems(entries, groups, defined)
     sites = _declared_sites(defaults)
 
     hosts: list[Host] = []

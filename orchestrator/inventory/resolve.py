@@ -8,14 +8,14 @@ the offending value came from.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
 from orchestrator.inventory.entries import Entry
 from orchestrator.inventory.problems import Problem
-from orchestrator.inventory.schema import NtpKeyModel, NtpServerModel
+from orchestrator.inventory.schema import NtpKeyModel, NtpServerModel, is_address
 from orchestrator.inventory.secrets import SecretProblem, make_secret
 from orchestrator.models import (
     INVENTORY_PLATFORMS,
@@ -56,13 +56,19 @@ def extended_groups(names: Sequence[str], groups: Mapping[str, Entry]) -> list[s
     return ordered
 
 
-def group_problems(hosts: Mapping[str, Entry], groups: Mapping[str, Entry]) -> list[Problem]:
-    """Unknown group references and group cycles."""
-    known = ", ".join(sorted(groups)) or "none: there is no groups.yaml"
+def group_problems(
+    hosts: Mapping[str, Entry], groups: Mapping[str, Entry], defined: Collection[str]
+) -> list[Problem]:
+    """Unknown group references and group cycles.
+
+    `defined` holds every group name in groups.yaml, including groups that failed
+    validation (already reported), so that their members are not reported again.
+    """
+    known = ", ".join(sorted(defined)) or "none: there is no groups.yaml"
     problems = []
     for entry in (*hosts.values(), *groups.values()):
         for index, name in enumerate(entry.groups):
-            if name not in groups:
+            if name not in defined:
                 text = f"group '{name}' does not exist (groups.yaml defines: {known})"
                 problems.append(entry.problem(text, "groups", index))
     problems.extend(_cycles(groups))
@@ -139,6 +145,8 @@ def resolve_host(
         text = f"no {what} (set {example} {_WHERE_TO_SET})"
         problems.append(Problem(host.doc.display, host.line(), host.subject, text))
 
+    if layers.value("hostname") is None and not is_address(host.name):
+        missing("hostname", "hostname: ADDRESS")
     platform = layers.value("platform")
     if platform is None:
         missing("platform", f"platform: one of {', '.join(INVENTORY_PLATFORMS)}")

@@ -356,3 +356,25 @@ def test_missing_directory_and_hosts_file(tmp_path: Path) -> None:
         load_inventory(tmp_path / "nope")
     with pytest.raises(InventoryError, match=r"hosts\.yaml: missing"):
         load_inventory(tmp_path)
+
+
+def test_a_broken_group_is_reported_once_not_again_for_its_members(
+    write_inventory: WriteInventory,
+) -> None:
+    directory = write_inventory(groups="ios:\n  platform: ios\nhq:\n  data:\n    site: hq\n")
+    with pytest.raises(InventoryError) as raised:
+        load_inventory(directory)
+    assert str(raised.value) == (
+        f"{directory / 'groups.yaml'}:2: group ios: platform 'ios' unknown "
+        "(expected one of cisco_ios, cisco_catos, linux, windows)"
+    )
+
+
+def test_hostname_defaults_to_the_name_only_when_it_is_an_address(
+    write_inventory: WriteInventory,
+) -> None:
+    directory = write_inventory(hosts="core1.example.net:\n  groups: [hq, ios]\n")
+    assert load_inventory(directory).hosts[0].hostname == "core1.example.net"
+    directory = write_inventory(hosts="core_1:\n  groups: [hq, ios]\n")
+    with pytest.raises(InventoryError, match=r"hosts\.yaml:1: host core_1: no hostname"):
+        load_inventory(directory)

@@ -166,3 +166,15 @@ def test_packaged_lab_inventory_and_cli_fallback(
     assert inventory_or_packaged_lab(Path("elsewhere")) == Path("elsewhere")  # errors later
     (tmp_path / "inventories" / "lab").mkdir(parents=True)
     assert inventory_or_packaged_lab(Path("inventories/lab")) == Path("inventories/lab")
+
+
+def test_check_without_directory_uses_the_packaged_lab(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ORCH_INVENTORY", raising=False)
+    assert run(["inventory", "check"]) == 0
+    assert capsys.readouterr().out.startswith(f"{packaged_lab_inventory()}: OK, ")
+    monkeypatch.setenv("ORCH_INVENTORY", str(EXAMPLE))
+    assert run(["inventory", "check"]) == 0
+    assert capsys.readouterr().out.startswith(f"{EXAMPLE}: OK, 8 hosts")
