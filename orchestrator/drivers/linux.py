@@ -11,6 +11,8 @@ What orch writes, per daemon (the daemon's own files are otherwise left alone):
   a marked block of the file the `keys` directive names.
 * systemd-timesyncd: /etc/systemd/timesyncd.conf.d/orch.conf, then a restart.
 
+A plan's `files` are the new contents and its `commands` the exec lines that write them
+(commands[i] writes files[i], the content on its stdin); `post_commands` reload the daemon.
 A backup is every file orch would touch, byte for byte (None where it did not exist);
 restore writes each back exactly (or deletes it) and reloads the daemon. Files travel
 base64-encoded, so no shell, terminal or encoding can change a byte. Commands run through
@@ -163,6 +165,7 @@ class ManagedFile:
     path: str
     whole: bool
     reload: tuple[str, ...]  # commands that make the daemon read this file again
+    new_mode: str = "0644"  # for a file orch creates; an existing file keeps its mode
 
 
 @dataclass(frozen=True)
@@ -204,6 +207,7 @@ def _file_extra(prefix: str, managed: ManagedFile) -> list[tuple[str, str]]:
         (f"{prefix}_path", managed.path),
         (f"{prefix}_whole", "yes" if managed.whole else "no"),
         (f"{prefix}_reload", "\n".join(managed.reload)),
+        (f"{prefix}_mode", managed.new_mode),
     ]
 
 
@@ -213,6 +217,7 @@ def _file_from_extra(prefix: str, values: Mapping[str, str]) -> ManagedFile:
         path=values[f"{prefix}_path"],
         whole=values[f"{prefix}_whole"] == "yes",
         reload=tuple(reload.splitlines()),
+        new_mode=values.get(f"{prefix}_mode", "0644"),
     )
 
 
@@ -247,7 +252,10 @@ def chrony_target(probe: Probe, conf_path: str, conf_text: str) -> Target:
     else:
         servers = ManagedFile(conf_path, False, restart)
     keyfiles = directives(conf_text, "keyfile")
-    keys = ManagedFile(keyfiles[0].split()[0], False, ("chronyc rekey",)) if keyfiles else None
+    keys = None
+    if keyfiles:
+        # chronyd re-reads keys on `rekey` as its own user: group-readable, like Debian's.
+        keys = ManagedFile(keyfiles[0].split()[0], False, ("chronyc rekey",), "0640")
     return Target(CHRONY, conf_path, servers, keys, sudo=probe.uid != 0)
 
 
@@ -255,7 +263,7 @@ def ntpd_target(probe: Probe, conf_path: str, conf_text: str) -> Target:
     """Pure: ntpd's servers go in a block of ntp.conf; keys in a block of its `keys` file."""
     restart = (f"systemctl restart {probe.unit(NTPD)}",)
     keyfiles = directives(conf_text, "keys")
-    keys = ManagedFile(keyfiles[0].split()[0], False, restart) if keyfiles else None
+    keys = ManagedFile(keyfiles[0].split()[0], False, restart, "0600") if keyfiles else None
     return Target(NTPD, conf_path, ManagedFile(conf_path, False, restart), keys, probe.uid != 0)
 
 
@@ -339,15 +347,6 @@ def replace_block(text: str, body: Sequence[str]) -> str:
     return prefix + "".join(block)
 
 
-def block_of(text: str) -> list[str]:
-    """The lines inside orch's marked block ([] when there is none)."""
-    lines = text.splitlines()
-    if BEGIN in lines and END in lines[lines.index(BEGIN) :]:
-        start = lines.index(BEGIN)
-        return lines[start + 1 : lines.index(END, start)]
-    return []
-
-
 def _content_of(managed: ManagedFile, old: str | None, body: Sequence[str]) -> str:
     if managed.whole:
         return "\n".join([OWNED_HEADER, *body]) + "\n"
@@ -388,14 +387,16 @@ def read_file_command(path: str) -> str:
     return f"if [ -e {p} ]; then echo present; base64 -w0 {p}; echo; else echo absent; fi"
 
 
-def write_file_command(path: str) -> str:
+def write_file_command(path: str, new_mode: str = "0644") -> str:
     """Replace `path` atomically with base64 from stdin, keeping mode and owner if it existed."""
+    if not re.fullmatch(r"0?[0-7]{3}", new_mode):
+        raise ValueError(f"not an octal file mode: {new_mode!r}")
     p = shlex.quote(path)
     d = shlex.quote(posixpath.dirname(path) or "/")
     return (
         f'set -e; mkdir -p {d}; t=$(mktemp {d}/.orch.XXXXXX); base64 -d > "$t"; '
         f'if [ -e {p} ]; then chmod --reference={p} "$t"; chown --reference={p} "$t"; '
-        f'else chmod 0644 "$t"; fi; mv -f "$t" {p}'
+        f'else chmod {new_mode} "$t"; fi; mv -f "$t" {p}'
     )
 
 
@@ -536,12 +537,12 @@ class LinuxDriver:
         )
 
     def apply(self, session: Session, plan: Plan) -> ApplyReport:
-        # Every file comes with the daemon's reload commands, wrapped in sudo exactly when
-        # the login user is not root (render knows from the probe; the plan carries it so).
-        sudo = any(c.startswith("sudo -n ") for c in plan.post_commands)
+        # commands[i] writes files[i], whose content goes on its stdin.
         applied: list[str] = []
-        for path, content in plan.files:
-            self._write(session, path, content, sudo)
+        for (path, content), command in zip(plan.files, plan.commands, strict=True):
+            result = session.run(command, stdin=encode_file(content))
+            if not result.ok:
+                raise _rejected(session, f"cannot write {path}", result)
             applied.append(f"wrote {path}")
         for command in plan.post_commands:
             self._check(session, command)
@@ -558,7 +559,7 @@ class LinuxDriver:
             if content is None:
                 self._check(session, _wrap(delete_file_command(path), target.sudo))
             else:
-                self._write(session, path, content, target.sudo)
+                self._write(session, managed[path], content, target.sudo)
             reloads += [r for r in managed[path].reload if r not in reloads]
         for command in _ordered(reloads):
             self._check(session, _wrap(command, target.sudo))
@@ -579,6 +580,7 @@ class LinuxDriver:
                     f"{target.main_conf} names no keys file; NTP keys were not installed"
                 )
         files: list[tuple[str, str]] = []
+        writes: list[str] = []
         reloads: list[str] = []
         diffs: list[str] = []
         for managed, lines in wanted:
@@ -586,12 +588,16 @@ class LinuxDriver:
             new = _content_of(managed, old, lines)
             if new != (old or ""):
                 files.append((managed.path, new))
+                writes.append(
+                    _wrap(write_file_command(managed.path, managed.new_mode), target.sudo)
+                )
                 reloads += [r for r in managed.reload if r not in reloads]
                 diffs.append(file_diff(backup.host, managed.path, old, new))
         warnings += unmanaged_sources_warnings(current, target)
         return Plan(
             host=backup.host,
             platform=PLATFORM,
+            commands=tuple(writes),
             files=tuple(files),
             post_commands=tuple(_wrap(c, target.sudo) for c in _ordered(reloads)),
             diff=mask("".join(diffs), desired),
@@ -648,10 +654,11 @@ class LinuxDriver:
             raise _rejected(session, f"cannot read {path}", result)
         return decode_file(result.output)
 
-    def _write(self, session: Session, path: str, content: str, sudo: bool) -> None:
-        result = session.run(_wrap(write_file_command(path), sudo), stdin=encode_file(content))
+    def _write(self, session: Session, managed: ManagedFile, content: str, sudo: bool) -> None:
+        command = _wrap(write_file_command(managed.path, managed.new_mode), sudo)
+        result = session.run(command, stdin=encode_file(content))
         if not result.ok:
-            raise _rejected(session, f"cannot write {path}", result)
+            raise _rejected(session, f"cannot write {managed.path}", result)
 
     @staticmethod
     def _check(session: Session, command: str) -> None:

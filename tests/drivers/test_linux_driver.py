@@ -1,0 +1,329 @@
+"""The linux driver without a lab: detection, targets, rendering, and whole push/restore
+cycles for ntpd and timesyncd in a sandbox where the driver's file commands really run.
+
+SandboxSession executes every command the driver sends with a real `sh` (real base64,
+mktemp, chmod --reference, mv), with /etc/... rewritten into a temporary directory. Only
+the daemons' own commands (systemctl, chronyc, ntpq, timedatectl) are recorded instead of
+run, since no ntpd or timesyncd runs here; the chrony path runs against real chronyd in
+test_linux_e2e.py.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from orchestrator.drivers.base import Backup, CommandResult
+from orchestrator.drivers.linux import (
+    BEGIN,
+    END,
+    PROBE,
+    LinuxDriver,
+    Probe,
+    chrony_target,
+    configured_servers,
+    replace_block,
+    server_options,
+)
+from orchestrator.errors import CommandRejected, DeviceError
+from orchestrator.models import DesiredNtp, Host, NtpKey, NtpServerSpec, Secret
+
+DAEMON_COMMANDS = ("systemctl", "chronyc", "ntpq", "timedatectl")
+
+# Debian 12 (bookworm) chrony 4.3, /etc/chrony/chrony.conf as shipped (comments dropped).
+DEBIAN_CHRONY_CONF = """\
+confdir /etc/chrony/conf.d
+pool 2.debian.pool.ntp.org iburst
+sourcedir /run/chrony-dhcp
+sourcedir /etc/chrony/sources.d
+keyfile /etc/chrony/chrony.keys
+driftfile /var/lib/chrony/chrony.drift
+ntsdumpdir /var/lib/chrony
+logdir /var/log/chrony
+maxupdateskew 100.0
+rtcsync
+makestep 1 3
+leapsectz right/UTC
+"""
+
+# RHEL 9 chrony, /etc/chrony.conf as shipped (comments dropped): no persistent sourcedir.
+RHEL_CHRONY_CONF = """\
+pool 2.rhel.pool.ntp.org iburst
+sourcedir /run/chrony-dhcp
+driftfile /var/lib/chrony/drift
+makestep 1.0 3
+rtcsync
+keyfile /etc/chrony.keys
+ntsdumpdir /var/lib/chrony
+leapsectz right/UTC
+logdir /var/log/chrony
+"""
+
+NTPSEC_CONF = """\
+# /etc/ntpsec/ntp.conf, configuration for ntpd; see ntp.conf(5) for help
+driftfile /var/lib/ntpsec/ntp.drift
+leapfile /usr/share/zoneinfo/leap-seconds.list
+keys /etc/ntpsec/ntp.keys
+pool 0.debian.pool.ntp.org iburst
+restrict default kod nomodify nopeer noquery limited
+restrict 127.0.0.1
+restrict ::1"""  # no newline at the end: the block must not glue onto the last line
+
+SERVER = NtpServerSpec("127.0.0.1", prefer=True, minpoll=4, maxpoll=6)
+KEY = NtpKey(10, "sha1", Secret("HEX:" + "ab" * 20))
+
+
+def make_host(username: str = "root", data: tuple[tuple[str, str], ...] = ()) -> Host:
+    return Host(
+        name="lnx1",
+        hostname="127.0.2.1",
+        platform="linux",
+        port=22,
+        username=username,
+        password=None,
+        site="lab",
+        groups=(),
+        desired=DesiredNtp(servers=(SERVER,)),
+        data=data,
+    )
+
+
+class SandboxSession:
+    def __init__(self, root: Path, probe: str, host: Host | None = None) -> None:
+        self.root = root
+        self.probe = probe
+        self.host = host or make_host()
+        self.commands: list[str] = []
+        self.daemon_commands: list[str] = []
+        self.fail_daemon_commands = False
+
+    def run(
+        self, command: str, *, stdin: str | None = None, timeout_s: float = 30.0
+    ) -> CommandResult:
+        self.commands.append(command)
+        if command == PROBE:
+            return CommandResult(command, self.probe, 0)
+        inner = command.removeprefix("sudo -n ")
+        script = shlex.split(inner)[2] if inner.startswith("sh -c ") else inner
+        if script.split()[0] in DAEMON_COMMANDS:
+            self.daemon_commands.append(script)
+            return CommandResult(command, "", 1 if self.fail_daemon_commands else 0)
+        rewritten = script.replace("/etc/", f"{self.root}/etc/")
+        proc = subprocess.run(["sh", "-c", rewritten], input=stdin, capture_output=True, text=True)
+        return CommandResult(command, proc.stdout, proc.returncode, proc.stderr)
+
+    def configure(self, lines: object) -> str:
+        raise AssertionError("the linux driver never uses configuration mode")
+
+    def save(self) -> str:
+        return ""
+
+    def close(self) -> None:
+        pass
+
+    def file(self, path: str) -> bytes | None:
+        p = self.root / path.lstrip("/")
+        return p.read_bytes() if p.exists() else None
+
+    def put(self, path: str, data: bytes | str, mode: int = 0o644) -> None:
+        p = self.root / path.lstrip("/")
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data.encode() if isinstance(data, str) else data)
+        p.chmod(mode)
+
+
+def push(driver: LinuxDriver, session: SandboxSession, desired: DesiredNtp) -> tuple[Backup, bool]:
+    backup = driver.backup(session)
+    plan = driver.render(desired, driver.current(backup), backup)
+    if not plan.is_noop:
+        driver.apply(session, plan)
+    return backup, not plan.is_noop
+
+
+# ---------------------------------------------------------------------- detection
+
+
+def test_probe_prefers_the_running_daemon_over_installed_ones() -> None:
+    probe = Probe.parse(
+        "uid=0\ncomm=systemd-timesyn\ncomm=chronyd\n"
+        "chronyd_args=/usr/sbin/chronyd -F 1 -f /etc/chrony/lab.conf \n"
+        "tool=ntpq\ntool=chronyc\nfile=/etc/ntp.conf\nunit=chrony\n"
+    )
+    assert probe.daemon() == "chrony"
+    assert probe.main_conf("chrony") == "/etc/chrony/lab.conf"  # chronyd's own -f wins
+    assert probe.daemon("ntpsec") == "ntpd"  # the inventory's data.ntp_daemon hint wins
+    with pytest.raises(DeviceError, match="ntp_daemon"):
+        probe.daemon("openntpd")
+
+
+def test_probe_falls_back_to_what_is_installed() -> None:
+    ntpd = Probe.parse("uid=0\ntool=ntpq\nfile=/etc/ntpsec/ntp.conf\n")
+    assert (ntpd.daemon(), ntpd.main_conf("ntpd"), ntpd.unit("ntpd")) == (
+        "ntpd",
+        "/etc/ntpsec/ntp.conf",
+        "ntpsec",
+    )
+    classic = Probe.parse("uid=0\ntool=ntpq\nfile=/etc/ntp.conf\n")
+    assert (classic.main_conf("ntpd"), classic.unit("ntpd")) == ("/etc/ntp.conf", "ntp")
+    assert Probe.parse("uid=0\nfile=/etc/systemd/timesyncd.conf\n").daemon() == "timesyncd"
+    with pytest.raises(DeviceError, match="install chrony"):
+        Probe.parse("uid=0\n").daemon()
+    with pytest.raises(DeviceError, match="unexpected answer"):
+        Probe.parse("sh: 1: Syntax error\n")
+
+
+def test_chrony_debian_uses_the_persistent_sourcedir_and_reloads_without_restart() -> None:
+    probe = Probe.parse("uid=0\ncomm=chronyd\nunit=chrony\n")
+    target = chrony_target(probe, "/etc/chrony/chrony.conf", DEBIAN_CHRONY_CONF)
+    assert target.servers.path == "/etc/chrony/sources.d/orch.sources"  # not /run/chrony-dhcp
+    assert target.servers.whole and target.servers.reload == ("chronyc reload sources",)
+    assert target.keys is not None and target.keys.path == "/etc/chrony/chrony.keys"
+    assert target.keys.reload == ("chronyc rekey",)
+
+
+def test_chrony_rhel_without_sourcedir_gets_a_block_and_a_restart() -> None:
+    probe = Probe.parse("uid=0\ncomm=chronyd\nunit=chronyd\n")
+    target = chrony_target(probe, "/etc/chrony.conf", RHEL_CHRONY_CONF)
+    assert (target.servers.path, target.servers.whole) == ("/etc/chrony.conf", False)
+    assert target.servers.reload == ("systemctl restart chronyd",)
+    confdir = chrony_target(probe, "/etc/chrony.conf", "confdir /etc/chrony.d\n")
+    assert confdir.servers.path == "/etc/chrony.d/orch.conf"
+
+
+# ---------------------------------------------------------------------- rendering
+
+
+def test_server_line_options_and_port() -> None:
+    spec = NtpServerSpec("192.0.2.1", key_id=3, prefer=True, port=1123, minpoll=-2, maxpoll=0)
+    assert server_options(spec, "chrony") == (
+        "server 192.0.2.1 port 1123 iburst prefer key 3 minpoll -2 maxpoll 0"
+    )
+    assert (
+        server_options(spec, "ntpd") == "server 192.0.2.1 iburst prefer key 3 minpoll -2 maxpoll 0"
+    )
+    assert configured_servers(server_options(spec, "chrony"))[0] == spec
+
+
+def test_replace_block_keeps_every_byte_outside_it() -> None:
+    text = "a\r\nb\tc\n" + "z"
+    once = replace_block(text, ["server x"])
+    assert once.startswith("a\r\nb\tc\nz\n" + BEGIN)
+    assert replace_block(once, ["server x"]) == once
+    twice = replace_block(once, ["server y"])
+    assert "server x" not in twice and "server y" in twice
+    assert replace_block(twice, []) == "a\r\nb\tc\nz\n"
+    assert replace_block(text, []) == text
+
+
+def test_chrony_keys_land_in_the_keyfile_hex_and_never_in_the_diff(tmp_path: Path) -> None:
+    session = SandboxSession(tmp_path, "uid=0\ncomm=chronyd\nfile=/etc/chrony/chrony.conf\n")
+    session.put("/etc/chrony/chrony.conf", DEBIAN_CHRONY_CONF)
+    session.put("/etc/chrony/chrony.keys", "#1 MD5 HEX:00\n", mode=0o640)
+    spec = NtpServerSpec("127.0.0.1", key_id=10)
+    desired = DesiredNtp(servers=(spec,), keys=(KEY,), authenticate=True)
+    driver = LinuxDriver()
+    backup = driver.backup(session)
+    plan = driver.render(desired, driver.current(backup), backup)
+    assert "ab" * 20 not in plan.diff and "********" in plan.diff
+    assert plan.warnings == (
+        "/etc/chrony/chrony.conf also configures 2.debian.pool.ntp.org outside orch's "
+        "settings; the host may select those instead",
+    )
+    driver.apply(session, plan)
+    keys = session.file("/etc/chrony/chrony.keys")
+    assert keys == f"#1 MD5 HEX:00\n{BEGIN}\n10 SHA1 HEX:{'ab' * 20}\n{END}\n".encode()
+    assert (tmp_path / "etc/chrony/chrony.keys").stat().st_mode & 0o777 == 0o640
+    assert session.daemon_commands == ["chronyc rekey", "chronyc reload sources"]
+
+
+# ---------------------------------------------------------------------- whole cycles
+
+
+def test_ntpd_push_noop_restore(tmp_path: Path) -> None:
+    session = SandboxSession(
+        tmp_path, "uid=0\ncomm=ntpd\ntool=ntpq\nfile=/etc/ntpsec/ntp.conf\nunit=ntpsec\n"
+    )
+    session.put("/etc/ntpsec/ntp.conf", NTPSEC_CONF)
+    desired = DesiredNtp(servers=(NtpServerSpec("127.0.0.1", key_id=10, port=4123),), keys=(KEY,))
+    driver = LinuxDriver()
+
+    before, changed = push(driver, session, desired)
+    assert changed
+    conf = session.file("/etc/ntpsec/ntp.conf")
+    assert (
+        conf
+        == (
+            NTPSEC_CONF + f"\n{BEGIN}\nserver 127.0.0.1 iburst key 10\ntrustedkey 10\n{END}\n"
+        ).encode()
+    )
+    keys = session.file("/etc/ntpsec/ntp.keys")  # the `keys` file did not exist: created
+    assert keys == f"{BEGIN}\n10 SHA1 {'ab' * 20}\n{END}\n".encode()
+    assert (tmp_path / "etc/ntpsec/ntp.keys").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "etc/ntpsec/ntp.conf").stat().st_mode & 0o777 == 0o644
+    assert session.daemon_commands == ["systemctl restart ntpsec"]  # once for both files
+
+    session.daemon_commands.clear()
+    again = driver.backup(session)
+    plan = driver.render(desired, driver.current(again), again)
+    assert plan.is_noop and session.daemon_commands == []
+    assert "ntpd always uses port 123; ignoring port 4123" in plan.warnings
+
+    driver.restore(session, before)
+    assert session.file("/etc/ntpsec/ntp.conf") == NTPSEC_CONF.encode()
+    assert session.file("/etc/ntpsec/ntp.keys") is None
+    assert session.daemon_commands == ["systemctl restart ntpsec"]
+
+
+def test_timesyncd_dropin_then_restore_deletes_it(tmp_path: Path) -> None:
+    session = SandboxSession(
+        tmp_path,
+        "uid=0\ncomm=systemd-timesyn\ntool=timedatectl\nfile=/etc/systemd/timesyncd.conf\n",
+    )
+    session.put("/etc/systemd/timesyncd.conf", "[Time]\n#NTP=\n")
+    desired = DesiredNtp(
+        servers=(NtpServerSpec("127.0.0.1", port=4123), NtpServerSpec("127.0.0.2"))
+    )
+    driver = LinuxDriver()
+    backup = driver.backup(session)
+    plan = driver.render(desired, driver.current(backup), backup)
+    assert "systemd-timesyncd always uses port 123; ignoring 4123" in plan.warnings
+    driver.apply(session, plan)
+    assert session.file("/etc/systemd/timesyncd.conf.d/orch.conf") == (
+        b"# Managed by orch: the NTP servers of this host. Edits here are overwritten.\n"
+        b"[Time]\nNTP=127.0.0.1 127.0.0.2\n"
+    )
+    assert session.daemon_commands == ["systemctl restart systemd-timesyncd"]
+    state = driver.current(driver.backup(session))
+    assert [s.address for s in state.configured.servers] == ["127.0.0.1", "127.0.0.2"]
+
+    driver.restore(session, backup)
+    assert session.file("/etc/systemd/timesyncd.conf.d/orch.conf") is None
+    assert session.file("/etc/systemd/timesyncd.conf") == b"[Time]\n#NTP=\n"
+
+
+def test_a_user_other_than_root_goes_through_sudo(tmp_path: Path) -> None:
+    session = SandboxSession(
+        tmp_path,
+        "uid=1000\ncomm=ntpd\ntool=ntpq\ntool=sudo\nfile=/etc/ntp.conf\n",
+        host=make_host("ops"),
+    )
+    session.put("/etc/ntp.conf", "server 192.0.2.9\n")
+    driver = LinuxDriver()
+    push(driver, session, DesiredNtp(servers=(SERVER,)))
+    privileged = [c for c in session.commands if c != PROBE]
+    assert privileged and all(c.startswith("sudo -n sh -c ") for c in privileged)
+    assert session.daemon_commands == ["systemctl restart ntp"]
+
+
+def test_a_failed_reload_is_a_rejected_command(tmp_path: Path) -> None:
+    session = SandboxSession(tmp_path, "uid=0\ncomm=chronyd\nfile=/etc/chrony/chrony.conf\n")
+    session.put("/etc/chrony/chrony.conf", DEBIAN_CHRONY_CONF)
+    session.fail_daemon_commands = True
+    driver = LinuxDriver()
+    backup = driver.backup(session)
+    plan = driver.render(DesiredNtp(servers=(SERVER,)), driver.current(backup), backup)
+    with pytest.raises(CommandRejected, match="chronyc reload sources"):
+        driver.apply(session, plan)
