@@ -45,7 +45,7 @@ def check(
         ),
     ] = False,
 ) -> None:
-    """Validate an inventory; one line per problem with file:line, exit 2 if any."""
+    """Validate an inventory: a one-line summary, or one line per problem (file:line), exit 2."""
     opts = options(ctx)
     path = _directory(ctx, directory)
     inventory = load_inventory(path, resolve_secrets=resolve_secrets)
@@ -69,7 +69,8 @@ def show(
     ctx: typer.Context,
     site: Annotated[str | None, typer.Option("--site", help="Only hosts of this site.")] = None,
     hosts: Annotated[
-        list[str] | None, typer.Option("--host", help="Only this host (repeatable).")
+        list[str] | None,
+        typer.Option("--host", metavar="NAME", help="Only this host (repeatable)."),
     ] = None,
     platform: Annotated[str | None, typer.Option("--platform", help="Only this platform.")] = None,
     group_name: Annotated[
@@ -136,7 +137,9 @@ def import_ansible_cmd(
     file: Annotated[Path, typer.Argument(help="Ansible inventory, YAML or INI.")],
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="Directory to write (default: ./inventories/<file name>)."),
+        typer.Option(
+            "--out", metavar="DIR", help="Directory to write (default: ./inventories/<file name>)."
+        ),
     ] = None,
     ntp_servers: Annotated[
         list[str] | None,
