@@ -56,6 +56,7 @@ class SimDevice:
             ntp_port=lab.ntp_port,
             unreachable=spec.faults.unreachable_servers,
         )
+        self.port = spec.port  # the real one once listening (spec.port may be 0)
         self.logins = 0
         self.failed_logins = 0
 

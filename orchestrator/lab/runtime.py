@@ -114,7 +114,10 @@ class Lab:
         try:
             for device in self.devices.values():
                 try:
-                    self._acceptors.append(await listen(device, host_key))
+                    acceptor = await listen(device, host_key)
+                    self._acceptors.append(acceptor)
+                    # Port 0 in the spec: the kernel picked one; remember it.
+                    device.port = acceptor.sockets[0].getsockname()[1]
                 except OSError as exc:
                     raise LabError(
                         f"lab device {device.hostname}: cannot listen on "
@@ -143,7 +146,7 @@ class Lab:
                 d.spec.name,
                 d.spec.platform,
                 d.spec.address,
-                d.spec.port,
+                d.port,
                 d.spec.username,
                 d.spec.password,
             )
