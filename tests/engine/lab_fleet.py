@@ -1,0 +1,90 @@
+"""The simulated lab fleet the push tests run against.
+
+Every address here is loopback: the simulated devices really send NTP packets to the
+servers in their configuration.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import replace
+
+from orchestrator.lab.runtime import DeviceEndpoint
+from orchestrator.lab.spec import DeviceSpec, Faults
+from orchestrator.models import DesiredNtp, Host, NtpKey, NtpServerSpec, Secret
+
+IOS_STALE = ("ntp server 127.0.0.77",)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def lab_devices(port: int) -> tuple[DeviceSpec, ...]:
+    def d(name: str, platform: str, n: int, **kw: object) -> DeviceSpec:
+        return DeviceSpec(name, platform, f"127.0.1.{200 + n}", port=port, **kw)  # type: ignore[arg-type]
+
+    return (
+        d("ios-ok", "cisco_ios", 1, startup_config=IOS_STALE),
+        d("ios-nocal", "cisco_ios", 2, faults=Faults(no_calendar=True)),
+        d("ios-acl", "cisco_ios", 3, faults=Faults(access_group_block=True)),
+        d("ios-badpw", "cisco_ios", 4, faults=Faults(wrong_password=True)),
+        d(
+            "ios-reject",
+            "cisco_ios",
+            5,
+            startup_config=IOS_STALE,
+            faults=Faults(reject_commands=("ntp server 127.0.0.10",)),
+        ),
+        d(
+            "ios-drop",
+            "cisco_ios",
+            6,
+            startup_config=IOS_STALE,
+            faults=Faults(drop_on_command="ntp server 127.0.0.10"),
+        ),
+        d("ios-slow", "cisco_ios", 7, faults=Faults(slow_response_s=2.0)),
+        d("ios-dry", "cisco_ios", 8, startup_config=IOS_STALE),
+        d("cat-ok", "cisco_catos", 10, startup_config=("set ntp server 127.0.0.77",)),
+        d(
+            "cat-reject",
+            "cisco_catos",
+            11,
+            startup_config=("set ntp server 127.0.0.77",),
+            faults=Faults(reject_commands=("set ntp client",)),
+        ),
+        d("win-ok", "windows", 20),
+        d("win-gpo", "windows", 21, faults=Faults(domain_policy=True)),
+        d("win-drop", "windows", 22, faults=Faults(drop_on_command="w32tm /config")),
+    )
+
+
+def desired_for(platform: str) -> DesiredNtp:
+    """One server on Windows (w32tm), keys where the platform has them."""
+    if platform == "windows":
+        return DesiredNtp((NtpServerSpec("127.0.0.10"),), update_calendar=False)
+    key = NtpKey(7, "md5", Secret("k3y-Value-7"))
+    return DesiredNtp(
+        (NtpServerSpec("127.0.0.10", key_id=7, prefer=True), NtpServerSpec("127.0.0.11")),
+        keys=(key,),
+        authenticate=True,
+        update_calendar=platform == "cisco_ios",
+    )
+
+
+def host_of(ep: DeviceEndpoint, **changes: object) -> Host:
+    host = Host(
+        name=ep.name,
+        hostname=ep.address,
+        platform=ep.platform,
+        port=ep.port,
+        username=ep.username,
+        password=Secret(ep.password),
+        site="lab",
+        groups=(ep.platform,),
+        desired=desired_for(ep.platform),
+        enable_secret=Secret(ep.password),
+    )
+    return replace(host, **changes)  # type: ignore[arg-type]
