@@ -22,6 +22,7 @@ from orchestrator.lab import DeviceSpec, Faults, Lab, LabSpec
 from orchestrator.models import DesiredNtp, DeviceVerdict, Host, NtpServerSpec, Secret, Verdict
 from orchestrator.ntp import packet as pk
 from orchestrator.ntp.server import ServerPolicy, SystemState
+from orchestrator.serve.clientlog_store import ClientLogStore
 from orchestrator.serve.udp import open_socket
 from orchestrator.serve.worker import Worker
 
@@ -35,6 +36,7 @@ class InProcessServer:
         self.socket = open_socket("127.0.0.1", 0)
         self.port = self.socket.address[1]
         self.log_path = log_path
+        ClientLogStore(log_path).close()  # schema in place before anyone reads the log
         state = SystemState(
             leap=pk.LEAP_NONE,
             stratum=2,
