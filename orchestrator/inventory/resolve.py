@@ -160,11 +160,10 @@ def resolve_host(
         text = f"site '{site[0]}' unknown (defaults.yaml data.sites declares: {', '.join(sites)})"
         problems.append(_at(site[1], host, text, "data", "site"))
 
-    desired, ntp_problems = _desired(host, layers, site[0] if site else "?")
-    problems.extend(ntp_problems)
     password = _secret(host, layers, problems, resolve_secrets, "password")
     enable_secret = _secret(host, layers, problems, resolve_secrets, "data", "enable_secret")
     keys = _keys(host, layers, problems, resolve_secrets)
+    desired = _desired(host, layers, site[0] if site else "?", keys, problems)
 
     if problems or platform is None or username is None or site is None or desired is None:
         return None, problems
@@ -177,7 +176,7 @@ def resolve_host(
         password=password,
         site=site[0],
         groups=tuple(member_of),
-        desired=DesiredNtp(**{**desired, "keys": keys}),
+        desired=desired,
         enable_secret=enable_secret,
         ssh_key_file=_key_file(layers.value("data", "ssh_key_file"), directory),
         data=tuple(sorted(layers.extras().items())),
@@ -190,10 +189,18 @@ def _at(source: Entry, host: Entry, text: str, *sub: str | int) -> Problem:
 
 
 def _desired(
-    host: Entry, layers: _Layers, site: str
-) -> tuple[dict[str, Any] | None, list[Problem]]:
-    """Keyword arguments for DesiredNtp, except keys (resolved separately with secrets)."""
-    problems: list[Problem] = []
+    host: Entry,
+    layers: _Layers,
+    site: str,
+    keys: tuple[NtpKey, ...],
+    problems: list[Problem],
+) -> DesiredNtp | None:
+    """The host's NTP policy, or None (with problems added) if it cannot be used."""
+
+    def ntp(*path: str) -> Any:
+        return layers.value("data", "ntp", *path)
+
+    before = len(problems)
     found = layers.pick("data", "ntp", "servers")
     servers: list[NtpServerModel] = found[0] if found else []
     if not servers:
@@ -201,10 +208,9 @@ def _desired(
             f"site '{site}' has no NTP server for this host (set data.ntp.servers {_WHERE_TO_SET})"
         )
         problems.append(Problem(host.doc.display, host.line(), host.subject, text))
-    keys_found = layers.pick("data", "ntp", "keys")
-    key_ids = {k.id for k in keys_found[0]} if keys_found else set()
+    key_ids = {k.id for k in ntp("keys") or ()}
     for index, server in enumerate(servers):
-        if server.key is not None and server.key not in key_ids and found is not None:
+        if found is not None and server.key is not None and server.key not in key_ids:
             text = (
                 f"data.ntp.servers[{index}].key {server.key} is not defined in data.ntp.keys "
                 f"(defined: {', '.join(map(str, sorted(key_ids))) or 'none'})"
@@ -214,20 +220,11 @@ def _desired(
     if authenticate is not None and authenticate[0] and not key_ids:
         text = "data.ntp.authenticate is true but no data.ntp.keys are defined"
         problems.append(_at(authenticate[1], host, text, "data", "ntp", "authenticate"))
-    defaults = Thresholds()
-    thresholds = Thresholds(
-        max_offset_ms=_or(
-            layers.value("data", "ntp", "thresholds", "max_offset_ms"), defaults.max_offset_ms
-        ),
-        max_stratum=_or(
-            layers.value("data", "ntp", "thresholds", "max_stratum"), defaults.max_stratum
-        ),
-        min_reach=_or(layers.value("data", "ntp", "thresholds", "min_reach"), defaults.min_reach),
-    )
-    if problems:
-        return None, problems
-    return {
-        "servers": tuple(
+    if len(problems) > before:
+        return None
+    default = Thresholds()
+    return DesiredNtp(
+        servers=tuple(
             NtpServerSpec(
                 address=s.address,
                 key_id=s.key,
@@ -239,12 +236,17 @@ def _desired(
             )
             for s in servers
         ),
-        "source_interface": layers.value("data", "ntp", "source_interface"),
-        "vrf": layers.value("data", "ntp", "vrf"),
-        "update_calendar": _or(layers.value("data", "ntp", "update_calendar"), True),
-        "authenticate": _or(layers.value("data", "ntp", "authenticate"), False),
-        "thresholds": thresholds,
-    }, problems
+        source_interface=ntp("source_interface"),
+        vrf=ntp("vrf"),
+        update_calendar=_or(ntp("update_calendar"), True),
+        keys=keys,
+        authenticate=_or(ntp("authenticate"), False),
+        thresholds=Thresholds(
+            max_offset_ms=_or(ntp("thresholds", "max_offset_ms"), default.max_offset_ms),
+            max_stratum=_or(ntp("thresholds", "max_stratum"), default.max_stratum),
+            min_reach=_or(ntp("thresholds", "min_reach"), default.min_reach),
+        ),
+    )
 
 
 def _or(value: Any, default: Any) -> Any:

@@ -197,3 +197,26 @@ def test_nornir_written_inventory_loads_in_orch(tmp_path: Path) -> None:
     assert spine.desired.servers[0].prefer is True
     host1 = inventory.host("host1.cmh").desired.servers
     assert [(s.address, s.port, s.prefer) for s in host1] == [("127.0.0.10", 1123, False)]
+
+
+def test_group_order_matches_nornir_depth_first(tmp_path: Path) -> None:
+    # The example from Nornir's Host.extended_groups() docstring; the first group that
+    # sets a value wins, so the order decides inheritance.
+    (tmp_path / "hosts.yaml").write_text(
+        "hostA:\n  hostname: 127.0.0.1\n  groups: [group_a, group_b]\n"
+    )
+    (tmp_path / "groups.yaml").write_text(
+        "group_a: {groups: [group_1, group_2]}\n"
+        "group_b: {groups: [group_2, group_3], data: {site: b}}\n"
+        "group_1: {groups: [group_X]}\n"
+        "group_2: {data: {site: two}}\n"
+        "group_3: {}\n"
+        "group_X: {platform: linux}\n"
+    )
+    (tmp_path / "defaults.yaml").write_text(
+        "username: u\ndata:\n  ntp:\n    servers: [{address: 127.0.0.1}]\n"
+    )
+    host = load_inventory(tmp_path).host("hostA")
+    assert host.groups == ("group_a", "group_1", "group_X", "group_2", "group_b", "group_3")
+    assert host.site == "two"  # group_2 comes before group_b
+    _assert_same_view(load_inventory(tmp_path), _nornir(tmp_path))
