@@ -66,6 +66,13 @@ def test_chronyc_without_daemon_is_a_parse_error() -> None:
     assert caught.value.line == 1
 
 
+def test_tracking_cut_before_the_stratum_is_refused() -> None:
+    case = Path(__file__).parent / "chronyc_tracking" / "chronydoc_hex_reference.raw"
+    first_line = case.read_text(encoding="utf-8").splitlines(keepends=True)[0]
+    with pytest.raises(ParseError):
+        parse_output("linux", "chronyc tracking", first_line)
+
+
 # --------------------------------------------------------------------------- live chrony
 
 

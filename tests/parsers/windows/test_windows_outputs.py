@@ -7,6 +7,8 @@ public `/query /peers` capture with a Pending or verbose peer names its source.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from orchestrator.errors import ParseError
@@ -30,6 +32,13 @@ def test_w32tm_error_line_is_a_parse_error_not_a_source(command: str) -> None:
         command,
         1,
     )
+
+
+def test_status_cut_after_its_first_line_is_refused() -> None:
+    case = Path(__file__).parent / "w32tm_query_status" / "checkntp_short_domain_member.raw"
+    first_line = case.read_text(encoding="utf-8").splitlines(keepends=True)[0]
+    with pytest.raises(ParseError):
+        parse_output("windows", "w32tm /query /status", first_line)
 
 
 def _peer_row(**values: str) -> dict[str, str]:
