@@ -80,6 +80,11 @@ def association(row: Row) -> Association:
 
 
 def associations(rows: list[Row]) -> list[Association]:
+    """`show ntp associations`; "%NTP is not enabled." means no associations at all."""
+    if any(row.get("NOT_ENABLED") for row in rows):
+        if len(rows) > 1:
+            raise RowError("'%NTP is not enabled.' next to association rows", row=0)
+        return []
     return normalise_each(rows, association)
 
 
@@ -97,6 +102,8 @@ def _signed(text: str, what: str) -> float | None:
 
 def status(rows: list[Row]) -> NtpStatus:
     row = single_row(rows, "status")
+    if row["SYNC"] == "not enabled":  # "%NTP is not enabled."
+        return NtpStatus(False, None, None, None, None, None, leap=None, last_sync=None)
     return NtpStatus(
         synchronized=row["SYNC"] == "synchronized",
         stratum=int_or_none(row["STRATUM"], "stratum"),

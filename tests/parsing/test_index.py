@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
+import textfsm
 from textfsm import clitable
 
 from orchestrator.parsing import templates
@@ -57,13 +60,32 @@ def test_textfsm_clitable_reads_our_index_and_picks_the_same_templates() -> None
         assert table.index.index[row]["Template"] == entry.template
 
 
+def _states(stem: str) -> dict[str, list[textfsm.TextFSMRule]]:
+    text = (templates_dir() / f"{stem}.textfsm").read_text(encoding="utf-8")
+    states: dict[str, list[textfsm.TextFSMRule]] = textfsm.TextFSM(io.StringIO(text)).states
+    return states
+
+
+def _ends_with_error(rules: list[textfsm.TextFSMRule]) -> bool:
+    return bool(rules) and (rules[-1].match, rules[-1].line_op) == ("^.", "Error")
+
+
 def test_every_template_ends_with_error_and_has_a_normaliser() -> None:
-    stems = {e.stem for e in index_entries()}
-    for stem in stems:
-        text = (templates_dir() / f"{stem}.textfsm").read_text(encoding="utf-8")
-        last_rule = [line.strip() for line in text.splitlines() if line.strip()][-1]
-        assert last_rule == "^. -> Error", f"{stem}.textfsm must end with '^. -> Error'"
+    for stem in sorted({e.stem for e in index_entries()}):
+        states = [rules for name, rules in _states(stem).items() if name != "EOF"]
+        assert _ends_with_error(states[-1]), f"{stem}.textfsm must end with '^. -> Error'"
         assert stem in normalisers(), f"{stem} has no normaliser"
+
+
+def test_every_state_of_the_cisco_templates_ends_with_error() -> None:
+    # Stricter than the ntc-templates rule: a state whose rules all miss a line would
+    # otherwise skip that line silently.
+    for stem in sorted({e.stem for e in index_entries() if e.stem.startswith("cisco_")}):
+        for name, rules in _states(stem).items():
+            if name == "EOF":  # an empty EOF state only suppresses the implicit record
+                assert not rules, f"{stem}.textfsm: EOF state must be empty"
+            else:
+                assert _ends_with_error(rules), f"{stem}.textfsm: state {name} lacks '^. -> Error'"
 
 
 def test_index_header_is_required() -> None:

@@ -72,3 +72,13 @@ def test_parsing_from_threads_gives_the_same_result() -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda _: parse_output("cisco_xe", None, text), range(40)))
     assert all(r == expected for r in results)
+
+
+def test_ntp_not_enabled_means_no_associations_and_not_synchronised() -> None:
+    # IOS answers both commands with this one line when no ntp command is configured;
+    # Tenable's Cisco NTP plugins (github.com/blackhook/nessus-plugins, C/cisco-sa-*ntp*)
+    # test `show ntp status` output for exactly this string.
+    text = "Router#show ntp associations\n%NTP is not enabled.\n"
+    assert parse_output("cisco_ios", None, text).associations == ()
+    status = parse_output("cisco_ios", "show ntp status", "%NTP is not enabled.\n").status
+    assert status is not None and status.synchronized is False and status.stratum is None
