@@ -45,9 +45,13 @@ _NTPQ_STATES: dict[str, AssociationState] = {
 }
 
 
-def _ntpq_state(tally: str, reach: int | None) -> AssociationState:
+def _ntpq_state(tally: str, kind: str, reach: int | None) -> AssociationState:
     if tally.strip():
         return _NTPQ_STATES[tally]
+    if kind == "p":
+        # A pool prototype (refid .POOL.) is a DNS name ntpd resolves into servers;
+        # it is never polled, so reach 0 says nothing about reachability.
+        return "configured"
     return "unreachable" if not reach else "configured"
 
 
@@ -58,7 +62,7 @@ def _ntpq_address(remote: str) -> str:
 
 def _ntpq_association(row: Row) -> Association:
     reach = reach_from_octal(row["REACH"])
-    state = _ntpq_state(row["TALLY"], reach)
+    state = _ntpq_state(row["TALLY"], row["TYPE"], reach)
     return Association(
         address=_ntpq_address(row["REMOTE"]),
         refid=text_or_none(row["REFID"]),
