@@ -61,7 +61,7 @@ TIMESYNCD_CONF = "/etc/systemd/timesyncd.conf"
 _UNITS = ("chrony", "chronyd", "ntpsec", "ntp", "ntpd", "systemd-timesyncd")
 
 # One exec that says what runs, what is installed and who we are.
-PROBE = "; ".join(
+PROBE_SCRIPT = "; ".join(
     [
         'echo "uid=$(id -u)"',
         'for c in /proc/[0-9]*/comm; do read -r n < "$c" 2>/dev/null && echo "comm=$n"; done'
@@ -77,6 +77,7 @@ PROBE = "; ".join(
         "true",
     ]
 )
+PROBE = "sh -c " + shlex.quote(PROBE_SCRIPT)  # POSIX sh, whatever the login shell
 
 
 # ---------------------------------------------------------------------- what is on the host

@@ -15,7 +15,7 @@ from orchestrator.drivers.base import Backup, Session
 from orchestrator.drivers.linux import LinuxDriver
 from orchestrator.drivers.session import open_session
 from orchestrator.lab.linux_hosts import LinuxHostInfo, LinuxHostPool, missing_requirements
-from orchestrator.models import DesiredNtp, Host, NtpServerSpec
+from orchestrator.models import DesiredNtp, Host, NtpKey, NtpServerSpec, Secret
 from orchestrator.serve.clientlog_store import read_client_log
 from orchestrator.serve.config import ServerConfig
 from orchestrator.serve.runner import NtpServerRunner
@@ -38,9 +38,17 @@ class OrchServer:
     client_log: Path
 
 
+KEY_HEX = "5c" * 20  # SHA1 key, 20 octets
+KEY = NtpKey(10, "sha1", Secret(f"HEX:{KEY_HEX}", source="test"))
+
+
 @pytest.fixture
 def orch_server(tmp_path: Path) -> Iterator[OrchServer]:
+    keys = tmp_path / "server.keys"
+    keys.write_text(f"10 SHA1 HEX:{KEY_HEX}\n")
+    keys.chmod(0o600)
     config = ServerConfig(
+        keys_file=keys,
         listen=("127.0.0.1",),
         port=0,
         reference="local",
@@ -164,3 +172,22 @@ def test_restore_is_byte_identical_for_an_existing_file(
         assert bytes.fromhex(restored) == original
         assert session.run(f"stat -c %a {SOURCES}").output.strip() == "604"
         assert "127.0.0.77" in driver.collect(session)["chronyc -n sources"]
+
+
+def test_authenticated_sync_with_a_pushed_key(
+    tmp_path: Path, orch_server: OrchServer, lab_host: LinuxHostInfo
+) -> None:
+    """The key lands in the host's chrony keyfile; chrony only selects a server whose
+    replies carry a valid MAC under it, so `^*` proves the key works end to end."""
+    spec = NtpServerSpec("127.0.0.1", port=orch_server.port, key_id=10, minpoll=-2, maxpoll=0)
+    desired = DesiredNtp(servers=(spec,), keys=(KEY,), authenticate=True)
+    host = as_host(lab_host, desired)
+    driver = LinuxDriver()
+    with open_session(host, known_hosts=tmp_path / "kh", accept_new_host_keys=True) as session:
+        before, changed = push(driver, session, desired)
+        assert changed
+        wait_for_selected(driver, session, "127.0.0.1")
+        authdata = session.run("chronyc -n authdata").output
+        assert any(ln.startswith("127.0.0.1 ") and " SK " in ln for ln in authdata.splitlines())
+        driver.restore(session, before)
+        assert driver.backup(session).files == before.files
