@@ -218,3 +218,34 @@ def test_live_chrony_with_a_silent_server_is_unsynchronised(chrony_dir: Path) ->
     assert tracking.status.reference is None
     assert tracking.status.stratum is None
     assert tracking.status.leap == "unsynchronised"
+
+
+@pytest.mark.root
+def test_live_chrony_symmetric_peer_is_mode_equals(chrony_dir: Path) -> None:
+    # Two chronyds peering with each other (`peer`), one serving its local clock:
+    # chronyc lists the other side with mode "=", not "^".
+    port_a, port_b = _free_udp_port("127.0.0.1"), _free_udp_port("127.0.0.1")
+    common = "bindaddress 127.0.0.1\nallow 127.0.0.1\n"
+    a = _Chronyd(
+        chrony_dir / "a",
+        f"peer 127.0.0.1 port {port_b} minpoll -4 maxpoll -4\nport {port_a}\n{common}",
+    )
+    b = _Chronyd(
+        chrony_dir / "b",
+        f"peer 127.0.0.1 port {port_a} minpoll -4 maxpoll -4\nport {port_b}\n"
+        f"local stratum 8\n{common}",
+    )
+    try:
+        _wait_for(lambda: "=*" in a.chronyc("-n", "sources"), deadline_s=15)
+        text = a.chronyc("-n", "sources")
+    finally:
+        a.stop()
+        b.stop()
+    assert "=*" in text
+    (peer,) = parse_output("linux", "chronyc -n sources", text).associations or ()
+    assert (peer.address, peer.selected, peer.state, peer.stratum) == (
+        "127.0.0.1",
+        True,
+        "sys.peer",
+        8,
+    )
