@@ -27,7 +27,7 @@ import posixpath
 import re
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from orchestrator.drivers.base import ApplyReport, Backup, CommandResult, Plan, Session
 from orchestrator.errors import CommandRejected, DeviceError, ParseError
@@ -489,7 +489,7 @@ SHOW_TIMESYNC = "timedatectl show-timesync"
 _STATE_COMMANDS = {
     CHRONY: (CHRONY_SOURCES, CHRONY_TRACKING),
     NTPD: (NTPQ,),
-    TIMESYNCD: (TIMEDATECTL, TIMESYNC_STATUS, SHOW_TIMESYNC),
+    TIMESYNCD: (TIMESYNC_STATUS, SHOW_TIMESYNC, TIMEDATECTL),  # most detailed first
 }
 _CAT = "cat "
 
@@ -627,11 +627,12 @@ class LinuxDriver:
                 platform=PLATFORM,
             )
         associations: tuple[Association, ...] = ()
-        status: NtpStatus | None = None
+        statuses: list[NtpStatus] = []
         for command in _STATE_COMMANDS[daemon]:
             parsed = parse_output(PLATFORM, command, raw[command])
             associations = parsed.associations or associations
-            status = parsed.status or status
+            statuses += [parsed.status] if parsed.status is not None else []
+        status = merge_statuses(statuses) if statuses else status_from_peer(associations)
         return DeviceState(
             host=host,
             platform=PLATFORM,
@@ -725,3 +726,34 @@ def unmanaged_sources_warnings(current: DeviceState, target: Target) -> list[str
         f"{target.main_conf} also configures {', '.join(others)} outside orch's settings; "
         "the host may select those instead"
     ]
+
+
+def merge_statuses(statuses: Sequence[NtpStatus]) -> NtpStatus:
+    """One status from several views of it (timesyncd has three): each field from the first
+    view that has it; synchronised only if every view says so."""
+    first = statuses[0]
+    fields = {
+        name: next((v for s in statuses if (v := getattr(s, name)) is not None), None)
+        for name in (
+            "stratum",
+            "reference",
+            "offset_ms",
+            "root_delay_ms",
+            "root_dispersion_ms",
+            "leap",
+            "last_sync",
+        )
+    }
+    return replace(first, synchronized=all(s.synchronized for s in statuses), **fields)
+
+
+def status_from_peer(associations: Sequence[Association]) -> NtpStatus | None:
+    """ntpd's `ntpq -pn` has no system status line: its sys.peer (`*`) is what ntpd
+    follows, so the host is synchronised to it, one stratum below, at its offset."""
+    if not associations:
+        return None
+    peer = next((a for a in associations if a.selected), None)
+    if peer is None:
+        return NtpStatus(False, None, None, None, None, None, None, None)
+    stratum = peer.stratum + 1 if peer.stratum is not None else None
+    return NtpStatus(True, stratum, peer.address, peer.offset_ms, None, None, None, None)

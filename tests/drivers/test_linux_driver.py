@@ -28,7 +28,7 @@ from orchestrator.drivers.linux import (
     replace_block,
     server_options,
 )
-from orchestrator.errors import CommandRejected, DeviceError
+from orchestrator.errors import CommandRejected, DeviceError, ParseError
 from orchestrator.models import DesiredNtp, Host, NtpKey, NtpServerSpec, Secret
 
 DAEMON_COMMANDS = ("systemctl", "chronyc", "ntpq", "timedatectl")
@@ -327,3 +327,101 @@ def test_a_failed_reload_is_a_rejected_command(tmp_path: Path) -> None:
     plan = driver.render(DesiredNtp(servers=(SERVER,)), driver.current(backup), backup)
     with pytest.raises(CommandRejected, match="chronyc reload sources"):
         driver.apply(session, plan)
+
+
+# ------------------------------------------------------------ parse (orchestrator.parsing)
+
+# ntpq -pn, CentOS 7.7, from
+# https://github.com/kellyjonbrazil/jc/blob/400f5a44ece280cb0097d806b78a9490d2905600/tests/fixtures/centos-7.7/ntpq-pn.out
+NTPQ_PN_CENTOS77 = """\
+     remote           refid      st t when poll reach   delay   offset  jitter
+==============================================================================
++44.190.6.254    127.67.113.92    2 u   66   64  377   22.690   -0.392   2.085
+-108.59.2.24     130.133.1.10     2 u   63   64  377   90.805    2.840   1.908
++38.229.71.1     204.9.54.119     2 u   64   64  377   68.699   -0.610   2.576
+*72.5.72.15      216.218.254.202  2 u   63   64  377   22.654    0.231   1.964
+"""
+
+# timedatectl timesync-status, from
+# https://github.com/kellyjonbrazil/jc/blob/164294ecb7361e6bc4d52256ecb2f9185ad85b04/tests/fixtures/generic/timedatectl-timesync-status.out
+TIMESYNC_STATUS_GOOGLE = """\
+       Server: 216.239.35.8 (time.google.com)
+Poll interval: 8min 32s (min: 32s; max 34min 8s)
+         Leap: normal
+      Version: 4
+      Stratum: 1
+    Reference: GOOG
+    Precision: 1us (-20)
+Root distance: 91us (max: 5s)
+       Offset: -5.224ms
+        Delay: 65.884ms
+       Jitter: 5.386ms
+ Packet count: 5
+    Frequency: +27.071ppm
+"""
+
+# timedatectl show-timesync and timedatectl (systemd >= 239), from
+# https://wiki.archlinux.org/title/Systemd-timesyncd
+SHOW_TIMESYNC_ARCH = """\
+LinkNTPServers=
+SystemNTPServers=
+FallbackNTPServers=0.arch.pool.ntp.org 1.arch.pool.ntp.org 2.arch.pool.ntp.org 3.arch.pool.ntp.org
+ServerName=0.arch.pool.ntp.org
+ServerAddress=103.47.76.177
+RootDistanceMaxUSec=5s
+PollIntervalMinUSec=32s
+PollIntervalMaxUSec=34min 8s
+PollIntervalUSec=1min 4s
+NTPMessage={ Leap=0, Version=4, Mode=4, Stratum=2, Precision=-21, RootDelay=177.398ms, RootDispersion=142.196ms, Reference=C342F10A, OriginateTimestamp=Mon 2018-07-16 13:53:43 +08, ReceiveTimestamp=Mon 2018-07-16 13:53:43 +08, TransmitTimestamp=Mon 2018-07-16 13:53:43 +08, DestinationTimestamp=Mon 2018-07-16 13:53:43 +08, Ignored=no PacketCount=1, Jitter=0 }
+Frequency=22520548
+"""  # noqa: E501
+TIMEDATECTL_ARCH = """\
+               Local time: Thu 2015-07-09 18:21:33 CEST
+           Universal time: Thu 2015-07-09 16:21:33 UTC
+                 RTC time: Thu 2015-07-09 16:21:33
+                Time zone: Europe/Amsterdam (CEST, +0200)
+System clock synchronized: yes
+              NTP service: active
+          RTC in local TZ: no
+"""
+
+
+def test_parse_ntpd_takes_status_from_the_sys_peer() -> None:
+    conf = replace_block(NTPSEC_CONF, ["server 72.5.72.15 iburst prefer"])
+    raw = {"cat /etc/ntpsec/ntp.conf": conf, "ntpq -pn": NTPQ_PN_CENTOS77}
+    state = LinuxDriver().parse("lnx1", raw)
+    assert [a.address for a in state.associations if a.selected] == ["72.5.72.15"]
+    assert state.status is not None
+    assert (state.status.synchronized, state.status.reference, state.status.stratum) == (
+        True,
+        "72.5.72.15",
+        3,
+    )
+    assert state.status.offset_ms == pytest.approx(0.231)
+    configured = [(s.address, s.prefer) for s in state.configured.servers]
+    assert configured == [("0.debian.pool.ntp.org", False), ("72.5.72.15", True)]
+    assert state.raw == tuple(raw.items())
+
+
+def test_parse_timesyncd_merges_its_three_views() -> None:
+    # Captures from different machines, put together to check which view each field
+    # comes from: the most detailed first, synchronised only if all agree.
+    raw = {
+        "cat /etc/systemd/timesyncd.conf": "[Time]\n#NTP=\n",
+        "cat /etc/systemd/timesyncd.conf.d/orch.conf": "[Time]\nNTP=216.239.35.8\n",
+        "timedatectl timesync-status": TIMESYNC_STATUS_GOOGLE,
+        "timedatectl show-timesync": SHOW_TIMESYNC_ARCH,
+        "timedatectl": TIMEDATECTL_ARCH,
+    }
+    state = LinuxDriver().parse("lnx1", raw)
+    assert state.status is not None and state.status.synchronized
+    assert state.status.stratum == 1  # timesync-status
+    assert state.status.offset_ms == pytest.approx(-5.224)  # timesync-status
+    assert state.status.root_delay_ms == pytest.approx(177.398)  # only show-timesync has it
+    assert [s.address for s in state.configured.servers] == ["216.239.35.8"]
+    assert state.associations == ()  # SNTP: no association table
+
+
+def test_parse_without_state_output_is_a_parse_error() -> None:
+    with pytest.raises(ParseError, match="no chronyc, ntpq or timedatectl output"):
+        LinuxDriver().parse("lnx1", {"cat /etc/chrony/chrony.conf": DEBIAN_CHRONY_CONF})
