@@ -62,7 +62,13 @@ def our_mounts(state_dir: Path) -> list[str]:
 
 @pytest.fixture
 def pool(tmp_path: Path) -> Iterator[LinuxHostPool]:
-    p = LinuxHostPool(tmp_path / "state", 2, base_address="127.0.2.101", ssh_port=0)
+    p = LinuxHostPool(
+        tmp_path / "state",
+        2,
+        base_address="127.0.2.101",
+        ntp_servers=[("127.0.0.5", 4123)],
+        ssh_port=0,
+    )
     try:
         yield p
     finally:
@@ -142,6 +148,7 @@ def test_each_host_sees_only_its_own_chrony_files(pool: LinuxHostPool) -> None:
     status, out = ssh(second, "ls /etc/chrony/sources.d; chronyc -n sources")
     assert status == 0, out
     assert "orch.sources" not in out and "127.0.0.9" not in out
+    assert "127.0.0.5" in out  # the pool's initial server, from chrony.conf
 
     status, out = ssh(second, "grep bindacqaddress /etc/chrony/chrony.conf")
     assert out.strip() == f"bindacqaddress {second.address}"
