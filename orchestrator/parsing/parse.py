@@ -13,6 +13,17 @@ from orchestrator.parsing.registry import normaliser_for
 from orchestrator.parsing.templates import IndexEntry, TemplateMismatch
 from orchestrator.parsing.types import RowError
 
+# A line the template rejects is quoted in the error, unless it may carry key material
+# (`ntp authentication-key 1 md5 <key> 7`, a CatOS key table row): secrets never appear
+# in errors.
+_MAY_HOLD_KEY = re.compile(r"key|secret|passw|trusted", re.IGNORECASE)
+
+
+def _quote(line: str) -> str:
+    if _MAY_HOLD_KEY.search(line):
+        return "(not shown: it may hold key material)"
+    return repr(line.strip())
+
 
 def _known_commands(platform: str) -> str:
     return ", ".join(repr(e.canonical_command) for e in templates.entries_for(platform))
@@ -42,7 +53,7 @@ def _parse_with(entry: IndexEntry, platform: str, text: str) -> ParsedOutput:
         result = templates.run_template(entry.template, text)
     except TemplateMismatch as exc:
         raise ParseError(
-            f"{platform} {command!r}: unrecognised line {exc.line_number}: {exc.line.strip()!r}",
+            f"{platform} {command!r}: unrecognised line {exc.line_number}: {_quote(exc.line)}",
             platform=platform,
             command=command,
             line=exc.line_number,

@@ -72,3 +72,13 @@ def test_unknown_platform_and_command_list_what_is_known() -> None:
 def test_template_without_normaliser_is_refused() -> None:
     with pytest.raises(ParseError, match="no normaliser"):
         normaliser_for("cisco_ios_show_clock")
+
+
+def test_a_rejected_line_that_may_hold_a_key_is_not_quoted() -> None:
+    # An authentication-key line with a token IOS never prints after the encryption type.
+    secret = "15435A030726242723273C21181319000A"
+    text = f"ntp authentication-key 10 md5 {secret} 7 trailing-junk\nntp authenticate\n"
+    with pytest.raises(ParseError) as caught:
+        parse_output("cisco_ios", "show running-config | include ntp", text)
+    assert caught.value.line == 1
+    assert secret not in str(caught.value)
