@@ -28,8 +28,9 @@ from orchestrator.drivers.linux import (
     replace_block,
     server_options,
 )
+from orchestrator.engine.push import PushOptions, push_host
 from orchestrator.errors import CommandRejected, DeviceError, ParseError
-from orchestrator.models import DesiredNtp, Host, NtpKey, NtpServerSpec, Secret
+from orchestrator.models import DesiredNtp, Host, NtpKey, NtpServerSpec, PushOutcome, Secret
 
 DAEMON_COMMANDS = ("systemctl", "chronyc", "ntpq", "timedatectl")
 
@@ -98,7 +99,7 @@ class SandboxSession:
         self.host = host or make_host()
         self.commands: list[str] = []
         self.daemon_commands: list[str] = []
-        self.fail_daemon_commands = False
+        self.fail_daemon_commands = 0  # how many daemon commands fail before they work
 
     def run(
         self, command: str, *, stdin: str | None = None, timeout_s: float = 30.0
@@ -110,7 +111,10 @@ class SandboxSession:
         script = shlex.split(inner)[2] if inner.startswith("sh -c ") else inner
         if script.split()[0] in DAEMON_COMMANDS:
             self.daemon_commands.append(script)
-            return CommandResult(command, "", 1 if self.fail_daemon_commands else 0)
+            if self.fail_daemon_commands:
+                self.fail_daemon_commands -= 1
+                return CommandResult(command, "", 1, "501 Not authorised")
+            return CommandResult(command, "", 0)
         rewritten = script.replace("/etc/", f"{self.root}/etc/")
         proc = subprocess.run(["sh", "-c", rewritten], input=stdin, capture_output=True, text=True)
         return CommandResult(command, proc.stdout, proc.returncode, proc.stderr)
@@ -321,7 +325,7 @@ def test_a_user_other_than_root_goes_through_sudo(tmp_path: Path) -> None:
 def test_a_failed_reload_is_a_rejected_command(tmp_path: Path) -> None:
     session = SandboxSession(tmp_path, "uid=0\ncomm=chronyd\nfile=/etc/chrony/chrony.conf\n")
     session.put("/etc/chrony/chrony.conf", DEBIAN_CHRONY_CONF)
-    session.fail_daemon_commands = True
+    session.fail_daemon_commands = 1
     driver = LinuxDriver()
     backup = driver.backup(session)
     plan = driver.render(DesiredNtp(servers=(SERVER,)), driver.current(backup), backup)
@@ -425,3 +429,18 @@ def test_parse_timesyncd_merges_its_three_views() -> None:
 def test_parse_without_state_output_is_a_parse_error() -> None:
     with pytest.raises(ParseError, match="no chronyc, ntpq or timedatectl output"):
         LinuxDriver().parse("lnx1", {"cat /etc/chrony/chrony.conf": DEBIAN_CHRONY_CONF})
+
+
+def test_engine_rolls_back_byte_identical_when_the_reload_fails(tmp_path: Path) -> None:
+    session = SandboxSession(
+        tmp_path, "uid=0\ncomm=ntpd\ntool=ntpq\nfile=/etc/ntpsec/ntp.conf\nunit=ntpsec\n"
+    )
+    session.put("/etc/ntpsec/ntp.conf", NTPSEC_CONF, mode=0o640)
+    session.fail_daemon_commands = 1  # the restart after the push fails, the next works
+    options = PushOptions(backups_dir=tmp_path / "backups")
+    result = push_host(session.host, run_id="run1", options=options, opener=lambda _: session)
+    assert result.outcome is PushOutcome.ROLLED_BACK, result.reason
+    assert "systemctl restart ntpsec" in result.reason and "501 Not authorised" in result.reason
+    assert session.file("/etc/ntpsec/ntp.conf") == NTPSEC_CONF.encode()
+    assert (tmp_path / "etc/ntpsec/ntp.conf").stat().st_mode & 0o777 == 0o640
+    assert session.daemon_commands == ["systemctl restart ntpsec", "systemctl restart ntpsec"]

@@ -14,8 +14,9 @@ import pytest
 from orchestrator.drivers.base import Backup, Session
 from orchestrator.drivers.linux import LinuxDriver
 from orchestrator.drivers.session import open_session
+from orchestrator.engine.push import PushOptions, push_host
 from orchestrator.lab.linux_hosts import LinuxHostInfo, LinuxHostPool, missing_requirements
-from orchestrator.models import DesiredNtp, Host, NtpKey, NtpServerSpec, Secret
+from orchestrator.models import DesiredNtp, Host, NtpKey, NtpServerSpec, PushOutcome, Secret
 from orchestrator.serve.clientlog_store import read_client_log
 from orchestrator.serve.config import ServerConfig
 from orchestrator.serve.runner import NtpServerRunner
@@ -191,3 +192,19 @@ def test_authenticated_sync_with_a_pushed_key(
         assert any(ln.startswith("127.0.0.1 ") and " SK " in ln for ln in authdata.splitlines())
         driver.restore(session, before)
         assert driver.backup(session).files == before.files
+
+
+def test_engine_push_changed_then_unchanged(
+    tmp_path: Path, orch_server: OrchServer, lab_host: LinuxHostInfo
+) -> None:
+    """`orch push`'s engine over the real session: changed, then unchanged."""
+    host = as_host(lab_host, desired_for(orch_server))
+    options = PushOptions(
+        known_hosts=tmp_path / "kh", accept_new_host_keys=True, backups_dir=tmp_path / "backups"
+    )
+    first = push_host(host, run_id="run1", options=options)
+    assert first.outcome is PushOutcome.CHANGED, first.reason
+    assert f"+server 127.0.0.1 port {orch_server.port} iburst prefer" in first.diff
+    assert first.backup_path is not None and Path(first.backup_path).exists()
+    second = push_host(host, run_id="run2", options=options)
+    assert second.outcome is PushOutcome.UNCHANGED, second.reason
