@@ -81,16 +81,45 @@ def ssh_collector(
     return collect
 
 
-def _read_log(
-    path: Path | None, reader: ClientLogReader | None
-) -> Mapping[str, ClientLogEntry] | None:
-    if path is None or not path.exists():
-        return None
-    if reader is None:
-        from orchestrator.serve.clientlog_store import read_client_log
+class _ClientLogView:
+    """Our server's client log, re-read when older than `refresh_s`.
 
-        reader = read_client_log
-    return index_client_log(reader(path))
+    Devices are judged one by one as their collection finishes; a snapshot taken when
+    the round started would miss devices that first polled us during the round and
+    call them liars. The server flushes its log every few seconds, so re-reading more
+    often than once a second gains nothing.
+    """
+
+    def __init__(
+        self,
+        path: Path | None,
+        reader: ClientLogReader | None,
+        clock: Callable[[], float],
+        refresh_s: float = 1.0,
+    ) -> None:
+        self.path = path
+        self.reader = reader
+        self.clock = clock
+        self.refresh_s = refresh_s
+        self._log: Mapping[str, ClientLogEntry] | None = None
+        self._read_at = float("-inf")
+
+    def get(self) -> Mapping[str, ClientLogEntry] | None:
+        now = self.clock()
+        if now - self._read_at >= self.refresh_s:
+            self._log = self._read()
+            self._read_at = now
+        return self._log
+
+    def _read(self) -> Mapping[str, ClientLogEntry] | None:
+        if self.path is None or not self.path.exists():
+            return None
+        reader = self.reader
+        if reader is None:
+            from orchestrator.serve.clientlog_store import read_client_log
+
+            reader = read_client_log
+        return index_client_log(reader(self.path))
 
 
 def _judge(
@@ -146,16 +175,12 @@ def verify_hosts(
     verdicts: dict[str, DeviceVerdict] = {}
     pending = list(hosts)
     rounds = 0
-    client_log: Mapping[str, ClientLogEntry] | None = None
+    log_view = _ClientLogView(client_log_path, client_log_reader, clock)
     while pending:
         rounds += 1
-        client_log = _read_log(client_log_path, client_log_reader)
 
-        def judged(
-            outcome: HostOutcome[Collected],
-            log: Mapping[str, ClientLogEntry] | None = client_log,
-        ) -> None:
-            verdict = _judge(outcome, log, clock())
+        def judged(outcome: HostOutcome[Collected]) -> None:
+            verdict = _judge(outcome, log_view.get(), clock())
             verdicts[outcome.host.name] = verdict
             if on_done is not None:
                 on_done(verdict)
@@ -168,6 +193,7 @@ def verify_hosts(
         sleep(min(poll_interval_s, remaining))
 
     now = clock()
+    client_log = log_view.get()
     strangers: tuple[ClientLogEntry, ...] = ()
     if client_log is not None:
         strangers = unknown_clients(inventory_hosts or hosts, client_log, now=now)

@@ -142,3 +142,33 @@ def test_two_sided_check_reads_the_servers_client_log(tmp_path: Path) -> None:
     # Without a log file the check is skipped, not failed.
     skipped = verify_hosts(hosts, collector=collect, client_log_path=tmp_path / "none.sqlite")
     assert skipped.all_compliant and not skipped.client_log_available
+
+
+def test_client_log_is_reread_as_devices_are_judged(tmp_path: Path) -> None:
+    """A device that first polls us during the round is found, not called a liar."""
+    clock = FakeClock()
+    start = clock.now
+    first_poll = {"10.1.1.1": start + 1.0, "10.1.1.2": start + 2.5}
+    log_file = tmp_path / "clients.sqlite"
+    log_file.touch()
+
+    def reader(path: Path) -> list[ClientLogEntry]:
+        return [
+            ClientLogEntry(addr, t, t, 1, 1, 0, 0, None)
+            for addr, t in first_poll.items()
+            if t <= clock.now  # what the server had flushed by then
+        ]
+
+    def collect(h: Host) -> Collected:
+        clock.now += 1.5  # each collection takes 1.5 s
+        return Collected(dataclasses.replace(ios_state(), host=h.name))
+
+    run = verify_hosts(
+        fleet()[:2],
+        workers=1,
+        collector=collect,
+        client_log_path=log_file,
+        client_log_reader=reader,
+        clock=clock,
+    )
+    assert [v.verdict for v in run.verdicts] == [Verdict.COMPLIANT, Verdict.COMPLIANT]
