@@ -82,3 +82,17 @@ def test_ntp_not_enabled_means_no_associations_and_not_synchronised() -> None:
     assert parse_output("cisco_ios", None, text).associations == ()
     status = parse_output("cisco_ios", "show ntp status", "%NTP is not enabled.\n").status
     assert status is not None and status.synchronized is False and status.stratum is None
+
+
+def test_status_never_updated_is_unsynchronised_without_last_sync() -> None:
+    # IOS prints "never updated." until NTP first sets the clock (IOS-XR prints the same
+    # words without the dot: genieparser iosxr ShowNtpStatus golden_output_3, a case here).
+    text = (
+        "Clock is unsynchronized, stratum 16, no reference clock\n"
+        "reference time is 00000000.00000000 (00:00:00.000 UTC Mon Jan 1 1900)\n"
+        "loopfilter state is 'FSET' (Drift set from file), drift is 0.000000000 s/s\n"
+        "system poll interval is 64, never updated.\n"
+    )
+    status = parse_output("cisco_ios", "show ntp status", text).status
+    assert status is not None
+    assert (status.synchronized, status.stratum, status.last_sync) == (False, 16, None)
