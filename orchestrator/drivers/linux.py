@@ -594,7 +594,7 @@ class LinuxDriver:
                 )
                 reloads += [r for r in managed.reload if r not in reloads]
                 diffs.append(file_diff(backup.host, managed.path, old, new))
-        warnings += unmanaged_sources_warnings(current, target)
+        warnings += unmanaged_sources_warnings(current, target, desired)
         return Plan(
             host=backup.host,
             platform=PLATFORM,
@@ -706,26 +706,33 @@ def _configured(daemon: str, raw: Mapping[str, str]) -> ConfiguredNtp:
     )
 
 
-def unmanaged_sources_warnings(current: DeviceState, target: Target) -> list[str]:
-    """Sources configured outside orch's file or block: the host may sync to them instead."""
-    others: list[str] = []
+def unmanaged_sources_warnings(
+    current: DeviceState, target: Target, desired: DesiredNtp
+) -> list[str]:
+    """Sources configured outside orch's file or block, which orch leaves alone."""
+    outside: list[str] = []
     for command, text in current.raw:
         path = command[len(_CAT) :]
         if not command.startswith(_CAT) or (path == target.servers.path and target.servers.whole):
             continue
-        outside = replace_block(text, [])
-        specs = (
-            timesyncd_servers(outside)
-            if target.daemon == TIMESYNCD
-            else configured_servers(outside)
+        rest = replace_block(text, [])
+        specs = timesyncd_servers(rest) if target.daemon == TIMESYNCD else configured_servers(rest)
+        outside += [s.address for s in specs if s.address not in outside]
+    wanted = set(desired.server_addresses)
+    others = [a for a in outside if a not in wanted]
+    duplicates = [a for a in outside if a in wanted]
+    warnings = []
+    if others:
+        warnings.append(
+            f"{target.main_conf} also configures {', '.join(others)} outside orch's settings; "
+            "the host may select those instead"
         )
-        others += [s.address for s in specs if s.address not in others]
-    if not others:
-        return []
-    return [
-        f"{target.main_conf} also configures {', '.join(others)} outside orch's settings; "
-        "the host may select those instead"
-    ]
+    if duplicates and target.daemon != TIMESYNCD:
+        warnings.append(
+            f"{target.main_conf} already configures {', '.join(duplicates)} outside orch's "
+            "settings; the daemon keeps that entry and ignores orch's options for it"
+        )
+    return warnings
 
 
 def merge_statuses(statuses: Sequence[NtpStatus]) -> NtpStatus:

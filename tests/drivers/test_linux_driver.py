@@ -444,3 +444,19 @@ def test_engine_rolls_back_byte_identical_when_the_reload_fails(tmp_path: Path) 
     assert session.file("/etc/ntpsec/ntp.conf") == NTPSEC_CONF.encode()
     assert (tmp_path / "etc/ntpsec/ntp.conf").stat().st_mode & 0o777 == 0o640
     assert session.daemon_commands == ["systemctl restart ntpsec", "systemctl restart ntpsec"]
+
+
+def test_a_desired_server_already_in_chrony_conf_is_flagged(tmp_path: Path) -> None:
+    # Seen on a real chronyd 4.3: a sources.d entry for an address chrony.conf already has
+    # is dropped on `reload sources` (the source keeps chrony.conf's options).
+    session = SandboxSession(tmp_path, "uid=0\ncomm=chronyd\nfile=/etc/chrony/chrony.conf\n")
+    session.put("/etc/chrony/chrony.conf", DEBIAN_CHRONY_CONF + "server 127.0.0.1 iburst\n")
+    driver = LinuxDriver()
+    backup = driver.backup(session)
+    plan = driver.render(DesiredNtp(servers=(SERVER,)), driver.current(backup), backup)
+    assert plan.warnings == (
+        "/etc/chrony/chrony.conf also configures 2.debian.pool.ntp.org outside orch's "
+        "settings; the host may select those instead",
+        "/etc/chrony/chrony.conf already configures 127.0.0.1 outside orch's settings; "
+        "the daemon keeps that entry and ignores orch's options for it",
+    )
