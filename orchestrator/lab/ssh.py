@@ -14,6 +14,7 @@ import logging
 from typing import Any
 
 import asyncssh
+from asyncssh.packet import UInt32
 
 from orchestrator.lab.device import SimDevice
 
@@ -108,6 +109,18 @@ async def _interactive(device: SimDevice, process: Any) -> None:
                     out.write(ch)
 
 
+def _exit(process: Any, status: int) -> None:
+    """Send a 32-bit exit status. Windows exit codes are HRESULTs (0x80070426) and
+    Win32-OpenSSH reports the whole DWORD; asyncssh's `exit()` keeps only the low byte, so
+    larger codes go out through the channel request it would have sent."""
+    if 0 <= status <= 0xFF:
+        process.exit(status)
+        return
+    chan = process.channel
+    chan._send_request(b"exit-status", UInt32(status & 0xFFFFFFFF))
+    chan.close()
+
+
 async def _handle_process(device: SimDevice, process: Any) -> None:
     try:
         if process.command is not None:
@@ -116,7 +129,7 @@ async def _handle_process(device: SimDevice, process: Any) -> None:
                 return
             if result.stderr:
                 process.stderr.write(_crlf(result.stderr))
-            process.exit(result.exit_status)
+            _exit(process, result.exit_status)
             return
         await _interactive(device, process)
         process.exit(0)

@@ -125,8 +125,7 @@ def test_cr_lf_and_crlf_are_each_one_enter_and_input_is_echoed(
         chan = client.invoke_shell()
         assert _read_until(chan, "lab-r1>").endswith("lab-r1>")
         chan.send(f"terminal length 0{enter}show privilege{enter}")
-        out = _read_until(chan, "level is 1")
-        out += _read_until(chan, "lab-r1>")
+        out = _read_until(chan, "Current privilege level is 1\r\nlab-r1>")
         # Echo of both commands, one answer, and exactly two fresh prompts: no empty lines
         # from a \r\n counted twice.
         assert "terminal length 0\r\nlab-r1>show privilege\r\n" in out

@@ -1,0 +1,150 @@
+"""Simulated CatOS (through netmiko) and Windows (through OpenSSH-style exec) devices."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import paramiko
+import pytest
+from netmiko import ConnectHandler
+
+from orchestrator.lab.runtime import DeviceEndpoint, Lab
+from tests.lab.catos_netmiko import CatosSSH
+from tests.lab.conftest import wait_for
+
+LabMaker = Callable[..., tuple[Lab, list[DeviceEndpoint]]]
+
+
+def catos_session(ep: DeviceEndpoint) -> CatosSSH:
+    return CatosSSH(
+        host=ep.address,
+        port=ep.port,
+        username=ep.username,
+        password=ep.password,
+        secret=ep.password,
+        use_keys=False,
+        allow_agent=False,
+        device_type="cisco_ios",
+    )
+
+
+def test_catos_set_ntp_then_show_ntp_reports_the_sync(make_lab: LabMaker, ntp_server: int) -> None:
+    _lab, (ep,) = make_lab({"name": "lab-cat1", "platform": "cisco_catos"}, ntp_port=ntp_server)
+    conn = catos_session(ep)
+    try:
+        assert conn.find_prompt() == "lab-cat1>"
+        conn.enable()
+        assert conn.find_prompt() == "lab-cat1> (enable)"
+        assert "NTP server 127.0.0.1 added" in conn.send_command("set ntp server 127.0.0.1")
+        show = conn.send_command("show ntp")
+        # Client mode is disabled by default: the server line alone does nothing.
+        assert "Client mode: disabled" in show
+        assert re.search(r"^127\.0\.0\.1\s*$", show, re.M)
+        assert "Last NTP update:" in show.splitlines()[3]
+        assert conn.send_command("set ntp client enable").strip() == (
+            "NTP client mode enabled on this device."
+        )
+
+        def updated() -> str | None:
+            line = conn.send_command("show ntp").splitlines()[3]
+            return line if line != "Last NTP update:" else None
+
+        assert wait_for(updated, timeout_s=30), "CatOS never synced"
+        assert "set ntp server 127.0.0.1" in conn.send_command("show config")
+        assert "removed" in conn.send_command("clear ntp server 127.0.0.1")
+        assert conn.send_command("show bogus").startswith('Unknown command "show bogus".')
+    finally:
+        conn.disconnect()
+
+
+def run(ep: DeviceEndpoint, command: str) -> tuple[int, str, str]:
+    client = paramiko.SSHClient()
+    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+    client.connect(
+        ep.address, ep.port, ep.username, ep.password, look_for_keys=False, allow_agent=False
+    )
+    try:
+        _stdin, stdout, stderr = client.exec_command(command, timeout=10)
+        status = stdout.channel.recv_exit_status()
+        out, err = stdout.read().decode(), stderr.read().decode()
+        # Windows writes CRLF line ends; compare text with plain newlines.
+        assert "\n" not in out.replace("\r\n", "") and "\n" not in err.replace("\r\n", "")
+        return status, out.replace("\r\n", "\n"), err.replace("\r\n", "\n")
+    finally:
+        client.close()
+
+
+def test_windows_w32tm_config_update_resync_and_queries(
+    make_lab: LabMaker, ntp_server: int
+) -> None:
+    _lab, (ep,) = make_lab({"name": "lab-win1", "platform": "windows"}, ntp_port=ntp_server)
+    status, out, _ = run(ep, "w32tm /query /source")
+    assert (status, out) == (0, "Local CMOS Clock\n")
+    status, out, _ = run(
+        ep, 'w32tm /config /manualpeerlist:"127.0.0.1,0x8" /syncfromflags:manual /update'
+    )
+    assert (status, out) == (0, "The command completed successfully.\n")
+    status, out, _ = run(ep, "w32tm /resync")
+    assert status == 0 and out.endswith("The command completed successfully.\n")
+
+    def synced() -> str | None:
+        _status, text, _ = run(ep, "w32tm /query /status")
+        return text if "Source: 127.0.0.1,0x8" in text else None
+
+    text = wait_for(synced, timeout_s=30)
+    assert text, "w32time never synced"
+    assert text.splitlines()[0] == "Leap Indicator: 0(no warning)"
+    assert "ReferenceId: 0x7F000001 (source IP:  127.0.0.1)" in text
+    _status, peers, _ = run(ep, "w32tm /query /peers")
+    assert peers.startswith("#Peers: 1\n\nPeer: 127.0.0.1,0x8\nState: Active\n")
+
+
+def test_windows_service_stopped_gives_the_real_error_and_exit_code(make_lab: LabMaker) -> None:
+    _lab, (ep,) = make_lab({"name": "lab-win2", "platform": "windows"})
+    status, out, _ = run(ep, "net stop w32time")
+    assert status == 0 and "was stopped successfully" in out
+    status, _out, err = run(ep, "net stop w32time")
+    assert status == 2 and "NET HELPMSG 3521" in err
+    status, out, _ = run(ep, "w32tm /resync")
+    assert status == 0x80070426
+    assert "The service has not been started. (0x80070426)" in out
+    status, out, _ = run(ep, "net start w32time && w32tm /query /source")
+    assert status == 0 and out.endswith("Local CMOS Clock\n")
+    status, _out, err = run(ep, "ntpq -p")
+    assert status == 1 and err.startswith("'ntpq' is not recognized")
+
+
+def test_windows_domain_policy_overrides_manual_peers(make_lab: LabMaker) -> None:
+    _lab, (ep,) = make_lab(
+        {"name": "lab-win3", "platform": "windows", "faults": _faults(domain_policy=True)}
+    )
+    run(ep, 'w32tm /config /manualpeerlist:"127.0.0.1,0x8" /syncfromflags:manual /update')
+    _status, config, _ = run(ep, "w32tm /query /configuration")
+    assert "NtpServer: time.windows.com,0x9 (Policy)" in config
+    status, out, _ = run(ep, r"reg query HKLM\SOFTWARE\Policies\Microsoft\W32Time\Parameters")
+    assert status == 0 and "NtpServer    REG_SZ    time.windows.com,0x9" in out
+    _status, peers, _ = run(ep, "w32tm /query /peers")
+    assert "Peer: time.windows.com,0x9\nState: Pending" in peers
+
+
+def _faults(**kw: object) -> object:
+    from orchestrator.lab import Faults
+
+    return Faults(**kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("command", ["show ntp", "sh ntp"])
+def test_catos_show_ntp_works_in_user_mode(make_lab: LabMaker, command: str) -> None:
+    _lab, (ep,) = make_lab({"name": "lab-cat2", "platform": "cisco_catos"})
+    conn = catos_session(ep)
+    try:
+        assert conn.send_command(command).splitlines()[1] == (
+            "Timezone: '', offset from UTC is 0 hours"
+        )
+    finally:
+        conn.disconnect()
+
+
+def test_netmiko_is_imported_only_for_the_test_driver() -> None:
+    assert ConnectHandler is not None
