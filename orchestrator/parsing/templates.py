@@ -158,6 +158,10 @@ def _fsm(template: str) -> textfsm.TextFSM:
     fsm = cache_.get(template)
     if fsm is None:
         fsm = textfsm.TextFSM(io.StringIO(_template_text(template)))
+        # Lines are fed one at a time (for line numbers), so `-> End` cannot stop the
+        # parse; templates reject unknown lines with `^. -> Error` instead.
+        if any(rule.new_state == "End" for rules in fsm.states.values() for rule in rules):
+            raise ParseError(f"template {template} uses '-> End', which orch does not support")
         cache_[template] = fsm
     else:
         fsm.Reset()
