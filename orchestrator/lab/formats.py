@@ -134,13 +134,16 @@ def catos_time(unix_s: float) -> str:
     return time.strftime("%a %b %d %Y, %H:%M:%S", t)
 
 
-# CatOS `show ntp`, from the Catalyst 6500 / 4000 CatOS command references ("show ntp"
-# examples: "Current time: Tue Jun 23 1998, 20:29:25", "Timezone: '', offset from UTC is
-# 0 hours", "Summertime: '', disabled", "Last NTP update:", "Broadcast client mode:
-# disabled", "Broadcast delay: 3000 microseconds", "Client mode: enabled",
-# "Authentication: disabled", then the NTP-Server / Server Key table and the Key Number
-# table). The default values (client mode disabled, broadcast delay 3000 µs) match
-# Table 35-1 "NTP Default Configuration" of the Catalyst 4000 CatOS 6.3/6.4 guide.
+# CatOS `show ntp`, as the Catalyst 6500 / 4000 CatOS command references print it
+# ("Current time: Tue Jun 23 1998, 20:29:25", "Timezone: '', offset from UTC is 0 hours",
+# "Summertime: '', disabled", "Last NTP update:", "Broadcast client mode: disabled",
+# "Broadcast delay: 3000 microseconds", "Client mode: enabled", "Authentication:
+# disabled", then the NTP-Server / Server Key table and the Key Number table). The
+# defaults (client mode disabled, broadcast delay 3000 µs) are those of Table 35-1 "NTP
+# Default Configuration", Catalyst 4000 CatOS 6.3/6.4 software guide. No machine-readable
+# capture of this command was found in the public corpora searched (napalm, genieparser,
+# ntc-templates have no CatOS NTP data), so the layout follows the command-reference
+# example; the CatOS parser tests (tests/parsing/test_catos.py) pin it.
 def catos_show_ntp(
     *,
     now_s: float,
