@@ -15,11 +15,14 @@ Every host is one process tree started as
 - chronyd runs with `-x` (it never steps or slews the machine's clock), `port 0` (client
   only), `cmdport 0` (no UDP command port, so many chronyds coexist) and `bindacqaddress`
   set to the host's own address, so an NTP server sees each host as a distinct client.
-- sshd listens on the host's own loopback address and lets `root` in with the lab's
-  ed25519 key only. Root, not a dedicated user: a dedicated user would need an account in
-  the machine's /etc/passwd and sudo (not installed on a minimal Debian), and the files a
-  push writes are root's anyway. The private key stays in the pool's state directory, mode
-  0600, and the servers listen on loopback only.
+- sshd listens on the host's own loopback address and lets the lab user in with the lab's
+  ed25519 key only (no passwords). By default that user is `root`: the files a push writes
+  are root's, and it needs nothing beyond openssh-server and chrony. With
+  `lab_user="orch"` (any name) the host instead has a dedicated user with passwordless
+  sudo, so drivers' `sudo -n` path runs against real sudo: the account exists only inside
+  the host's namespace (private bind mounts over /etc/passwd, /etc/group and
+  /etc/sudoers.d), never in the machine's files. The private key stays in the pool's
+  state directory, mode 0600, and the servers listen on loopback only.
 
 The pool keeps its host keys and the lab user's key between runs (so known_hosts entries
 stay valid) and rebuilds every host's chrony configuration from scratch on each start.
@@ -34,6 +37,7 @@ import contextlib
 import ipaddress
 import os
 import pwd
+import re
 import shlex
 import shutil
 import signal
@@ -142,10 +146,14 @@ class LinuxHostPool:
         ntp_servers: Sequence[tuple[str, int]] = (),
         *,
         ssh_port: int | None = None,
+        lab_user: str = LAB_USERNAME,
         start_timeout_s: float = 20.0,
     ) -> None:
         """`ssh_port`: None = 22 where free on the host's address, else a free port;
-        0 = always a free (ephemeral) port; N = exactly N."""
+        0 = always a free (ephemeral) port; N = exactly N. `lab_user`: who logs in
+        (root, or a namespace-only user with passwordless sudo)."""
+        if not re.fullmatch(r"[a-z_][a-z0-9_-]{0,30}", lab_user):
+            raise LabError(f"lab user {lab_user!r} is not a valid user name")
         if count < 0:
             raise LabError(f"Linux lab host count must be 0 or more, not {count}")
         first = ipaddress.IPv4Address(base_address)
@@ -159,6 +167,7 @@ class LinuxHostPool:
         self._first = first
         self._ntp_servers = tuple(ntp_servers)
         self._ssh_port = ssh_port
+        self._lab_user = lab_user
         self._start_timeout_s = start_timeout_s
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._hosts: list[LinuxHostInfo] = []
@@ -170,6 +179,10 @@ class LinuxHostPool:
         if self._procs:
             raise LabError("this Linux host pool is already running")
         missing = missing_requirements()
+        if self._lab_user != LAB_USERNAME and _which("sudo") is None:
+            missing.append(
+                f"lab user {self._lab_user!r} needs sudo: install it with `apt-get install sudo`."
+            )
         if missing:
             raise LabError("cannot start real Linux lab hosts: " + " ".join(missing))
         self._linux_dir.mkdir(parents=True, exist_ok=True)
@@ -181,7 +194,7 @@ class LinuxHostPool:
                 name=f"linux-{i + 1:02d}",
                 address=str(self._first + i),
                 port=self._pick_port(str(self._first + i)),
-                username=LAB_USERNAME,
+                username=self._lab_user,
                 key_file=key_file,
             )
             for i in range(self._count)
@@ -222,7 +235,7 @@ class LinuxHostPool:
         if self._linux_dir.is_dir():
             for child in self._linux_dir.iterdir():
                 if child.is_dir() and child.name.startswith("linux-"):
-                    for name in ("etc-chrony", "var-lib-chrony"):
+                    for name in ("etc-chrony", "var-lib-chrony", "etc-users"):
                         shutil.rmtree(child / name, ignore_errors=True)
 
     def pids(self) -> list[int]:
@@ -291,10 +304,13 @@ class LinuxHostPool:
         host_key = self._ensure_host_key(host.name)
         layout.authorized_keys.write_text(public_key)
         layout.sshd_config.write_text(
-            _sshd_config(host.address, host.port, host_key, layout.authorized_keys)
+            _sshd_config(host.address, host.port, host_key, layout.authorized_keys, host.username)
         )
+        user = None
+        if host.username != LAB_USERNAME:
+            user = _write_user_files(layout, host.username)
         layout.start_script.write_text(
-            _start_script(layout, _which("chronyd") or "chronyd", _which("sshd") or "sshd")
+            _start_script(layout, _which("chronyd") or "chronyd", _which("sshd") or "sshd", user)
         )
 
     def _wait_ready(self, host: LinuxHostInfo, deadline: float) -> None:
@@ -358,18 +374,24 @@ def _chrony_conf(name: str, address: str, servers: Sequence[tuple[str, int]]) ->
     return "\n".join(lines) + "\n"
 
 
-def _sshd_config(address: str, port: int, host_key: Path, authorized_keys: Path) -> str:
+def _sshd_config(address: str, port: int, host_key: Path, authorized_keys: Path, user: str) -> str:
     return "\n".join(
         [
             f"ListenAddress {address}:{port}",
             f"HostKey {host_key}",
             "PidFile none",
-            "PermitRootLogin prohibit-password",
-            "AllowUsers root",
+            "PermitRootLogin " + ("prohibit-password" if user == LAB_USERNAME else "no"),
+            f"AllowUsers {user}",
             "PubkeyAuthentication yes",
             "PasswordAuthentication no",
             "KbdInteractiveAuthentication no",
-            f"AuthorizedKeysFile {authorized_keys}",
+            # sshd reads the file as the user: a non-root user's copy lives in its home.
+            "AuthorizedKeysFile "
+            + (
+                str(authorized_keys)
+                if user == LAB_USERNAME
+                else f"/run/{user}/.ssh/authorized_keys"
+            ),
             # The state directory may sit under a world-writable /tmp; the key file is 0600.
             "StrictModes no",
             "UsePAM no",
@@ -380,12 +402,53 @@ def _sshd_config(address: str, port: int, host_key: Path, authorized_keys: Path)
     )
 
 
-def _start_script(layout: _HostLayout, chronyd: str, sshd: str) -> str:
+def _write_user_files(layout: _HostLayout, name: str) -> tuple[str, int]:
+    """passwd/group/sudoers for a namespace-only lab user; returns (name, uid)."""
+    users = layout.root / "etc-users"
+    shutil.rmtree(users, ignore_errors=True)
+    (users / "sudoers.d").mkdir(parents=True)
+    passwd = Path("/etc/passwd").read_text()
+    group = Path("/etc/group").read_text()
+    taken = {
+        int(f.split(":")[2]) for f in passwd.splitlines() + group.splitlines() if f.count(":") >= 3
+    }
+    uid = next(n for n in range(60100, 65000) if n not in taken)
+    # Password field `*`: no password at all (keys only), and no shadow entry to look up.
+    entry = f"{name}:*:{uid}:{uid}:orch lab user:/run/{name}:/bin/sh\n"
+    (users / "passwd").write_text(_without_user(passwd, name) + entry)
+    (users / "group").write_text(_without_user(group, name) + f"{name}:x:{uid}:\n")
+    sudoers = users / "sudoers.d" / "orch-lab"
+    sudoers.write_text(f"{name} ALL=(ALL:ALL) NOPASSWD: ALL\n")
+    sudoers.chmod(0o440)
+    return name, uid
+
+
+def _without_user(text: str, name: str) -> str:
+    kept = [ln for ln in text.splitlines() if ln.split(":", 1)[0] != name]
+    return "\n".join(kept) + "\n"
+
+
+def _start_script(
+    layout: _HostLayout, chronyd: str, sshd: str, lab_user: tuple[str, int] | None = None
+) -> str:
     """The host's first process: private mounts, chronyd, then sshd as PID 1."""
     q = shlex.quote
     user = _chrony_user()
     owner = f"{user.pw_uid}:{user.pw_gid}" if user else "0:0"
     chronyd_user = user.pw_name if user else "root"
+    users: list[str] = []
+    if lab_user is not None:
+        name, uid = lab_user
+        etc = layout.root / "etc-users"
+        users = [
+            f"mount --bind {q(str(etc / 'passwd'))} /etc/passwd",
+            f"mount --bind {q(str(etc / 'group'))} /etc/group",
+            f"mount --bind {q(str(etc / 'sudoers.d'))} /etc/sudoers.d",
+            f"mkdir -m 0700 /run/{name} /run/{name}/.ssh",
+            f"cp {q(str(layout.authorized_keys))} /run/{name}/.ssh/authorized_keys",
+            f"chmod 0600 /run/{name}/.ssh/authorized_keys",
+            f"chown -R {uid}:{uid} /run/{name}",
+        ]
     return "\n".join(
         [
             "set -eu",
@@ -395,6 +458,7 @@ def _start_script(layout: _HostLayout, chronyd: str, sshd: str) -> str:
             "chmod 0750 /run/chrony",
             f"mount --bind {q(str(layout.etc_chrony))} /etc/chrony",
             f"mount --bind {q(str(layout.var_lib_chrony))} /var/lib/chrony",
+            *users,
             f"{q(chronyd)} -x -n -u {q(chronyd_user)} -f /etc/chrony/chrony.conf &",
             "i=0",
             "while [ ! -S /run/chrony/chronyd.sock ]; do",

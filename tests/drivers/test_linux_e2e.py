@@ -4,6 +4,7 @@ reached through orch's real paramiko session, syncing to a real NTP server on lo
 from __future__ import annotations
 
 import base64
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -208,3 +209,29 @@ def test_engine_push_changed_then_unchanged(
     assert first.backup_path is not None and Path(first.backup_path).exists()
     second = push_host(host, run_id="run2", options=options)
     assert second.outcome is PushOutcome.UNCHANGED, second.reason
+
+
+@pytest.mark.skipif(shutil.which("sudo") is None, reason="sudo is not installed")
+def test_a_non_root_user_pushes_through_real_sudo(tmp_path: Path, orch_server: OrchServer) -> None:
+    pool = LinuxHostPool(
+        tmp_path / "lab", 1, base_address="127.0.2.136", ssh_port=0, lab_user="orch"
+    )
+    (info,) = pool.start()
+    try:
+        assert info.username == "orch"
+        desired = desired_for(orch_server)
+        host = as_host(info, desired)
+        options = PushOptions(
+            known_hosts=tmp_path / "kh", accept_new_host_keys=True, backups_dir=tmp_path / "b"
+        )
+        result = push_host(host, run_id="run1", options=options)
+        assert result.outcome is PushOutcome.CHANGED, result.reason
+        driver = LinuxDriver()
+        with open_session(host, known_hosts=tmp_path / "kh") as session:
+            assert session.run("id -u").output.strip() != "0"
+            # Without sudo this user cannot even ask chronyd; through the driver it can.
+            assert not session.run("chronyc -n sources").ok
+            wait_for_selected(driver, session, "127.0.0.1")
+            assert session.run(f"stat -c %U {SOURCES}").output.strip() == "root"
+    finally:
+        pool.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -201,3 +202,26 @@ def test_hosts_die_with_a_killed_lab_process(tmp_path: Path) -> None:
         if lab.poll() is None:
             lab.kill()
             lab.wait()
+
+
+@pytest.mark.root
+@needs_root
+@pytest.mark.skipif(shutil.which("sudo") is None, reason="sudo is not installed")
+def test_a_lab_user_exists_only_inside_its_host(tmp_path: Path) -> None:
+    machine_passwd = Path("/etc/passwd").read_bytes()
+    pool = LinuxHostPool(
+        tmp_path / "state", 1, base_address="127.0.2.116", ssh_port=0, lab_user="orchlab"
+    )
+    (host,) = pool.start()
+    try:
+        status, out = ssh(host, "id -un; sudo -n id -u")
+        assert (status, out.split()) == (0, ["orchlab", "0"])
+        assert b"orchlab" not in Path("/etc/passwd").read_bytes()
+    finally:
+        pool.stop()
+    assert Path("/etc/passwd").read_bytes() == machine_passwd
+
+
+def test_rejects_a_bad_user_name(tmp_path: Path) -> None:
+    with pytest.raises(LabError, match="not a valid user name"):
+        LinuxHostPool(tmp_path, 1, lab_user="bad user;rm")
