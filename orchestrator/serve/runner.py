@@ -145,6 +145,10 @@ class NtpServerRunner:
                 p.start()
                 recv_end.close()
                 self._workers.append(_WorkerHandle(send_end, process=p))
+            # the children own the sockets now; the parent keeps no copy that could linger
+            for s in self._sockets:
+                s.close()
+            self._sockets = []
         self._tracker = threading.Thread(target=self._track, name="ntp-reference", daemon=True)
         self._tracker.start()
         return self.addresses

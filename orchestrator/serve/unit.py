@@ -1,0 +1,50 @@
+"""The systemd unit that runs `orch server run` as a service (text only; never calls systemctl)."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from pathlib import Path
+
+DEFAULT_UNIT_PATH = Path("/etc/systemd/system/orch-server.service")
+
+
+def render_unit(exec_start: Sequence[str], *, data_dir: str = "/var/lib/orch") -> str:
+    """A hardened service unit.
+
+    KillMode=mixed: SIGTERM goes to the main process only, which stops its workers
+    over their pipes and flushes the client log; stragglers get SIGKILL later.
+    The unit does not conflict with chrony: in `--reference host` chronyd may be the
+    one disciplining the clock (then give us another port, or let chronyd not serve).
+    """
+    command = " ".join(shlex.quote(a) for a in exec_start)
+    return f"""\
+[Unit]
+Description=orch site NTP server
+Documentation=man:chronyd(8) https://www.rfc-editor.org/rfc/rfc5905
+After=network-online.target time-sync.target
+Wants=network-online.target
+
+[Service]
+Type=exec
+ExecStart={command}
+Environment=ORCH_DATA_DIR={data_dir}
+StateDirectory=orch
+KillMode=mixed
+TimeoutStopSec=10
+Restart=on-failure
+RestartSec=2
+DynamicUser=yes
+AmbientCapabilities=CAP_NET_BIND_SERVICE
+CapabilityBoundingSet=CAP_NET_BIND_SERVICE
+NoNewPrivileges=yes
+ProtectSystem=strict
+ProtectHome=read-only
+PrivateTmp=yes
+ProtectKernelTunables=yes
+ProtectControlGroups=yes
+RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
+
+[Install]
+WantedBy=multi-user.target
+"""
