@@ -492,6 +492,22 @@ _STATE_COMMANDS = {
     TIMESYNCD: (TIMESYNC_STATUS, SHOW_TIMESYNC, TIMEDATECTL),  # most detailed first
 }
 _CAT = "cat "
+# What the query tools print when their daemon is not running or not answering.
+_DAEMON_DOWN = (
+    "506 Cannot talk to daemon",  # chronyc
+    "timed out, nothing received",  # ntpq
+    "Connection refused",  # ntpq
+    "Failed to query server",  # timedatectl timesync-status without timesyncd
+    "Failed to connect to bus",  # timedatectl without systemd
+)
+
+
+def daemon_down(output: str) -> str | None:
+    """The tool's complaint when `output` says the daemon did not answer, else None."""
+    for line in output.splitlines():
+        if any(marker in line for marker in _DAEMON_DOWN):
+            return line.strip()
+    return None
 
 
 class LinuxDriver:
@@ -499,37 +515,47 @@ class LinuxDriver:
 
     # ------------------------------------------------------------------ I/O
 
-    def target(self, session: Session) -> Target:
-        """Detect the daemon and where its configuration goes (two execs)."""
+    def target(self, session: Session) -> tuple[Target, str | None]:
+        """Detect the daemon and where its configuration goes (two execs); also returns
+        the main configuration file's text (None when it does not exist)."""
         probe = Probe.parse(self._run(session, PROBE, sudo=False).output)
+        if probe.uid != 0 and "sudo" not in probe.tools:
+            raise DeviceError(
+                f"{session.host.name}: {session.host.username} is not root and there is no "
+                "sudo; orch needs one of them to change the NTP configuration"
+            )
         daemon = probe.daemon(session.host.data_get(DAEMON_HINT))
         conf = probe.main_conf(daemon)
+        conf_text = self._read(session, conf, sudo=probe.uid != 0)
         if daemon == TIMESYNCD:
-            return timesyncd_target(probe)
-        conf_text = self._read(session, conf, sudo=probe.uid != 0) or ""
+            return timesyncd_target(probe), conf_text
         if daemon == CHRONY:
-            return chrony_target(probe, conf, conf_text)
-        return ntpd_target(probe, conf, conf_text)
+            return chrony_target(probe, conf, conf_text or ""), conf_text
+        return ntpd_target(probe, conf, conf_text or ""), conf_text
 
     def collect(self, session: Session) -> Mapping[str, str]:
-        target = self.target(session)
-        raw: dict[str, str] = {}
-        paths = [target.main_conf, target.servers.path]
-        for path in dict.fromkeys(paths):
-            raw[_CAT + path] = self._read(session, path, sudo=target.sudo) or ""
+        target, conf_text = self.target(session)
+        raw = {_CAT + target.main_conf: conf_text or ""}
+        if target.servers.path != target.main_conf:
+            text = self._read(session, target.servers.path, sudo=target.sudo)
+            raw[_CAT + target.servers.path] = text or ""
         for command in _STATE_COMMANDS[target.daemon]:
             result = self._run(session, command, sudo=target.sudo and command.startswith("chronyc"))
             raw[command] = result.output if result.ok else (result.output + result.stderr)
         return raw
 
     def backup(self, session: Session) -> Backup:
-        target = self.target(session)
-        files = [(target.servers.path, self._read(session, target.servers.path, target.sudo))]
-        if target.keys is not None:
-            files.append((target.keys.path, self._read(session, target.keys.path, target.sudo)))
+        target, conf_text = self.target(session)
+        known = {target.main_conf: conf_text}
+        files = []
+        for managed in (target.servers, target.keys):
+            if managed is not None:
+                if managed.path not in known:
+                    known[managed.path] = self._read(session, managed.path, target.sudo)
+                files.append((managed.path, known[managed.path]))
         # The main configuration rides along (not restored: orch does not change it outside
         # its block) so that render can warn about sources orch does not manage.
-        conf = (_CAT + target.main_conf, self._read(session, target.main_conf, target.sudo) or "")
+        conf = (_CAT + target.main_conf, conf_text or "")
         return Backup(
             host=session.host.name,
             platform=PLATFORM,
@@ -629,6 +655,18 @@ class LinuxDriver:
         associations: tuple[Association, ...] = ()
         statuses: list[NtpStatus] = []
         for command in _STATE_COMMANDS[daemon]:
+            down = daemon_down(raw[command])
+            if down is not None:
+                # The daemon is not running or not answering: a state, not unreadable output.
+                return DeviceState(
+                    host=host,
+                    platform=PLATFORM,
+                    configured=_configured(daemon, raw),
+                    associations=(),
+                    status=NtpStatus(False, None, None, None, None, None, None, None),
+                    raw=tuple(raw.items()),
+                    warnings=(f"the {daemon} daemon does not answer: `{command}` said {down!r}",),
+                )
             parsed = parse_output(PLATFORM, command, raw[command])
             associations = parsed.associations or associations
             statuses += [parsed.status] if parsed.status is not None else []

@@ -460,3 +460,25 @@ def test_a_desired_server_already_in_chrony_conf_is_flagged(tmp_path: Path) -> N
         "/etc/chrony/chrony.conf already configures 127.0.0.1 outside orch's settings; "
         "the daemon keeps that entry and ignores orch's options for it",
     )
+
+
+def test_a_daemon_that_does_not_answer_is_unsynchronised_not_unreadable() -> None:
+    raw = {
+        "cat /etc/chrony/chrony.conf": DEBIAN_CHRONY_CONF,
+        "chronyc -n sources": "506 Cannot talk to daemon\n",  # chronyc's own wording
+        "chronyc -n tracking": "506 Cannot talk to daemon\n",
+    }
+    state = LinuxDriver().parse("lnx1", raw)
+    assert state.status is not None and not state.status.synchronized
+    assert state.associations == ()
+    assert state.warnings == (
+        "the chrony daemon does not answer: `chronyc -n sources` said '506 Cannot talk to daemon'",
+    )
+
+
+def test_a_user_without_root_or_sudo_is_told_so(tmp_path: Path) -> None:
+    session = SandboxSession(
+        tmp_path, "uid=1000\ncomm=chronyd\nfile=/etc/chrony/chrony.conf\n", host=make_host("ops")
+    )
+    with pytest.raises(DeviceError, match="ops is not root and there is no sudo"):
+        LinuxDriver().backup(session)
