@@ -315,6 +315,8 @@ def server_lines(desired: DesiredNtp, daemon: str) -> tuple[list[str], list[str]
     """Configuration lines for the servers (and trusted keys), plus warnings."""
     warnings: list[str] = []
     if daemon == TIMESYNCD:
+        # timesyncd has no port syntax: `NTP=addr:port` is taken as a name that never
+        # resolves (systemd issue #32218), so the port is dropped with a warning.
         for spec in desired.servers:
             if spec.port != 123:
                 warnings.append(f"systemd-timesyncd always uses port 123; ignoring {spec.port}")
