@@ -53,7 +53,7 @@ def _serve_lab(spec: LabSpec, ready: Event, stop: Event) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--devices", type=int, default=1000)
-    parser.add_argument("--workers", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=30)
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="orch-verify-bench-"))
