@@ -261,7 +261,7 @@ class LinuxHostPool:
         self._write_host_files(host, layout, public_key)
         setpriv, unshare = _which("setpriv"), _which("unshare")
         assert setpriv is not None and unshare is not None  # checked by missing_requirements
-        with open(layout.log, "ab") as log:
+        with open(layout.log, "wb") as log:  # this run's log only: errors quote its tail
             self._procs[host.name] = subprocess.Popen(
                 [
                     setpriv,
