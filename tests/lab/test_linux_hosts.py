@@ -6,6 +6,7 @@ import hashlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -225,3 +226,19 @@ def test_a_lab_user_exists_only_inside_its_host(tmp_path: Path) -> None:
 def test_rejects_a_bad_user_name(tmp_path: Path) -> None:
     with pytest.raises(LabError, match="not a valid user name"):
         LinuxHostPool(tmp_path, 1, lab_user="bad user;rm")
+
+
+@pytest.mark.root
+@needs_root
+def test_a_host_that_cannot_start_says_why_and_leaves_nothing(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.2.126", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        pool = LinuxHostPool(tmp_path / "state", 1, base_address="127.0.2.126", ssh_port=port)
+        with pytest.raises(
+            LabError, match=r"linux-01 exited during start-up.*Address already in use"
+        ):
+            pool.start()
+    assert pool.pids() == []
+    assert our_mounts(tmp_path) == []
