@@ -67,7 +67,7 @@ def ios_associations(peers: Sequence[PeerAssociation], now_s: float) -> str:
             disp_ms = 15937.0  # what IOS prints for an empty filter
         lines.append(
             f"{p.tally}~{p.address:<15} {ios_refclock(p):<15}{stratum:>3d}"
-            f"{ios_when(p.when_s(now_s)):>7}{int(p.poll_interval_s):>7d}{p.reach:>6o}"
+            f"{ios_when(p.when_s(now_s)):>7}{max(1, round(p.poll_interval_s)):>7d}{p.reach:>6o}"
             f"{ios_number(p.filter.delay_s * 1000.0):>7}"
             f"{ios_number(p.filter.offset_s * 1000.0):>8}"
             f"{ios_number(disp_ms):>7}"

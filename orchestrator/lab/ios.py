@@ -154,6 +154,8 @@ class IosDevice(SimDevice):
                 iburst=s.iburst,
                 minpoll=s.minpoll or 6,
                 maxpoll=s.maxpoll or 10,
+                key=self.config.symmetric_key(s.key),
+                require_auth=self.config.ntp_authenticate,
             )
             for s in self.config.ntp_servers
             if is_ip(s.address)

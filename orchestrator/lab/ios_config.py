@@ -12,12 +12,23 @@ import base64
 import hashlib
 import ipaddress
 from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from orchestrator.ntp.auth import SymmetricKey
 
 # The fixed key of Cisco "type 7" reversible encoding (as every IOS prints
 # `ntp authentication-key 1 md5 <hex> 7`).
 _TYPE7_KEY = "dsfd;kfoA,.iyewrkldJKDHSUBsgvca69834ncxv9873254k;fg87"
 _CISCO_B64 = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _STD_B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+# IOS `ntp authentication-key` algorithms -> orchestrator.ntp.auth algorithms.
+_KEY_ALGORITHMS: dict[str, Literal["md5", "sha1", "aes128"]] = {
+    "md5": "md5",
+    "sha1": "sha1",
+    "cmac-aes-128": "aes128",
+}
 
 
 def type7_encode(plain: str, seed: int = 2) -> str:
@@ -152,6 +163,25 @@ class IosConfig:
     @property
     def ntp_enabled(self) -> bool:
         return bool(self.ntp_servers or self.ntp_master is not None)
+
+    def symmetric_key(self, key_id: int | None) -> SymmetricKey | None:
+        """The key a server line names, usable for NTP authentication.
+
+        With `ntp authenticate`, only trusted keys authenticate a source (IOS); a missing,
+        untrusted or unsupported key leaves the association unable to sync.
+        """
+        if key_id is None or key_id not in self.ntp_keys:
+            return None
+        if self.ntp_authenticate and key_id not in self.ntp_trusted_keys:
+            return None
+        algorithm, encoded = self.ntp_keys[key_id]
+        name = _KEY_ALGORITHMS.get(algorithm)
+        if name is None:
+            return None
+        try:
+            return SymmetricKey(key_id, name, type7_decode(encoded).encode())
+        except ValueError:
+            return None
 
     # ------------------------------------------------------------------ access control
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from orchestrator.lab.clock import DeviceClock
+from orchestrator.ntp.auth import SymmetricKey
 from orchestrator.ntp.client import ClientSystem, PeerAssociation, PollConfig, SystemStatus
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,8 @@ class ServerTarget:
     iburst: bool = False
     minpoll: int = 6
     maxpoll: int = 10
+    key: SymmetricKey | None = None  # sign requests with it
+    require_auth: bool = False  # only authenticated replies count (`ntp authenticate`)
 
 
 class DeviceNtpClient(asyncio.DatagramProtocol):
@@ -77,7 +80,9 @@ class DeviceNtpClient(asyncio.DatagramProtocol):
                 prefer=t.prefer,
                 interval_override_s=self.poll_interval_s,
             )
-            self.system.add_server(address, port, config, now_s=now)
+            self.system.add_server(
+                address, port, config, now_s=now, key=t.key, require_auth=t.require_auth
+            )
         if self.system.peers:
             self._ensure_running()
         else:

@@ -25,6 +25,10 @@ What it implements:
   * reply validation (§8, §9.2): server mode, version, bogus (origin != our last
     transmit), duplicate, zero timestamps, unsynchronised server, root distance;
     kiss-o'-death: RATE doubles the poll interval, DENY and RSTR stop the association;
+  * symmetric-key authentication (legacy MAC, RFC 8573 AES-CMAC, via ntp.auth): with a
+    key, requests carry a MAC and only replies with a valid MAC under that key count;
+    with `require_auth` an association without a usable key never counts (IOS
+    `ntp authenticate`);
   * the 8-bit reach register (shifted at each poll, bit 0 set by a good reply, so
     0o377 after eight answered polls);
   * on-wire offset/delay/dispersion (§8) and the 8-stage clock filter (§10): the
@@ -39,7 +43,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from orchestrator.ntp import packet, timestamps
+from orchestrator.ntp import onwire, packet, timestamps
+from orchestrator.ntp.auth import SymmetricKey
 
 # RFC 5905 §7.2 / Figure 6 constants.
 PHI = 15e-6  # frequency tolerance, s/s
@@ -149,11 +154,22 @@ class PeerAssociation:
     """One server we poll: its schedule, reach register, last header and clock filter."""
 
     def __init__(
-        self, address: str, port: int, config: PollConfig, *, now_s: float = 0.0, precision: int
+        self,
+        address: str,
+        port: int,
+        config: PollConfig,
+        *,
+        now_s: float = 0.0,
+        precision: int,
+        key: SymmetricKey | None = None,
+        require_auth: bool | None = None,
     ) -> None:
         self.address = address
         self.port = port
         self.config = config
+        self.key = key  # signs every request when set
+        # Must replies carry a valid MAC under `key`? Default: yes whenever there is a key.
+        self.require_auth = key is not None if require_auth is None else require_auth
         self._sys_precision = precision
         self.hpoll = config.minpoll
         self.reach = 0  # the 8-bit reach register
@@ -205,6 +221,9 @@ class PeerAssociation:
         self.sent += 1
         poll_field = min(self.hpoll + self.kod_backoff, 17)
         request = packet.client_request(xmt, version=self.config.version, poll=poll_field)
+        wire = request.encode()
+        if self.key is not None:
+            wire = self.key.sign(wire)
         if self._burst_left > 0 and self.reach == 0:
             self._burst_left -= 1
             spacing = BURST_SPACING_S
@@ -213,7 +232,7 @@ class PeerAssociation:
             self.next_poll_s = now_s + spacing
         else:
             self.next_poll_s = now_s + self.poll_interval_s
-        return request.encode()
+        return wire
 
     # ------------------------------------------------------------------ receive
 
@@ -235,6 +254,8 @@ class PeerAssociation:
             return self._drop("duplicate")
         if self._expected_origin is None or reply.origin_ts != self._expected_origin:
             return self._drop("bogus")
+        if not self._authentic(data, reply):
+            return self._drop("auth")
         if reply.is_kod:
             return self._kiss(reply.kiss_code or "")
         if reply.receive_ts == 0 or reply.transmit_ts == 0:
@@ -254,23 +275,30 @@ class PeerAssociation:
         if reply.root_delay_s / 2 + reply.root_dispersion_s >= MAXDISP:
             return self._drop("root distance")
         t1 = reply.origin_ts
-        t2 = reply.receive_ts
-        t3 = reply.transmit_ts
         t4 = timestamps.from_unix_s(arrival_s)
-        offset = (timestamps.diff_s(t2, t1) + timestamps.diff_s(t3, t4)) / 2
-        delay = max(
-            timestamps.diff_s(t4, t1) - timestamps.diff_s(t3, t2), log2d(self._sys_precision)
-        )
+        wire = onwire.measure(t1, reply.receive_ts, reply.transmit_ts, t4)
+        delay = max(wire.delay_s, log2d(self._sys_precision))
         disp = (
             log2d(reply.precision)
             + log2d(self._sys_precision)
             + PHI * abs(timestamps.diff_s(t4, t1))
         )
-        sample = Sample(offset, delay, disp, arrival_s)
+        sample = Sample(wire.offset_s, delay, disp, arrival_s)
         self.filter.add(sample, self._sys_precision)
         self.reach |= 1
         self.last_reply_s = arrival_s
         return ReplyOutcome(True, "ok", sample)
+
+    def _authentic(self, data: bytes, reply: packet.NtpPacket) -> bool:
+        """Does the reply carry a valid MAC under our key (when one is needed)?"""
+        if not self.require_auth:
+            return True
+        if self.key is None:
+            return False
+        mac = reply.mac
+        if mac is None or mac.key_id != self.key.key_id:
+            return False
+        return self.key.verify(data[: packet.mac_offset(data, reply)], mac.digest)
 
     def _kiss(self, code: str) -> ReplyOutcome:
         self._expected_origin = None
@@ -347,16 +375,35 @@ class ClientSystem:
         self._update_s: float | None = None
 
     def add_server(
-        self, address: str, port: int = 123, config: PollConfig | None = None, *, now_s: float = 0.0
+        self,
+        address: str,
+        port: int = 123,
+        config: PollConfig | None = None,
+        *,
+        now_s: float = 0.0,
+        key: SymmetricKey | None = None,
+        require_auth: bool | None = None,
     ) -> PeerAssociation:
-        key = (address, port)
-        existing = self.peers.get(key)
-        if existing is not None and existing.config == (config or PollConfig()):
+        """Add (or keep, when nothing changed) the association with `address:port`."""
+        wanted = config or PollConfig()
+        existing = self.peers.get((address, port))
+        if (
+            existing is not None
+            and existing.config == wanted
+            and existing.key == key
+            and existing.require_auth == (key is not None if require_auth is None else require_auth)
+        ):
             return existing
         peer = PeerAssociation(
-            address, port, config or PollConfig(), now_s=now_s, precision=self.precision
+            address,
+            port,
+            wanted,
+            now_s=now_s,
+            precision=self.precision,
+            key=key,
+            require_auth=require_auth,
         )
-        self.peers[key] = peer
+        self.peers[(address, port)] = peer
         return peer
 
     def remove_server(self, address: str, port: int = 123) -> None:

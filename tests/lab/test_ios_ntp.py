@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
+import pytest
 from netmiko import ConnectHandler
 
 from orchestrator.lab.runtime import DeviceEndpoint, Lab
+from orchestrator.serve.config import ServerConfig
+from orchestrator.serve.runner import NtpServerRunner
 from tests.lab.conftest import wait_for
 
 ROW = re.compile(
@@ -88,5 +92,60 @@ def test_ios_pointed_at_a_down_server_shows_reach_0_and_no_sys_peer(
         assert conn.send_command("show ntp status").startswith(  # type: ignore[attr-defined]
             "Clock is unsynchronized, stratum 16, no reference clock"
         )
+    finally:
+        conn.disconnect()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def keyed_server(tmp_path: Path) -> Iterator[int]:
+    """orch's server with key 10 (SHA1, ASCII secret) in its keys file."""
+    keys = tmp_path / "ntp.keys"
+    keys.write_text("10 SHA1 ASCII:lab-shared-secret\n")
+    config = ServerConfig(
+        listen=("127.0.0.1",),
+        port=0,
+        reference="local",
+        stratum=8,
+        ratelimit=None,
+        client_log=tmp_path / "clients.sqlite",
+        workers=1,
+        keys_file=keys,
+    )
+    with NtpServerRunner(config) as runner:
+        ((_, port),) = runner.addresses
+        yield port
+
+
+@pytest.mark.parametrize(("secret", "syncs"), [("lab-shared-secret", True), ("wrong", False)])
+def test_ntp_authenticate_syncs_only_with_the_servers_key(
+    make_lab: Callable[..., tuple[Lab, list[DeviceEndpoint]]],
+    keyed_server: int,
+    secret: str,
+    syncs: bool,
+) -> None:
+    _lab, (ep,) = make_lab({"name": "lab-auth", "platform": "cisco_ios"}, ntp_port=keyed_server)
+    conn = login(ep)
+    try:
+        conn.send_config_set(  # type: ignore[attr-defined]
+            [
+                f"ntp authentication-key 10 sha1 {secret}",
+                "ntp trusted-key 10",
+                "ntp authenticate",
+                "ntp server 127.0.0.1 key 10 iburst",
+            ]
+        )
+        if syncs:
+            row = wait_for(
+                lambda: (r := associations(conn, "127.0.0.1")) and r["tally"] == "*" and r, 30
+            )
+            assert row, "no *~ with the right key"
+        else:
+            time.sleep(3)
+            row = associations(conn, "127.0.0.1")
+            assert row is not None and row["reach"] == "0" and row["tally"] == " "
+        # The key is kept the IOS way: type 7, never in clear.
+        run = conn.send_command("show running-config | include authentication-key")  # type: ignore[attr-defined]
+        assert run.startswith("ntp authentication-key 10 sha1 ") and run.endswith(" 7")
+        assert secret not in run
     finally:
         conn.disconnect()  # type: ignore[attr-defined]

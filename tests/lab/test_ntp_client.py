@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 
 from orchestrator.ntp import client, packet, timestamps
+from orchestrator.ntp.auth import SymmetricKey
 from orchestrator.ntp.client import ClientSystem, PeerAssociation, PollConfig
 
 T0 = 1_790_000_000.0  # some Unix time in 2026
@@ -166,3 +167,20 @@ def test_prefer_peer_wins_and_no_reply_means_no_sys_peer() -> None:
         poll_once(a, T0 + 64 * i, server_offset_s=0.0, stratum=1)
         poll_once(b, T0 + 64 * i, server_offset_s=0.0005, stratum=2)
     assert system.select(T0 + 200) is b
+
+
+def test_keyed_association_signs_requests_and_needs_signed_replies() -> None:
+    key = SymmetricKey(10, "sha1", b"lab-shared-secret")
+    peer = PeerAssociation("127.0.0.1", 123, PollConfig(), now_s=T0, precision=-20, key=key)
+    request = peer.make_request(T0)
+    decoded = packet.decode(request)
+    assert decoded.mac is not None and decoded.mac.key_id == 10
+    assert key.verify(request[: packet.mac_offset(request, decoded)], decoded.mac.digest)
+    unsigned, t4 = server_reply(request, server_offset_s=0.0, t_request=T0)
+    assert peer.receive(unsigned, t4).reason == "auth"
+    signed = key.sign(unsigned)
+    assert peer.receive(signed, t4).accepted
+    other = SymmetricKey(10, "sha1", b"not-the-secret")
+    request = peer.make_request(T0 + 64)
+    forged, t4 = server_reply(request, server_offset_s=0.0, t_request=T0 + 64)
+    assert peer.receive(other.sign(forged), t4).reason == "auth"
