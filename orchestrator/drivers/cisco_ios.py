@@ -387,22 +387,22 @@ class CiscoIosDriver:
         )
 
     def apply(self, session: Session, plan: Plan) -> ApplyReport:
-        main = [c for c in plan.commands if c != UPDATE_CALENDAR]
-        warnings: list[str] = []
-        skipped: list[str] = []
-        if main:
-            session.configure(main)
-        if UPDATE_CALENDAR in plan.commands:
-            try:
-                session.configure([UPDATE_CALENDAR])
-            except CommandRejected:
-                skipped.append(UPDATE_CALENDAR)
-                warnings.append(
-                    "'ntp update-calendar' is not supported here (no hardware calendar); skipped"
-                )
+        """One configuration block; `ntp update-calendar` comes last, so when it is the
+        line refused (no hardware calendar) everything before it was accepted."""
+        try:
+            session.configure(plan.commands)
+        except CommandRejected as exc:
+            if exc.command != UPDATE_CALENDAR:
+                raise
+            skipped: tuple[str, ...] = (UPDATE_CALENDAR,)
+            warnings: tuple[str, ...] = (
+                "'ntp update-calendar' is not supported here (no hardware calendar); skipped",
+            )
+        else:
+            skipped = warnings = ()
         session.save()
         applied = tuple(c for c in plan.commands if c not in skipped)
-        return ApplyReport(applied=applied, warnings=tuple(warnings), skipped=tuple(skipped))
+        return ApplyReport(applied=applied, warnings=warnings, skipped=skipped)
 
     def restore(self, session: Session, backup: Backup) -> None:
         now = self.backup(session)

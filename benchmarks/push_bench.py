@@ -1,0 +1,234 @@
+"""Push benchmark: `orch push` to N simulated lab devices; optional Ansible comparison.
+
+    python benchmarks/push_bench.py 100 500 1000 [--workers 50] [--ansible]
+
+For each N: a fresh lab of N devices (mostly IOS, some CatOS and Windows, as
+`orch lab up --devices N` builds it) runs in a child process, so the devices' CPU is not
+in the pushing process's GIL. Prints, per N, the wall time of a first push (every device
+changes) and a second push (every device unchanged), devices per second and the peak RSS
+of the pushing process. Targets: 1000 devices in <= 40 s on 2 cores, peak RSS <= 1 GB.
+
+With --ansible and an Ansible venv (ORCH_ANSIBLE_VENV or ./.venv-ansible with
+ansible-playbook and the cisco.ios collection), the same N IOS devices are pushed with
+`cisco.ios.ios_ntp_global` and the ratio is printed; otherwise it says why it skipped.
+
+Everything stays on loopback: devices listen on 127.0.x.y and their NTP clients poll
+127.0.0.1 on a port nobody serves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from orchestrator.engine.push import PushOptions, push_hosts
+from orchestrator.lab.runtime import DeviceEndpoint, Lab
+from orchestrator.lab.spec import DeviceSpec, LabSpec, generated_devices
+from orchestrator.models import DesiredNtp, Host, NtpServerSpec, PushOutcome, Secret
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _serve_lab(devices: tuple[DeviceSpec, ...], ntp_port: int, conn: Connection) -> None:
+    lab = Lab(LabSpec(devices, ntp_port=ntp_port, poll_interval_s=None))
+    try:
+        conn.send(lab.start(timeout_s=300))
+        conn.recv()  # wait until the benchmark is done
+    finally:
+        lab.stop()
+
+
+class LabProcess:
+    def __init__(self, devices: tuple[DeviceSpec, ...]) -> None:
+        self._parent, child = mp.Pipe()
+        self._proc = mp.get_context("fork").Process(
+            target=_serve_lab, args=(devices, _free_port(), child), daemon=True
+        )
+
+    def __enter__(self) -> list[DeviceEndpoint]:
+        self._proc.start()
+        endpoints: list[DeviceEndpoint] = self._parent.recv()
+        return endpoints
+
+    def __exit__(self, *exc: object) -> None:
+        self._parent.send("stop")
+        self._proc.join(30)
+        if self._proc.is_alive():
+            self._proc.kill()  # our own child, by handle
+
+
+def _hosts(endpoints: list[DeviceEndpoint], desired: DesiredNtp) -> list[Host]:
+    return [
+        Host(
+            name=e.name,
+            hostname=e.address,
+            platform=e.platform,
+            port=e.port,
+            username=e.username,
+            password=Secret(e.password),
+            site="lab",
+            groups=(),
+            desired=replace(desired, update_calendar=e.platform == "cisco_ios"),
+            enable_secret=Secret(e.password),
+        )
+        for e in endpoints
+    ]
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bench(n: int, workers: int, ansible: bool) -> None:
+    port = _free_port()
+    devices = generated_devices(n, port=port)
+    desired = DesiredNtp((NtpServerSpec("127.0.0.1", prefer=True), NtpServerSpec("127.0.0.2")))
+    with LabProcess(devices) as endpoints, tempfile.TemporaryDirectory() as tmp:
+        hosts = _hosts(endpoints, desired)
+        options = PushOptions(
+            workers=workers,
+            timeout_s=120,
+            connect_timeout_s=30,
+            known_hosts=Path(tmp) / "known_hosts",
+            accept_new_host_keys=True,
+            backups_dir=Path(tmp) / "backups",
+        )
+        for label in ("first push (changes)", "second push (no-op)"):
+            t0 = time.perf_counter()
+            _, results = push_hosts(hosts, options)
+            wall = time.perf_counter() - t0
+            counts = {o.value: sum(r.outcome is o for r in results) for o in PushOutcome}
+            summary = ", ".join(f"{v} {k}" for k, v in counts.items() if v)
+            print(
+                f"N={n:5d} {label:22s} wall {wall:6.1f} s  {n / wall:6.1f} devices/s  "
+                f"peak RSS {_peak_rss_mb():6.0f} MB  [{summary}]",
+                flush=True,
+            )
+            failed = [r for r in results if r.outcome is PushOutcome.FAILED][:3]
+            for r in failed:
+                print(f"    failed: {r.host}: {r.reason}")
+            if label.startswith("first"):
+                orch_wall = wall
+        if ansible:
+            _ansible(n, [h for h in hosts if h.platform == "cisco_ios"], orch_wall, Path(tmp))
+
+
+# --------------------------------------------------------------------------- Ansible
+
+
+def _ansible_venv() -> Path | None:
+    candidates = [os.environ.get("ORCH_ANSIBLE_VENV"), ".venv-ansible"]
+    for c in candidates:
+        if c and (Path(c) / "bin" / "ansible-playbook").exists():
+            return Path(c)
+    return None
+
+
+PLAYBOOK = """\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - cisco.ios.ios_ntp_global:
+        config:
+          servers:
+            - server: 127.0.0.1
+              prefer: true
+              iburst: true
+            - server: 127.0.0.2
+              iburst: true
+          update_calendar: true
+        state: replaced
+"""
+
+
+def _ansible(n: int, hosts: list[Host], orch_wall: float, tmp: Path) -> None:
+    venv = _ansible_venv()
+    if venv is None:
+        print(
+            "    ansible: skipped (no venv with ansible-playbook; set ORCH_ANSIBLE_VENV to one "
+            "with ansible-core and the cisco.ios collection)"
+        )
+        return
+    inventory = tmp / "ansible_hosts.ini"
+    lines = ["[all]"]
+    for h in hosts:
+        lines.append(
+            f"{h.name} ansible_host={h.hostname} ansible_port={h.port} ansible_user={h.username}"
+        )
+    lines += [
+        "[all:vars]",
+        "ansible_connection=ansible.netcommon.network_cli",
+        "ansible_network_os=cisco.ios.ios",
+        "ansible_become=true",
+        "ansible_become_method=enable",
+        "ansible_host_key_checking=false",
+    ]
+    inventory.write_text("\n".join(lines) + "\n")
+    (tmp / "play.yml").write_text(PLAYBOOK)
+    env = {
+        **os.environ,
+        "ANSIBLE_HOST_KEY_CHECKING": "False",
+        "ANSIBLE_FORKS": "50",
+        "ANSIBLE_PASSWORD": hosts[0].password.reveal() if hosts[0].password else "",
+        "ANSIBLE_BECOME_PASSWORD": hosts[0].password.reveal() if hosts[0].password else "",
+    }
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [
+            str(venv / "bin" / "ansible-playbook"),
+            "-i",
+            str(inventory),
+            str(tmp / "play.yml"),
+            "-e",
+            "ansible_password={{ lookup('env', 'ANSIBLE_PASSWORD') }}",
+            "-e",
+            "ansible_become_password={{ lookup('env', 'ANSIBLE_BECOME_PASSWORD') }}",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
+    wall = time.perf_counter() - t0
+    status = "ok" if proc.returncode == 0 else f"exit {proc.returncode}"
+    orch_ios = orch_wall * len(hosts) / max(n, 1)
+    print(
+        f"    ansible cisco.ios.ios_ntp_global: {len(hosts)} IOS devices in {wall:.1f} s "
+        f"({status}); orch is {wall / max(orch_ios, 1e-9):.1f}x faster (per-device basis)"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sizes", nargs="*", type=int, default=[100])
+    parser.add_argument("--workers", type=int, default=50)
+    parser.add_argument("--ansible", action="store_true", help="also time Ansible if available")
+    args = parser.parse_args(argv)
+    for n in args.sizes:
+        if not 1 <= n <= 5000:
+            parser.error("N must be between 1 and 5000")
+    print(f"orch push benchmark: {os.cpu_count()} CPUs, workers={args.workers}", flush=True)
+    for n in args.sizes:
+        bench(n, args.workers, args.ansible)
+    if shutil.which("ansible-playbook") is None and not args.ansible:
+        print("(run with --ansible to compare with cisco.ios.ios_ntp_global)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
