@@ -44,6 +44,7 @@ _TYPE_ALIASES: dict[str, Algorithm] = {
     "AES128CMAC": "aes128",
     "AES-128-CMAC": "aes128",
     "CMAC": "aes128",
+    "AES": "aes128",  # NTPsec ntp.keys
 }
 _UNSUPPORTED_TYPES = {"SHA256", "SHA384", "SHA512", "SHA3-224", "SHA3-256", "SHA3-384",
                       "SHA3-512", "TIGER", "WHIRLPOOL", "AES256", "AES-256", "RMD160"}  # fmt: skip
