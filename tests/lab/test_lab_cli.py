@@ -13,6 +13,7 @@ from netmiko import ConnectHandler
 
 from orchestrator.cli.app import run
 from orchestrator.lab.daemon import read_status, running_pid
+from orchestrator.lab.linux_hosts import missing_requirements
 
 
 def free_port(address: str = "127.0.1.1") -> int:
@@ -98,3 +99,47 @@ def test_up_with_a_bad_inventory_is_an_input_error(
 ) -> None:
     assert run(["lab", "up", "--inventory", str(data_dir / "nowhere")]) == 2
     assert "nowhere" in capsys.readouterr().err
+
+
+def _linux_inventory(directory: Path, ssh_port: int, linux_port: int) -> Path:
+    directory.mkdir()
+    (directory / "defaults.yaml").write_text(
+        "username: admin\n"
+        "password: ${env:ORCH_LAB_PASSWORD:-orch-lab}\n"
+        "data:\n"
+        "  site: lab\n"
+        "  ntp:\n"
+        "    servers: [{address: 127.0.0.1}]\n"
+    )
+    (directory / "hosts.yaml").write_text(
+        f"r1:\n  hostname: 127.0.1.1\n  platform: cisco_ios\n  port: {ssh_port}\n"
+        f"l1:\n  hostname: 127.0.2.161\n  platform: linux\n  port: {linux_port}\n"
+        "  username: root\n"
+    )
+    return directory
+
+
+@pytest.mark.root
+@pytest.mark.skipif(bool(missing_requirements()), reason="; ".join(missing_requirements()))
+def test_linux_hosts_die_with_a_killed_lab(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    linux_port = free_port("127.0.2.161")
+    inventory = _linux_inventory(data_dir / "inv", free_port(), linux_port)
+    assert run(["lab", "up", "--inventory", str(inventory)]) == 0
+    assert "Linux hosts: 1 started" in capsys.readouterr().out
+    pid = running_pid(data_dir / "lab")
+    assert pid is not None
+    with socket.create_connection(("127.0.2.161", linux_port), timeout=5) as s:
+        assert s.recv(64).startswith(b"SSH-2.0-OpenSSH")
+    os.kill(pid, signal.SIGKILL)  # no chance to clean up: the parent-death signal must
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.2.161", linux_port), timeout=1).close()
+        except OSError:
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail("the Linux host's sshd outlived the lab process")
+    assert run(["lab", "down"]) == 0
