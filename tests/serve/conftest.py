@@ -15,7 +15,7 @@ StartServer = Callable[..., NtpServerRunner]
 
 @pytest.fixture
 def start_server(tmp_path: Path) -> Iterator[StartServer]:
-    """start_server(reference="local", ...) -> a running NtpServerRunner on 127.0.0.1:<ephemeral>."""
+    """start_server(reference="local", ...) -> a running server on 127.0.0.1:<ephemeral>."""
     runners: list[NtpServerRunner] = []
 
     def start(**overrides: Any) -> NtpServerRunner:

@@ -12,10 +12,12 @@ from pathlib import Path
 import ntplib
 import pytest
 
+from orchestrator.ntp.ratelimit import RateLimitConfig
 from orchestrator.serve.clientlog_store import read_client_log
 
 from .conftest import StartServer
 from .realclients import (
+    FAST,
     ChronydClient,
     chrony_conf,
     chronyd_oneshot,
@@ -105,10 +107,8 @@ _WRONG_BY = re.compile(r"System clock wrong by (-?\d+\.\d+) seconds")
 def test_chronyd_oneshot_local(start_server: StartServer, tmp_path: Path) -> None:
     server = start_server(
         reference="local",
-        ratelimit=__import__(
-            "orchestrator.ntp.ratelimit", fromlist=["RateLimitConfig"]
-        ).RateLimitConfig(),
-    )  # default rate limit: iburst must still get through
+        ratelimit=RateLimitConfig(),  # the default rate limit: iburst must get through
+    )
     host, port = server.addresses[0]
     d = private_dir(tmp_path, "q")
     rc, out = chronyd_oneshot(chrony_conf(d, [f"server {host} port {port} iburst"]))
@@ -121,7 +121,7 @@ def test_chronyd_oneshot_local(start_server: StartServer, tmp_path: Path) -> Non
 def test_chronyd_oneshot_upstream(start_server: StartServer, tmp_path: Path) -> None:
     host, port = _wait_synchronised(start_server)
     d = private_dir(tmp_path, "q")
-    rc, out = chronyd_oneshot(chrony_conf(d, [f"server {host} port {port} iburst"]))
+    rc, out = chronyd_oneshot(chrony_conf(d, [f"server {host} port {port} iburst {FAST}"]))
     assert rc == 0 and _WRONG_BY.search(out), out
 
 
@@ -137,7 +137,8 @@ def test_chronyd_oneshot_refuses_unsynchronised_host(
     server = start_server(reference="host")
     host, port = server.addresses[0]
     d = private_dir(tmp_path, "q")
-    rc, out = chronyd_oneshot(chrony_conf(d, [f"server {host} port {port} iburst"]), timeout_s=6)
+    conf = chrony_conf(d, [f"server {host} port {port} iburst {FAST}"])
+    rc, out = chronyd_oneshot(conf, timeout_s=3)
     assert rc != 0 and not _WRONG_BY.search(out), out  # LI=3: chrony will not use us
     assert server.policy is not None
     import time
@@ -165,9 +166,7 @@ def test_continuous_chronyd_selects_our_server(
     else:
         host, port = _wait_synchronised(start_server)
     d = private_dir(tmp_path, "x")
-    client = ChronydClient(
-        d, chrony_conf(d, [f"server {host} port {port} iburst minpoll -2 maxpoll -2"])
-    )
+    client = ChronydClient(d, chrony_conf(d, [f"server {host} port {port} iburst {FAST}"]))
     try:
         out = client.wait_for("^*", "-n", "sources", timeout_s=40)
         assert _selected(out, host, port), out
@@ -188,9 +187,7 @@ def test_continuous_chronyd_sees_li3_from_unsynchronised_host(
         pytest.skip("the host clock is synchronised here")
     host, port = start_server(reference="host").addresses[0]
     d = private_dir(tmp_path, "x")
-    client = ChronydClient(
-        d, chrony_conf(d, [f"server {host} port {port} iburst minpoll -2 maxpoll -2"])
-    )
+    client = ChronydClient(d, chrony_conf(d, [f"server {host} port {port} iburst {FAST}"]))
     try:
         out = client.wait_for("Not synchronised", "-n", "ntpdata", host, timeout_s=30)
         assert re.search(r"Leap status\s*: Not synchronised", out), out
