@@ -86,6 +86,15 @@ def up(
         int,
         typer.Option("--ssh-port", min=1, max=65535, help="SSH port with --devices."),
     ] = 2222,
+    linux: Annotated[
+        int,
+        typer.Option(
+            "--linux",
+            min=0,
+            max=250,
+            help="Real Linux hosts (127.0.2.x) to add with --devices; needs root, sshd, chrony.",
+        ),
+    ] = 0,
 ) -> None:
     """Start the lab (in the background unless --foreground) and write its inventory."""
     opts = options(ctx)
@@ -100,7 +109,10 @@ def up(
         poll_interval_s=poll_interval,
         ntp_port=ntp_port,
         ssh_port=ssh_port,
+        linux=linux,
     )
+    if linux and devices is None:
+        raise InputError("--linux goes with --devices; an inventory lists its own Linux hosts")
     state_dir = paths.lab_state_dir()
     console = opts.console
     if foreground:

@@ -8,7 +8,7 @@ Syntax and messages from the Cisco CatOS configuration guides and command refere
 from __future__ import annotations
 
 from orchestrator.lab import formats
-from orchestrator.lab.cli_tokens import CliError, Token, dispatch, match_keyword, tokenize
+from orchestrator.lab.cli_tokens import CliError, Node, Token, dispatch, match_keyword, tokenize
 from orchestrator.lab.device import Reply, SimDevice
 from orchestrator.lab.ios_config import is_ip
 from orchestrator.lab.ntp_runtime import ServerTarget
@@ -87,7 +87,7 @@ class CatosShell:
         for prefix in self.device.spec.faults.reject_commands:
             if text.lower().startswith(prefix.lower()):
                 return Reply(self._unknown(text))
-        tree: dict[str, object] = {
+        tree: dict[str, Node] = {
             "enable": self._enable,
             "disable": self._disable,
             "exit": self._quit,
@@ -115,7 +115,7 @@ class CatosShell:
             }
             tree["clear"] = {"ntp": {"server": self._clear_server, "key": self._clear_key}}
         try:
-            output = dispatch(tree, tokens, len(text))  # type: ignore[arg-type]
+            output = dispatch(tree, tokens, len(text))
         except CliError:
             return Reply(self._unknown(text))
         except _Quit:

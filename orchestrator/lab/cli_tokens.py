@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Union
+from typing import TypeAlias
 
 
 @dataclass(frozen=True)
@@ -59,12 +59,13 @@ def match_keyword(token: Token, choices: Mapping[str, object] | tuple[str, ...])
 
 # A command tree: keyword -> subtree or handler(args). Handlers get the remaining tokens.
 Handler = Callable[[list[Token]], str]
-Tree = Mapping[str, Union["Tree", Handler]]
+Node: TypeAlias = Handler | Mapping[str, "Node"]
+Tree = Mapping[str, Node]
 
 
 def dispatch(tree: Tree, tokens: list[Token], line_len: int) -> str:
     """Walk `tree` with `tokens` and run the handler reached."""
-    node: Tree | Handler = tree
+    node: Node = tree
     i = 0
     while not callable(node):
         if i >= len(tokens):

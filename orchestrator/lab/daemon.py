@@ -33,7 +33,7 @@ from typing import Any
 from orchestrator.errors import LabError, OrchError
 from orchestrator.lab.inventory import spec_from_inventory, write_inventory
 from orchestrator.lab.runtime import DeviceEndpoint, Lab
-from orchestrator.lab.spec import LabSpec, generated_devices
+from orchestrator.lab.spec import LabSpec, LinuxHostsSpec, generated_devices
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ class LabOptions:
     poll_interval_s: float = 2.0
     ntp_port: int = 123
     ssh_port: int = 2222
+    linux: int = 0  # real Linux hosts next to generated devices (--devices N --linux M)
 
     def argv(self, state_dir: Path) -> list[str]:
         args = [
@@ -67,7 +68,7 @@ class LabOptions:
             str(self.ssh_port),
         ]
         if self.devices is not None:
-            args += ["--devices", str(self.devices)]
+            args += ["--devices", str(self.devices), "--linux", str(self.linux)]
         if self.inventory is not None:
             args += ["--inventory", str(self.inventory.resolve())]
         return args
@@ -87,7 +88,8 @@ def build_spec(options: LabOptions, state_dir: Path) -> LabSpec:
             dataclasses.replace(d, password=password, enable_secret=password)
             for d in generated_devices(options.devices, port=options.ssh_port)
         )
-        return LabSpec(devices=devices, **common)
+        linux = LinuxHostsSpec(count=options.linux, ssh_port=options.ssh_port)
+        return LabSpec(devices=devices, linux=linux, **common)
     if options.inventory is None:
         raise LabError("the lab needs an inventory or a device count")
     return spec_from_inventory(options.inventory, **common)
@@ -269,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--poll-interval", type=float, default=2.0)
     parser.add_argument("--ntp-port", type=int, default=123)
     parser.add_argument("--ssh-port", type=int, default=2222)
+    parser.add_argument("--linux", type=int, default=0)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
     options = LabOptions(
@@ -277,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         poll_interval_s=args.poll_interval,
         ntp_port=args.ntp_port,
         ssh_port=args.ssh_port,
+        linux=args.linux,
     )
     try:
         serve(options, args.state_dir)

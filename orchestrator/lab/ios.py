@@ -6,7 +6,7 @@ import ipaddress
 import re
 
 from orchestrator.lab import formats
-from orchestrator.lab.cli_tokens import CliError, Token, dispatch, match_keyword, tokenize
+from orchestrator.lab.cli_tokens import CliError, Node, Token, dispatch, match_keyword, tokenize
 from orchestrator.lab.device import Reply, SimDevice
 from orchestrator.lab.ios_config import (
     AclEntry,
@@ -236,7 +236,7 @@ class IosShell:
 
     def _exec(self, command: str) -> str:
         tokens = tokenize(command)
-        tree: dict[str, object] = {
+        tree: dict[str, Node] = {
             "enable": self._enable,
             "disable": self._disable,
             "exit": self._logout,
@@ -259,10 +259,10 @@ class IosShell:
                     "copy": self._copy,
                 }
             )
-        return dispatch(tree, tokens, len(command))  # type: ignore[arg-type]
+        return dispatch(tree, tokens, len(command))
 
-    def _show_tree(self) -> dict[str, object]:
-        show: dict[str, object] = {
+    def _show_tree(self) -> dict[str, Node]:
+        show: dict[str, Node] = {
             "version": self._show_version,
             "clock": self._show_clock,
             "ntp": {
@@ -498,7 +498,7 @@ class IosShell:
             handled = self._interface_line(tokens, command)
             if handled is not None:
                 return handled
-        tree: dict[str, object] = {
+        tree: dict[str, Node] = {
             "end": self._end,
             "exit": self._exit_config,
             "hostname": self._hostname,
@@ -513,7 +513,7 @@ class IosShell:
             "interface": self._interface,
             "file": {"prompt": lambda _a: ""},
         }
-        result = dispatch(tree, tokens, len(command))  # type: ignore[arg-type]
+        result = dispatch(tree, tokens, len(command))
         return result
 
     def _end(self, args: list[Token]) -> str:
@@ -596,8 +596,8 @@ class IosShell:
 
     # ------------------------------------------------------------------ ntp
 
-    def _ntp_tree(self, *, negate: bool) -> dict[str, object]:
-        tree: dict[str, object] = {
+    def _ntp_tree(self, *, negate: bool) -> dict[str, Node]:
+        tree: dict[str, Node] = {
             "server": lambda a: self._ntp_server(a, negate),
             "source": lambda a: self._ntp_source(a, negate),
             "authenticate": lambda a: self._ntp_flag("authenticate", a, negate),
@@ -617,7 +617,7 @@ class IosShell:
             self.device.config.clear_ntp()
             self._changed()
             return ""
-        return dispatch(self._ntp_tree(negate=True), args, args[-1].start + len(args[-1].text))  # type: ignore[arg-type]
+        return dispatch(self._ntp_tree(negate=True), args, args[-1].start + len(args[-1].text))
 
     def _changed(self) -> None:
         self.device.touch()
@@ -677,7 +677,7 @@ class IosShell:
             minpoll=_opt_int(opts.get("minpoll")),
             maxpoll=_opt_int(opts.get("maxpoll")),
             prefer=bool(opts.get("prefer")),
-            source=opts.get("source") if isinstance(opts.get("source"), str) else None,  # type: ignore[arg-type]
+            source=str(opts["source"]) if "source" in opts else None,
             version=_opt_int(opts.get("version")),
         )
         self.device.config.set_server(server)

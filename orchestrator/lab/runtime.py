@@ -23,7 +23,7 @@ import asyncssh
 
 from orchestrator.errors import LabError
 from orchestrator.lab.device import SimDevice
-from orchestrator.lab.spec import LabSpec
+from orchestrator.lab.spec import DeviceSpec, LabSpec
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +53,12 @@ class DeviceEndpoint:
     key_file: str | None = None
 
 
-def make_device(spec: Any, lab: LabSpec) -> SimDevice:
+def make_device(spec: DeviceSpec, lab: LabSpec) -> SimDevice:
     from orchestrator.lab.catos import CatosDevice
     from orchestrator.lab.ios import IosDevice
     from orchestrator.lab.windows import WindowsDevice
 
-    factories: dict[str, Callable[[Any, LabSpec], SimDevice]] = {
+    factories: dict[str, Callable[[DeviceSpec, LabSpec], SimDevice]] = {
         "cisco_ios": IosDevice,
         "cisco_catos": CatosDevice,
         "windows": WindowsDevice,
