@@ -62,7 +62,7 @@ def evaluate(
     findings = [f for f in (rule(facts) for rule in RULES) if f is not None]
     first_failure = next((f for f in findings if not f.check.passed), None)
     if first_failure is None:
-        verdict, reason = Verdict.COMPLIANT, f"synchronised to {obs.peer} within policy"
+        verdict, reason = Verdict.COMPLIANT, f"synchronised to {facts.peer} within policy"
     else:
         verdict, reason = first_failure.verdict, first_failure.reason
     return DeviceVerdict(
@@ -72,7 +72,7 @@ def evaluate(
         verdict=verdict,
         reason=reason,
         checks=tuple(f.check for f in findings),
-        peer=obs.peer,
+        peer=facts.peer,
         offset_ms=obs.offset_ms,
         stratum=obs.stratum,
         reach=obs.reach,

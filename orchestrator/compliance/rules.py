@@ -36,8 +36,28 @@ class Facts:
         return _join(self.desired)
 
     @property
+    def peer_inferred(self) -> bool:
+        """The platform names no sync peer (CatOS `show ntp` has no peer column), but the
+        device is synchronised and every configured server is a desired one, so the
+        peer is one of ours."""
+        configured = self.obs.configured_servers
+        return (
+            self.obs.peer is None
+            and self.obs.synchronised
+            and bool(configured)
+            and configured <= self.desired
+        )
+
+    @property
+    def peer(self) -> str | None:
+        """The sync peer; the configured server when it is inferred and unambiguous."""
+        if self.obs.peer is None and self.peer_inferred and len(self.obs.configured_servers) == 1:
+            return next(iter(self.obs.configured_servers))
+        return self.obs.peer
+
+    @property
     def synced_to_desired(self) -> bool:
-        return self.obs.synchronised and self.obs.peer in self.desired
+        return self.obs.synchronised and (self.peer in self.desired or self.peer_inferred)
 
 
 @dataclass(frozen=True)
@@ -171,6 +191,11 @@ def sync_peer(f: Facts) -> Finding | None:
     peer = f.obs.peer
     if peer in f.desired:
         return _ok(name, Verdict.SYNCED_ELSEWHERE, expected, str(peer))
+    if f.peer_inferred:
+        actual = (
+            f"{f.peer or _join(f.obs.configured_servers)} (inferred: the platform names no peer)"
+        )
+        return _ok(name, Verdict.SYNCED_ELSEWHERE, expected, actual)
     actual = peer or "unknown reference"
     reason = (
         f"synchronised to {actual}, not to {f.desired_text}: remove the other time sources "
@@ -250,7 +275,8 @@ def polls_our_server(f: Facts) -> Finding | None:
         seen = _dt.datetime.fromtimestamp(entry.last_seen, _dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
         actual = f"last request at {seen}"
     reason = (
-        f"the device says it is synchronised to {f.obs.peer}, but our server's client log "
+        f"the device says it is synchronised to {f.peer or f.desired_text}, but our server's "
+        "client log "
         f"shows {actual} from {' or '.join(addresses)}: another server answers for that "
         "address (NAT, anycast or a duplicate IP), or set data.ntp_client_address to the "
         "device's real source address"

@@ -205,3 +205,30 @@ def windows_state(*, server: str = OUR_SERVER, domain_policy: bool = False) -> D
         ),
         raw=(("w32tm /query /status", raw),),
     )
+
+
+def catos_state(*, configured: tuple[str, ...] = (OUR_SERVER,), synced: bool = True) -> DeviceState:
+    """CatOS `show ntp` names no sync peer: only `Last NTP update` and the server table
+    (Catalyst 6500/4000 CatOS command reference example; see orchestrator/lab/formats.py)."""
+    table = "\n".join(configured)
+    raw = (
+        "Current time: Tue Jun 23 1998, 20:29:25\n"
+        "Timezone: '', offset from UTC is 0 hours\n"
+        "Summertime: '', disabled\n"
+        f"Last NTP update: {'Tue Jun 23 1998, 20:29:07' if synced else ''}\n"
+        "Broadcast client mode: disabled\n"
+        "Broadcast delay: 3000 microseconds\n"
+        "Client mode: enabled\n"
+        "Authentication: disabled\n\n"
+        "NTP-Server                               Server Key\n"
+        "---------------------------------------- ----------\n"
+        f"{table}\n"
+    )
+    return DeviceState(
+        host="cat1",
+        platform="cisco_catos",
+        configured=ConfiguredNtp(servers=tuple(NtpServerSpec(a) for a in configured)),
+        associations=(),
+        status=NtpStatus(synced, None, None, None, None, None, None, "Tue Jun 23 1998, 20:29:07"),
+        raw=(("show ntp", raw),),
+    )

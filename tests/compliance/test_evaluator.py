@@ -9,6 +9,7 @@ import pytest
 from compliance.compliance_samples import (
     OTHER_SERVER,
     OUR_SERVER,
+    catos_state,
     chrony_state,
     host,
     ios_assoc,
@@ -192,3 +193,24 @@ def test_unknown_clients_lists_pollers_outside_the_inventory() -> None:
     )
     found = unknown_clients([host()], log, now=NOW)
     assert [e.address for e in found] == ["10.66.0.7"]  # the stale one is history
+
+
+def test_catos_names_no_peer_so_the_only_configured_server_is_inferred() -> None:
+    h = host("cat1", "cisco_catos")
+    v = evaluate(h, catos_state(), polled(), now=NOW)
+    assert v.verdict is Verdict.COMPLIANT, v.reason
+    assert v.peer == OUR_SERVER
+    check = next(c for c in v.checks if c.name == "sync-peer")
+    assert "inferred" in check.actual
+    # The two-sided check matters most here: the log must show the device polling us.
+    liar = evaluate(h, catos_state(), polled("10.9.9.9"), now=NOW)
+    assert liar.verdict is Verdict.SYNCED_ELSEWHERE
+
+
+def test_catos_with_a_foreign_server_configured_is_not_inferred_to_be_ours() -> None:
+    v = evaluate(
+        host("cat1", "cisco_catos"), catos_state(configured=(OTHER_SERVER,)), None, now=NOW
+    )
+    assert v.verdict is Verdict.MISCONFIGURED
+    unsynced = evaluate(host("cat1", "cisco_catos"), catos_state(synced=False), None, now=NOW)
+    assert unsynced.verdict is Verdict.UNSYNCHRONISED
