@@ -83,11 +83,19 @@ def _hosts(endpoints: list[DeviceEndpoint], desired: DesiredNtp) -> list[Host]:
             password=Secret(e.password),
             site="lab",
             groups=(),
-            desired=replace(desired, update_calendar=e.platform == "cisco_ios"),
+            desired=_desired_for(e.platform, desired),
             enable_secret=Secret(e.password),
         )
         for e in endpoints
     ]
+
+
+def _desired_for(platform: str, desired: DesiredNtp) -> DesiredNtp:
+    if platform == "windows":
+        # One peer: the lab's simulated cmd.exe splits `/manualpeerlist:"a b"` at the space
+        # (real Windows does not), so a two-peer list would fail there.
+        return replace(desired, servers=desired.servers[:1], update_calendar=False)
+    return replace(desired, update_calendar=platform == "cisco_ios")
 
 
 def _peak_rss_mb() -> float:

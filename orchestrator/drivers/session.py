@@ -604,7 +604,8 @@ def _open_cli(host: Host, timeout_s: float, policy: _HostKeyPolicy) -> CliSessio
             if host.enable_secret:
                 if isinstance(conn, IosConnection):
                     if conn.last_prompt.endswith(">"):
-                        conn.enable(check_state=False)
+                        # The `#` prompt ends it: no extra round trip to check enable mode.
+                        conn.enable(check_state=False, enable_pattern=r"#\s*$")
                 elif not conn.check_enable_mode():
                     conn.enable()
         except BaseException:
