@@ -121,9 +121,8 @@ def load_config_file(path: Path, base: ServerConfig | None = None) -> ServerConf
         raw = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ConfigError(
-            f"{path}: not valid {path.suffix.lstrip('.') or 'YAML'}: {first}"
-        ) from None
+        kind = "TOML" if path.suffix == ".toml" else "YAML"
+        raise ConfigError(f"{path}: not valid {kind}: {first}") from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):

@@ -1,0 +1,130 @@
+"""`orch server run | status | install-unit` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import ntplib
+import pytest
+
+from orchestrator.cli.app import run
+from orchestrator.ntp.clientlog import ClientLog, Outcome
+from orchestrator.serve.clientlog_store import ClientLogStore
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _orch(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "orchestrator", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_run_serves_then_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    log = tmp_path / "clients.sqlite"
+    proc = _orch(
+        "server", "run", "--listen", "127.0.0.1", "--port", "0", "--reference", "local",
+        "--stratum", "9", "--workers", "2", "--client-log", str(log),
+    )  # fmt: skip
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()  # "orch server: listening on 127.0.0.1:PORT; ..."
+        m = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
+        assert m, line
+        r = ntplib.NTPClient().request("127.0.0.1", port=int(m.group(1)), version=4, timeout=3)
+        assert r.stratum == 9 and r.leap == 0
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "stopped" in err and "Traceback" not in err
+
+    # what the server wrote is what `orch server status` shows
+    capsys_out = subprocess.run(
+        [sys.executable, "-m", "orchestrator", "server", "status", "--format", "json",
+         "--client-log", str(log)],
+        capture_output=True, text=True, timeout=60, cwd=REPO, check=True,
+    ).stdout  # fmt: skip
+    status = json.loads(capsys_out)
+    assert status["server"]["reference"] == "local" and status["server"]["stratum"] == "9"
+    assert status["counters"]["answered"] == 1
+    (client,) = status["clients"]
+    assert client["address"] == "127.0.0.1" and client["responses"] == 1
+
+
+def test_run_port_in_use_is_one_line(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        proc = _orch(
+            "server", "run", "--listen", "127.0.0.1", "--port", str(port),
+            "--client-log", str(tmp_path / "c.sqlite"),
+        )  # fmt: skip
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "already in use" in lines[0] and "--port" in lines[0], err
+
+
+def test_bad_config_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "server.toml"
+    cfg.write_text('allow = ["10.0.0.0/8"]\n[ratelimit]\nburst = 0\n')
+    assert run(["server", "run", "--config", str(cfg), "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert f"{cfg}: ratelimit.burst" in err and "Traceback" not in err
+
+
+def test_status_table_like_chronyc_clients(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "c.sqlite"
+    log = ClientLog()
+    now = time.time()
+    for i in range(5):
+        log.record("10.1.2.3", now - 64 * (4 - i), Outcome.RESPONDED, key_id=3)
+    log.record("10.9.9.9", now, Outcome.KOD)
+    store = ClientLogStore(db)
+    store.add(log.take_deltas(), {"received": 6, "answered": 5, "kod-rate": 1})
+    store.set_meta({"listen": "0.0.0.0:123", "reference": "local", "stratum": "10"})
+    store.close()
+    assert run(["server", "status", "--client-log", str(db)]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if "10.1.2.3" in line).split()
+    assert row == ["10.1.2.3", "5", "5", "0", "0", "6", *row[6:7], "3"]  # Int 6 = 64 s
+    assert "kod-rate" in out and "0.0.0.0:123" in out
+
+
+def test_status_without_log(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["server", "status", "--client-log", str(tmp_path / "none.sqlite")]) == 0
+    assert "No client log" in capsys.readouterr().out
+
+
+def test_install_unit_writes_a_unit_and_never_overwrites(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    unit = tmp_path / "orch-server.service"
+    cfg = tmp_path / "server.toml"
+    assert run(["server", "install-unit", "--path", str(unit), "--config", str(cfg)]) == 0
+    text = unit.read_text()
+    assert "[Service]" in text and "KillMode=mixed" in text
+    exec_start = next(line for line in text.splitlines() if line.startswith("ExecStart="))
+    assert "server run" in exec_start and f"--config {cfg}" in exec_start
+    assert "AmbientCapabilities=CAP_NET_BIND_SERVICE" in text
+    assert run(["server", "install-unit", "--path", str(unit)]) == 2
+    assert "--force" in capsys.readouterr().err

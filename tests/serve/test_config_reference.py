@@ -1,0 +1,153 @@
+"""Config files, the host-clock mapping, chronyc tracking parsing, upstream addresses."""
+
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+
+import pytest
+
+from orchestrator.errors import ConfigError
+from orchestrator.ntp.ratelimit import RateLimitConfig
+from orchestrator.serve.config import ServerConfig, build_policy, load_config_file
+from orchestrator.serve.hostclock import (
+    STA_UNSYNC,
+    TIME_INS,
+    TIME_OK,
+    KernelClock,
+    parse_tracking_csv,
+)
+from orchestrator.serve.reference import REFID_HOST, host_state, parse_server
+from orchestrator.serve.udp import _bind_error
+
+TOML = """\
+listen = ["127.0.0.1"]
+port = 1123
+reference = "local"
+stratum = 6
+allow = ["10.20.0.0/16", "127.0.0.1"]
+deny = ["10.20.99.0/24"]
+deny_kod = true
+keys = "ntp.keys"
+
+[ratelimit]
+interval = 1
+burst = 4
+leak = 0
+"""
+
+
+def test_toml_config(tmp_path: Path) -> None:
+    (tmp_path / "ntp.keys").write_text("1 SHA1 HEX:" + "ab" * 20 + "\n")
+    path = tmp_path / "server.toml"
+    path.write_text(TOML)
+    cfg = load_config_file(path)
+    assert (cfg.listen, cfg.port, cfg.reference, cfg.stratum) == (("127.0.0.1",), 1123, "local", 6)
+    assert cfg.ratelimit == RateLimitConfig(interval=1, burst=4, leak=0, kod=True)
+    assert cfg.keys_file == tmp_path / "ntp.keys"  # relative to the config file
+    policy = build_policy(cfg)
+    assert list(policy.keys) == [1] and policy.deny_kod
+
+
+def test_yaml_config_can_turn_ratelimit_off(tmp_path: Path) -> None:
+    path = tmp_path / "server.yaml"
+    path.write_text(
+        "reference: upstream\nupstream: ['127.0.0.1:1123']\nratelimit:\n  enabled: no\n"
+    )
+    cfg = load_config_file(path)
+    assert cfg.reference == "upstream" and cfg.upstream == ("127.0.0.1:1123",)
+    assert cfg.ratelimit is None
+    assert ServerConfig().ratelimit == RateLimitConfig()  # on by default
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("s.toml", "stratum = 16\n", "stratum: Input should be less than or equal to 15"),
+        ("s.toml", "colour = 1\n", "colour: Extra inputs are not permitted"),
+        ("s.toml", "port = \n", "not valid TOML"),
+        ("s.yaml", "- a list\n", "expected a mapping"),
+        ("s.yaml", "reference: sky\n", "reference: Input should be 'host', 'upstream' or 'local'"),
+    ],
+)
+def test_bad_config_names_file_and_key(tmp_path: Path, name: str, text: str, message: str) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config_file(path)
+    assert str(err.value).startswith(f"{path}: ") and message in str(err.value)
+
+
+def test_policy_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="require_auth needs a keys file"):
+        build_policy(ServerConfig(require_auth=True))
+    with pytest.raises(ConfigError, match="not an address"):
+        build_policy(ServerConfig(allow=("10.0.0.0/33",)))
+    (tmp_path / "k").write_text("1 MD5 HEX:zz\n")
+    with pytest.raises(ConfigError, match=r"k:1: HEX: key"):
+        build_policy(ServerConfig(keys_file=tmp_path / "k"))
+
+
+def test_bind_error_messages() -> None:
+    eacces = _bind_error(OSError(errno.EACCES, "Permission denied"), "0.0.0.0", 123)
+    assert "permission denied" in str(eacces) and "CAP_NET_BIND_SERVICE" in str(eacces)
+    inuse = _bind_error(OSError(errno.EADDRINUSE, "in use"), "::", 123)
+    assert str(inuse).startswith("cannot listen on [::]:123: the port is already in use")
+
+
+# chronyc -c tracking from chronyd 4.3 on this machine (`local stratum 8`), and the
+# Debian chrony 4.3 columns as documented in chronyc(1) `tracking`.
+TRACKING_LOCAL = (
+    "7F7F0101,,8,1795318860.006588847,0.000000000,0.000000000,0.000000000,"
+    "0.000,0.000,0.000,0.000000000,0.000000000,0.0,Normal"
+)
+TRACKING_UNSYNC = "00000000,,0,0.000000000,0.000000000,0.000000000,0.000000000,0.000,0.000,0.000,1.000000000,1.000000000,0.0,Not synchronised"  # noqa: E501
+
+
+def test_parse_chronyc_tracking_csv() -> None:
+    t = parse_tracking_csv(TRACKING_LOCAL)
+    assert t is not None
+    assert t.ref_id == bytes.fromhex("7F7F0101") and t.stratum == 8
+    assert t.ref_time_ns == 1795318860_006588847 and t.synchronised and t.leap == 0
+    u = parse_tracking_csv(TRACKING_UNSYNC)
+    assert u is not None and not u.synchronised and u.leap == 3
+    assert parse_tracking_csv("506 Cannot talk to daemon") is None
+
+
+SYNCED_KERNEL = KernelClock(TIME_OK, 0, 0.05, 0.001)
+
+
+def test_host_state_follows_kernel_and_chrony() -> None:
+    now = 1_800_000_000 * 10**9
+    unsynced = KernelClock(5, STA_UNSYNC, 16.0, 16.0)
+    s = host_state(unsynced, parse_tracking_csv(TRACKING_LOCAL), now_ns=now, precision=-20,
+                   fallback_stratum=10)  # fmt: skip
+    assert (s.leap, s.stratum, s.synchronised) == (3, 16, False)  # chronyd -x does not count
+    s = host_state(SYNCED_KERNEL, parse_tracking_csv(TRACKING_LOCAL), now_ns=now,
+                   precision=-20, fallback_stratum=10)  # fmt: skip
+    assert (s.leap, s.stratum, s.ref_id) == (0, 8, bytes.fromhex("7F7F0101"))
+    s = host_state(SYNCED_KERNEL, None, now_ns=now, precision=-20, fallback_stratum=10)
+    assert (s.stratum, s.ref_id, s.root_dispersion_s, s.ref_time_ns) == (10, REFID_HOST, 0.05, now)
+    s = host_state(KernelClock(TIME_INS, 0, 0.01, 0.0), None, now_ns=now, precision=-20,
+                   fallback_stratum=10)  # fmt: skip
+    assert s.leap == 1  # leap second announced by the kernel
+    assert host_state(None, None, now_ns=now, precision=-20, fallback_stratum=10).leap == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("192.0.2.1", ("192.0.2.1", 123)),
+        ("192.0.2.1:1123", ("192.0.2.1", 1123)),
+        ("::1", ("::1", 123)),
+        ("[::1]:1123", ("::1", 1123)),
+    ],
+)
+def test_parse_upstream(text: str, want: tuple[str, int]) -> None:
+    assert parse_server(text) == want
+
+
+@pytest.mark.parametrize("text", ["ntp.example.org", "192.0.2.1:x", "[::1]:0"])
+def test_parse_upstream_rejects(text: str) -> None:
+    with pytest.raises(ConfigError):
+        parse_server(text)

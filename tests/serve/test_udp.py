@@ -1,0 +1,102 @@
+"""The socket layer: replies leave from the address the request came to; IPv6; workers."""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import ntplib
+import pytest
+
+from orchestrator.errors import ServerError
+from orchestrator.ntp import packet as P
+from orchestrator.ntp import timestamps as T
+from orchestrator.serve import NtpServerRunner, ServerConfig
+from orchestrator.serve.clientlog_store import read_status
+from orchestrator.serve.udp import open_socket
+
+from .conftest import StartServer
+
+
+def _ask(family: int, target: tuple[str, int], source: str) -> tuple[bytes, tuple[str, int]]:
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
+        s.bind((source, 0))
+        s.settimeout(3)
+        s.sendto(P.client_request(T.from_unix_ns(time.time_ns())).encode(), target)
+        data, peer = s.recvfrom(1024)
+        return data, (peer[0], peer[1])
+
+
+def test_wildcard_socket_replies_from_the_address_asked(start_server: StartServer) -> None:
+    server = start_server(listen=("0.0.0.0",), allow=("127.0.0.0/8",))
+    port = server.addresses[0][1]
+    for dst in ("127.0.0.1", "127.0.0.53", "127.1.2.3"):
+        data, (src, sport) = _ask(socket.AF_INET, (dst, port), "127.0.0.9")
+        assert (src, sport) == (dst, port)  # IP_PKTINFO: from the destination of the request
+        assert P.decode(data).mode == 4
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback here")
+def test_ipv6_wildcard_and_explicit(start_server: StartServer) -> None:
+    server = start_server(listen=("::", "127.0.0.1"), allow=("::1", "127.0.0.1"))
+    (_, port), (_, port4) = server.addresses
+    assert port == port4  # one port for every address
+    data, (src, _) = _ask(socket.AF_INET6, ("::1", port), "::1")
+    assert src == "::1" and P.decode(data).mode == 4
+    data, (src, _) = _ask(socket.AF_INET, ("127.0.0.1", port), "127.0.0.1")
+    assert src == "127.0.0.1"
+
+
+def test_kernel_receive_timestamp_is_used(start_server: StartServer) -> None:
+    # T2 (kernel RX) <= T3 (read last), and both lie between our send and receive times
+    server = start_server()
+    before = time.time_ns()
+    data, _ = _ask(socket.AF_INET, server.addresses[0], "127.0.0.1")
+    after = time.time_ns()
+    r = P.decode(data)
+    t2, t3 = T.to_unix_ns(r.receive_ts), T.to_unix_ns(r.transmit_ts)
+    assert before - 1000 <= t2 <= t3 <= after + 1000
+
+
+def test_process_workers_share_the_port(tmp_path: Path) -> None:
+    cfg = ServerConfig(
+        listen=("127.0.0.1",),
+        port=0,
+        reference="local",
+        ratelimit=None,
+        workers=2,
+        client_log=tmp_path / "c.sqlite",
+        flush_interval_s=0.2,
+    )
+    with NtpServerRunner(cfg) as server:
+        host, port = server.addresses[0]
+        client = ntplib.NTPClient()
+        for i in range(20):
+            # different source ports hash to different workers
+            assert client.request(host, port=port, version=4, timeout=2).stratum == 10, i
+    status = read_status(tmp_path / "c.sqlite")  # both workers flushed on stop
+    assert status.counters["answered"] == 20
+    assert status.clients[0].requests == 20
+    assert status.meta["workers"] == "2" and "stopped" in status.meta
+
+
+def test_bind_errors_say_why() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))  # no SO_REUSEPORT: nobody can share it
+        with pytest.raises(ServerError, match="already in use") as err:
+            open_socket("127.0.0.1", taken.getsockname()[1])
+        assert "chronyd" in str(err.value)
+    with pytest.raises(ServerError, match="no such address"):
+        open_socket("192.0.2.1", 0)  # TEST-NET-1, not configured here; nothing is sent
+    with pytest.raises(ServerError, match="not an IP address"):
+        open_socket("localhost", 0)
