@@ -74,3 +74,29 @@ def dispatch(tree: Tree, tokens: list[Token], line_len: int) -> str:
         node = node[key]
         i += 1
     return node(tokens[i:])
+
+
+def no_args(args: list[Token]) -> None:
+    """A command that takes nothing more: the first extra token is invalid."""
+    if args:
+        raise CliError("invalid", args[0].start)
+
+
+def int_token(token: Token, low: int, high: int) -> int:
+    """An integer argument in [low, high]; the caret points at it otherwise."""
+    try:
+        value = int(token.text)
+    except ValueError as exc:
+        raise CliError("invalid", token.start) from exc
+    if not low <= value <= high:
+        raise CliError("invalid", token.start)
+    return value
+
+
+def int_arg(args: list[Token], low: int, high: int) -> int:
+    """Exactly one integer argument."""
+    if not args:
+        raise CliError("incomplete")
+    if len(args) > 1:
+        raise CliError("invalid", args[1].start)
+    return int_token(args[0], low, high)
