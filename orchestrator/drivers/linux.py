@@ -517,7 +517,7 @@ class LinuxDriver:
 
     # ------------------------------------------------------------------ I/O
 
-    def target(self, session: Session) -> tuple[Target, str | None]:
+    def detect(self, session: Session) -> tuple[Target, str | None]:
         """Detect the daemon and where its configuration goes (two execs); also returns
         the main configuration file's text (None when it does not exist)."""
         probe = Probe.parse(self._run(session, PROBE, sudo=False).output)
@@ -536,7 +536,7 @@ class LinuxDriver:
         return ntpd_target(probe, conf, conf_text or ""), conf_text
 
     def collect(self, session: Session) -> Mapping[str, str]:
-        target, conf_text = self.target(session)
+        target, conf_text = self.detect(session)
         raw = {_CAT + target.main_conf: conf_text or ""}
         if target.servers.path != target.main_conf:
             text = self._read(session, target.servers.path, sudo=target.sudo)
@@ -547,7 +547,7 @@ class LinuxDriver:
         return raw
 
     def backup(self, session: Session) -> Backup:
-        target, conf_text = self.target(session)
+        target, conf_text = self.detect(session)
         known = {target.main_conf: conf_text}
         files = []
         for managed in (target.servers, target.keys):
