@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from orchestrator.models import DesiredNtp, DeviceState, Host
 
@@ -60,6 +60,7 @@ class Session(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
 class CandidateSession(Session, Protocol):
     """A session on a platform with a candidate configuration (napalm: eos, junos, nxos, iosxr).
 

@@ -1,0 +1,106 @@
+"""The napalm driver: per-platform lines (pure) and the push flow through napalm's own
+mock driver (napalm.base.mock.MockDriver, fed with get_ntp_servers/compare_config data)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from orchestrator.drivers import get_driver
+from orchestrator.drivers.base import Backup
+from orchestrator.drivers.napalm_generic import STATE_KEY, NapalmDriver
+from orchestrator.engine.push import PushOptions, push_hosts
+from orchestrator.models import DesiredNtp, Host, NtpServerSpec, PushOutcome, Secret
+
+DESIRED = DesiredNtp((NtpServerSpec("127.0.0.10", prefer=True), NtpServerSpec("127.0.0.11")))
+
+
+def _plan(platform: str, state: dict[str, dict[str, object]], desired: DesiredNtp = DESIRED):  # type: ignore[no-untyped-def]
+    driver = NapalmDriver(platform)
+    backup = Backup("r1", platform, tuple(state), extra=((STATE_KEY, json.dumps(state)),))
+    return driver.render(desired, driver.current(backup), backup)
+
+
+@pytest.mark.parametrize(
+    ("platform", "add", "remove"),
+    [
+        ("eos", "ntp server 127.0.0.10 prefer iburst", "no ntp server 10.9.9.9"),
+        ("nxos", "ntp server 127.0.0.10 prefer", "no ntp server 10.9.9.9"),
+        ("iosxr", "ntp server 127.0.0.10 prefer iburst", "no ntp server 10.9.9.9"),
+        ("junos", "set system ntp server 127.0.0.10 prefer", "delete system ntp server 10.9.9.9"),
+    ],
+)
+def test_lines_per_platform(platform: str, add: str, remove: str) -> None:
+    plan = _plan(platform, {"10.9.9.9": {}, "127.0.0.11": {"prefer": False}})
+    assert plan.commands[0] == add
+    assert remove in plan.commands
+    assert not any("127.0.0.11" in c for c in plan.commands)  # already as wanted
+    assert isinstance(get_driver(platform), NapalmDriver)
+
+
+def test_vrf_forms() -> None:
+    desired = DesiredNtp((NtpServerSpec("127.0.0.10", iburst=False),), vrf="MGMT")
+    assert _plan("eos", {}, desired).commands == ("ntp server vrf MGMT 127.0.0.10",)
+    assert _plan("nxos", {}, desired).commands == ("ntp server 127.0.0.10 use-vrf MGMT",)
+
+
+def test_compliant_is_noop() -> None:
+    state: dict[str, dict[str, object]] = {"127.0.0.10": {"prefer": True}, "127.0.0.11": {}}
+    assert _plan("eos", state).is_noop
+
+
+def _mock_host(path: Path) -> Host:
+    return Host(
+        name="eos1",
+        hostname="127.0.0.1",
+        platform="eos",
+        port=22,
+        username="admin",
+        password=Secret("pw"),
+        site="lab",
+        groups=(),
+        desired=DESIRED,
+        data=(("napalm_driver", "mock"), ("napalm_mock_path", str(path))),
+    )
+
+
+def _write(path: Path, name: str, data: object) -> None:
+    (path / name).write_text(json.dumps(data))
+
+
+def test_push_through_napalm_mock_commits_and_checks(tmp_path: Path) -> None:
+    _write(tmp_path, "get_ntp_servers.1", {"10.9.9.9": {}})
+    _write(tmp_path, "load_merge_candidate.1", {})
+    _write(tmp_path, "compare_config.1", {"diff": "+ntp server 127.0.0.10 prefer iburst"})
+    _write(tmp_path, "commit_config.1", {})
+    _write(tmp_path, "get_ntp_servers.2", {"127.0.0.10": {"prefer": True}, "127.0.0.11": {}})
+    _, (result,) = push_hosts([_mock_host(tmp_path)], PushOptions(backups_dir=tmp_path / "b"))
+    assert result.outcome is PushOutcome.CHANGED, result
+    assert "+ntp server 127.0.0.10" in result.diff
+
+
+def test_rejected_merge_is_rolled_back(tmp_path: Path) -> None:
+    _write(tmp_path, "get_ntp_servers.1", {"10.9.9.9": {}})
+    _write(
+        tmp_path,
+        "load_merge_candidate.1",
+        {"exception": "napalm.base.exceptions.MergeConfigException", "args": ["% Invalid input"]},
+    )
+    _write(tmp_path, "get_ntp_servers.2", {"10.9.9.9": {}})  # nothing was committed
+    _, (result,) = push_hosts([_mock_host(tmp_path)], PushOptions(backups_dir=tmp_path / "b"))
+    assert result.outcome is PushOutcome.ROLLED_BACK, result
+    assert "candidate rejected: % Invalid input" in result.reason
+
+
+def test_device_that_does_not_take_the_change_fails_the_check(tmp_path: Path) -> None:
+    _write(tmp_path, "get_ntp_servers.1", {"10.9.9.9": {}})
+    _write(tmp_path, "load_merge_candidate.1", {})
+    _write(tmp_path, "compare_config.1", {"diff": "+ntp server 127.0.0.10"})
+    _write(tmp_path, "commit_config.1", {})
+    _write(tmp_path, "get_ntp_servers.2", {"10.9.9.9": {}})  # re-read: unchanged
+    _write(tmp_path, "get_ntp_servers.3", {"10.9.9.9": {}})  # before the restore
+    _, (result,) = push_hosts([_mock_host(tmp_path)], PushOptions(backups_dir=tmp_path / "b"))
+    assert result.outcome is PushOutcome.ROLLED_BACK
+    assert "after the push the device still differs" in result.reason
