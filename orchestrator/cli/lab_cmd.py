@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -138,11 +139,21 @@ def up(
 
 @group.command("status")
 def status(ctx: typer.Context) -> None:
-    """Show whether the lab runs and its devices. Exit 1 when it does not run."""
-    console = options(ctx).console
+    """Show whether the lab runs and its devices (`-f json` for scripts). Exit 1 if not."""
+    opts = options(ctx)
+    console = opts.console
     state_dir = paths.lab_state_dir()
     pid = running_pid(state_dir)
     current = read_status(state_dir)
+    if opts.output_format == "json":
+        running = pid is not None and current is not None and current.get("state") == "running"
+        document = current if running and current is not None else {"state": "stopped"}
+        console.print(json.dumps(document, indent=2), markup=False)
+        if not running:
+            raise typer.Exit(1)
+        return
+    if opts.output_format not in (None, "table"):
+        raise InputError(f"orch lab status: unknown format {opts.output_format!r} (table, json)")
     if pid is None or current is None:
         console.print("Lab: not running.")
         raise typer.Exit(1)

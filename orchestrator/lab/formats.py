@@ -219,7 +219,13 @@ def w32_poll(exponent: int) -> str:
 
 
 def w32tm_status(
-    *, status: SystemStatus, source: str | None, last_sync_s: float | None, poll: int
+    *,
+    status: SystemStatus,
+    source: str | None,
+    last_sync_s: float | None,
+    poll: int,
+    verbose: bool = False,
+    now_s: float = 0.0,
 ) -> str:
     if status.synchronized and source and status.reference:
         ip = status.reference
@@ -247,7 +253,31 @@ def w32tm_status(
             "Source: Local CMOS Clock",
             f"Poll Interval: {w32_poll(poll)}",
         ]
+    if verbose:
+        lines += _w32tm_verbose(status, synced=bool(status.synchronized and source), now_s=now_s)
     return "\n".join(lines) + "\n"
+
+
+# The `/verbose` block, field names and values as in Checkmk's w32time plugin captures
+# ("Phase Offset: 0.0000000s", "ClockRate: 0.0156250s", "State Machine: 0 (Unset)",
+# "Time Source Flags: 0 (None)", "Server Role: 0 (None)", "Last Sync Error: 1 (The
+# computer did not resync because no time data was available.)", "Time since Last Good
+# Sync Time: 10.0402148s"). Phase Offset carries the measured offset of the reference
+# relative to this host (NTP sign convention).
+def _w32tm_verbose(status: SystemStatus, *, synced: bool, now_s: float) -> list[str]:
+    since = 0.0 if status.reference_time_s is None else max(0.0, now_s - status.reference_time_s)
+    return [
+        "",
+        f"Phase Offset: {status.offset_s if synced else 0.0:.7f}s",
+        "ClockRate: 0.0156250s",
+        "State Machine: 2 (Sync)" if synced else "State Machine: 0 (Unset)",
+        "Time Source Flags: 0 (None)",
+        "Server Role: 0 (None)",
+        "Last Sync Error: 0 (The command completed successfully.)"
+        if synced
+        else "Last Sync Error: 1 (The computer did not resync because no time data was available.)",
+        f"Time since Last Good Sync Time: {since:.7f}s",
+    ]
 
 
 def w32tm_peers(peers: Sequence[tuple[str, PeerAssociation | None, float]]) -> str:

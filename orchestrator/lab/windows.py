@@ -204,6 +204,8 @@ def _query(device: WindowsDevice, opts: dict[str, str]) -> ExecResult:
                 source=_sync_source(device),
                 last_sync_s=status.reference_time_s,
                 poll=poll,
+                verbose="verbose" in opts,
+                now_s=device.clock.now(),
             )
         )
     if "source" in opts:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 
 import paramiko
@@ -98,6 +99,32 @@ def test_windows_w32tm_config_update_resync_and_queries(
     assert "ReferenceId: 0x7F000001 (source IP:  127.0.0.1)" in text
     _status, peers, _ = run(ep, "w32tm /query /peers")
     assert peers.startswith("#Peers: 1\n\nPeer: 127.0.0.1,0x8\nState: Active\n")
+    _status, verbose, _ = run(ep, "w32tm /query /status /verbose")
+    assert "State Machine: 2 (Sync)" in verbose
+    assert "Last Sync Error: 0 (The command completed successfully.)" in verbose
+
+
+def test_windows_interactive_cmd_session(make_lab: LabMaker) -> None:
+    _lab, (ep,) = make_lab({"name": "lab-win4", "platform": "windows"})
+    client = paramiko.SSHClient()
+    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+    client.connect(
+        ep.address, ep.port, ep.username, ep.password, look_for_keys=False, allow_agent=False
+    )
+    try:
+        chan = client.invoke_shell()
+        chan.send("hostname\r\nexit\r\n")
+        data = b""
+        while not chan.exit_status_ready() or chan.recv_ready():
+            if chan.recv_ready():
+                data += chan.recv(65536)
+            else:
+                time.sleep(0.02)
+        text = data.decode()
+        assert text.startswith("Microsoft Windows [Version 10.0.")
+        assert f"C:\\Users\\{ep.username}>hostname\r\nlab-win4\r\n" in text
+    finally:
+        client.close()
 
 
 def test_windows_service_stopped_gives_the_real_error_and_exit_code(make_lab: LabMaker) -> None:

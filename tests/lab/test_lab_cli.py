@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -54,6 +55,15 @@ def test_up_status_down(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> N
     try:
         assert run(["lab", "status"]) == 0
         assert "lab-ios-001" in capsys.readouterr().out
+        assert run(["-f", "json", "lab", "status"]) == 0
+        document = json.loads(capsys.readouterr().out)
+        assert document["state"] == "running" and document["pid"] == pid
+        assert [e["name"] for e in document["endpoints"]] == [
+            "lab-ios-001",
+            "lab-ios-002",
+            "lab-ios-003",
+        ]
+        assert all(e["password"] == "" for e in document["endpoints"])
         assert run(["lab", "up", "--devices", "3", "--ssh-port", str(port)]) == 2
         assert "already running" in capsys.readouterr().err
         conn = ConnectHandler(
