@@ -296,19 +296,28 @@ def server_options(spec: NtpServerSpec, daemon: str) -> str:
 
 
 _CHRONY_KEY_TYPES = {"md5": "MD5", "sha1": "SHA1", "aes128": "AES128"}
+# Classic ntpd (4.2.8p11+) names the RFC 8573 MAC AES128CMAC; NTPsec takes the OpenSSL
+# cipher name `aes-128` and adds the mode itself (ntp.keys(5) of each).
 _NTPD_KEY_TYPES = {"md5": "MD5", "sha1": "SHA1", "aes128": "AES128CMAC"}
+_NTPSEC_KEY_TYPES = {"md5": "md5", "sha1": "sha1", "aes128": "aes-128"}
 
 
-def key_line(key: NtpKey, daemon: str) -> str:
-    """One keys-file line; the key always in hexadecimal, so no character can break it."""
+def is_ntpsec(main_conf: str) -> bool:
+    return "/ntpsec/" in main_conf
+
+
+def key_line(key: NtpKey, daemon: str, *, ntpsec: bool = False) -> str:
+    """One keys-file line; the key in hexadecimal wherever the format allows."""
     material = parse_key_text(key.secret.reveal())
     if daemon == CHRONY:
         return f"{key.key_id} {_CHRONY_KEY_TYPES[key.algorithm]} HEX:{material.hex()}"
-    # ntpd reads a key of more than 20 characters as hex, else as ASCII.
-    text = material.hex() if len(material) > 10 else material.decode("ascii", "strict")
-    if len(text) <= 20 and (not text.isprintable() or " " in text or "#" in text):
+    # ntpd reads a key of more than 20 characters as hex, else as ASCII: a key of up to
+    # 10 octets must be written as its own printable characters.
+    text = material.hex() if len(material) > 10 else material.decode("latin-1")
+    if len(text) <= 20 and not all(33 <= ord(c) <= 126 and c != "#" for c in text):
         raise DeviceError(f"ntpd cannot express key {key.key_id}: use a longer or printable key")
-    return f"{key.key_id} {_NTPD_KEY_TYPES[key.algorithm]} {text}"
+    types = _NTPSEC_KEY_TYPES if ntpsec else _NTPD_KEY_TYPES
+    return f"{key.key_id} {types[key.algorithm]} {text}"
 
 
 def server_lines(desired: DesiredNtp, daemon: str) -> tuple[list[str], list[str]]:
@@ -601,7 +610,8 @@ class LinuxDriver:
         body, warnings = server_lines(desired, target.daemon)
         wanted: list[tuple[ManagedFile, list[str]]] = [(target.servers, body)]
         if target.daemon != TIMESYNCD:
-            key_lines = [key_line(k, target.daemon) for k in desired.keys]
+            ntpsec = is_ntpsec(target.main_conf)
+            key_lines = [key_line(k, target.daemon, ntpsec=ntpsec) for k in desired.keys]
             if target.keys is not None:
                 wanted.append((target.keys, key_lines))
             elif key_lines:

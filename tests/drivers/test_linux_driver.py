@@ -25,6 +25,7 @@ from orchestrator.drivers.linux import (
     Probe,
     chrony_target,
     configured_servers,
+    key_line,
     replace_block,
     server_options,
 )
@@ -264,7 +265,7 @@ def test_ntpd_push_noop_restore(tmp_path: Path) -> None:
         ).encode()
     )
     keys = session.file("/etc/ntpsec/ntp.keys")  # the `keys` file did not exist: created
-    assert keys == f"{BEGIN}\n10 SHA1 {'ab' * 20}\n{END}\n".encode()
+    assert keys == f"{BEGIN}\n10 sha1 {'ab' * 20}\n{END}\n".encode()  # NTPsec spelling
     assert (tmp_path / "etc/ntpsec/ntp.keys").stat().st_mode & 0o777 == 0o600
     assert (tmp_path / "etc/ntpsec/ntp.conf").stat().st_mode & 0o777 == 0o644
     assert session.daemon_commands == ["systemctl restart ntpsec"]  # once for both files
@@ -482,3 +483,16 @@ def test_a_user_without_root_or_sudo_is_told_so(tmp_path: Path) -> None:
     )
     with pytest.raises(DeviceError, match="ops is not root and there is no sudo"):
         LinuxDriver().backup(session)
+
+
+def test_ntpd_key_lines_per_variant() -> None:
+    aes = NtpKey(3, "aes128", Secret("HEX:" + "0f" * 16))
+    assert key_line(aes, "ntpd") == f"3 AES128CMAC {'0f' * 16}"
+    assert key_line(aes, "ntpd", ntpsec=True) == f"3 aes-128 {'0f' * 16}"
+    assert key_line(aes, "chrony") == f"3 AES128 HEX:{'0f' * 16}"
+    short = NtpKey(4, "md5", Secret("ASCII:s3cret"))
+    assert key_line(short, "ntpd") == "4 MD5 s3cret"  # <= 20 characters: read as ASCII
+    with pytest.raises(DeviceError, match="cannot express key 5"):
+        key_line(NtpKey(5, "md5", Secret("ASCII:a b")), "ntpd")
+    with pytest.raises(DeviceError, match="cannot express key 6"):
+        key_line(NtpKey(6, "md5", Secret("HEX:ff00")), "ntpd")
