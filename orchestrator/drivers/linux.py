@@ -308,7 +308,10 @@ def is_ntpsec(main_conf: str) -> bool:
 
 def key_line(key: NtpKey, daemon: str, *, ntpsec: bool = False) -> str:
     """One keys-file line; the key in hexadecimal wherever the format allows."""
-    material = parse_key_text(key.secret.reveal())
+    try:
+        material = parse_key_text(key.secret.reveal())
+    except ValueError as exc:  # the message never holds the key
+        raise DeviceError(f"key {key.key_id}: {exc}") from None
     if daemon == CHRONY:
         return f"{key.key_id} {_CHRONY_KEY_TYPES[key.algorithm]} HEX:{material.hex()}"
     # ntpd reads a key of more than 20 characters as hex, else as ASCII: a key of up to
