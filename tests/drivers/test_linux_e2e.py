@@ -16,8 +16,17 @@ from orchestrator.drivers.base import Backup, Session
 from orchestrator.drivers.linux import LinuxDriver
 from orchestrator.drivers.session import open_session
 from orchestrator.engine.push import PushOptions, push_host
+from orchestrator.engine.verify import verify_hosts
 from orchestrator.lab.linux_hosts import LinuxHostInfo, LinuxHostPool, missing_requirements
-from orchestrator.models import DesiredNtp, Host, NtpKey, NtpServerSpec, PushOutcome, Secret
+from orchestrator.models import (
+    DesiredNtp,
+    Host,
+    NtpKey,
+    NtpServerSpec,
+    PushOutcome,
+    Secret,
+    Verdict,
+)
 from orchestrator.serve.clientlog_store import read_client_log
 from orchestrator.serve.config import ServerConfig
 from orchestrator.serve.runner import NtpServerRunner
@@ -235,3 +244,25 @@ def test_a_non_root_user_pushes_through_real_sudo(tmp_path: Path, orch_server: O
             assert session.run(f"stat -c %U {SOURCES}").output.strip() == "root"
     finally:
         pool.stop()
+
+
+def test_pushed_host_is_judged_compliant_by_verify(
+    tmp_path: Path, orch_server: OrchServer, lab_host: LinuxHostInfo
+) -> None:
+    """push, then `orch verify`'s engine: the parsed chrony state and our server's client
+    log agree that the host follows us."""
+    host = as_host(lab_host, desired_for(orch_server))
+    kh = tmp_path / "kh"
+    options = PushOptions(known_hosts=kh, accept_new_host_keys=True, backups_dir=tmp_path / "b")
+    assert push_host(host, run_id="run1", options=options).outcome is PushOutcome.CHANGED
+    run = verify_hosts(
+        [host],
+        client_log_path=orch_server.client_log,
+        wait_s=30,
+        poll_interval_s=0.5,
+        known_hosts=kh,
+    )
+    (verdict,) = run.verdicts
+    assert verdict.verdict is Verdict.COMPLIANT, (verdict.reason, verdict.checks)
+    assert verdict.peer == "127.0.0.1"
+    assert run.client_log_available
