@@ -153,6 +153,8 @@ def _describe(exc: BaseException, policy: _HostKeyPolicy | None) -> str:
         if "TCP connection to device failed" in detail:
             return "connection refused or unreachable"
         return "timed out" + (f": {detail}" if detail and "imeout" not in detail else "")
+    if isinstance(exc, FileNotFoundError):
+        return f"SSH key file not found: {exc.filename}"
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
     if isinstance(exc, EOFError | ConnectionResetError | BrokenPipeError):

@@ -113,7 +113,7 @@ def run_per_host(
                     outcome = HostOutcome(
                         hosts[index],
                         None,
-                        f"{hosts[index].name}: no result within {timeout_s:g} s (per-host timeout)",
+                        f"{hosts[index].name}: timed out (no result within {timeout_s:g} s)",
                         TIMEOUT_KIND,
                         now - t0,
                     )
