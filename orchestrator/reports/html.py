@@ -31,7 +31,8 @@ class _DeviceView:
 def render_html(data: ReportInput) -> str:
     run = data.latest
     views = []
-    for d in run.devices:
+    # Devices that need action first; the rest by site and name.
+    for d in sorted(run.devices, key=lambda d: (d.complies, d.site, d.host)):
         raw = d.evidence.get("raw") or {}
         chart = offset_chart_svg(
             data.series(d.host), limit_ms=offset_limit_ms(d), title=f"{d.host}: offset over time"
