@@ -147,15 +147,23 @@ class LinuxHostPool:
         *,
         ssh_port: int | None = None,
         lab_user: str = LAB_USERNAME,
+        names: Sequence[str] | None = None,
         start_timeout_s: float = 20.0,
     ) -> None:
         """`ssh_port`: None = 22 where free on the host's address, else a free port;
         0 = always a free (ephemeral) port; N = exactly N. `lab_user`: who logs in
-        (root, or a namespace-only user with passwordless sudo)."""
+        (root, or a namespace-only user with passwordless sudo). `names`: the hosts' names
+        (e.g. the inventory's), default linux-01, linux-02, ..."""
         if not re.fullmatch(r"[a-z_][a-z0-9_-]{0,30}", lab_user):
             raise LabError(f"lab user {lab_user!r} is not a valid user name")
         if count < 0:
             raise LabError(f"Linux lab host count must be 0 or more, not {count}")
+        self._names = tuple(names) if names is not None else _default_names(count)
+        if len(self._names) != count or len(set(self._names)) != count:
+            raise LabError(f"Linux lab hosts need {count} distinct names, got {list(self._names)}")
+        bad = [n for n in self._names if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}", n)]
+        if bad or "keys" in self._names:
+            raise LabError(f"unusable Linux lab host name(s): {bad or ['keys']}")
         first = ipaddress.IPv4Address(base_address)
         if not first.is_loopback or not (first + max(count - 1, 0)).is_loopback:
             raise LabError(
@@ -191,7 +199,7 @@ class LinuxHostPool:
         public_key = key_file.with_suffix(".pub").read_text()
         hosts = [
             LinuxHostInfo(
-                name=f"linux-{i + 1:02d}",
+                name=self._names[i],
                 address=str(self._first + i),
                 port=self._pick_port(str(self._first + i)),
                 username=self._lab_user,
@@ -234,7 +242,7 @@ class LinuxHostPool:
         # processes. What is left is the hosts' configuration on disk; keys stay.
         if self._linux_dir.is_dir():
             for child in self._linux_dir.iterdir():
-                if child.is_dir() and child.name.startswith("linux-"):
+                if child.is_dir() and child.name in self._names:
                     for name in ("etc-chrony", "var-lib-chrony", "etc-users"):
                         shutil.rmtree(child / name, ignore_errors=True)
 
@@ -475,6 +483,10 @@ def _start_script(
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _default_names(count: int) -> tuple[str, ...]:
+    return tuple(f"linux-{i + 1:02d}" for i in range(count))
 
 
 def _chrony_user() -> pwd.struct_passwd | None:

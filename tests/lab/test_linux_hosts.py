@@ -70,6 +70,7 @@ def pool(tmp_path: Path) -> Iterator[LinuxHostPool]:
         base_address="127.0.2.101",
         ntp_servers=[("127.0.0.5", 4123)],
         ssh_port=0,
+        names=["lab-linux1", "lab-linux2"],
     )
     try:
         yield p
@@ -117,7 +118,10 @@ def test_chrony_conf_binds_source_address_and_includes_sources_dir() -> None:
 def test_start_stop_leaves_no_process_mount_or_config(pool: LinuxHostPool, tmp_path: Path) -> None:
     machine_chrony = tree_digest(Path("/etc/chrony"))
     hosts = pool.start()
-    assert [h.address for h in hosts] == ["127.0.2.101", "127.0.2.102"]
+    assert [(h.name, h.address) for h in hosts] == [
+        ("lab-linux1", "127.0.2.101"),
+        ("lab-linux2", "127.0.2.102"),
+    ]
     pids = pool.pids()
     # Per host: setpriv->unshare, sshd (namespace PID 1), chronyd.
     names = {Path(f"/proc/{pid}/comm").read_text().strip() for pid in pids}
@@ -129,7 +133,7 @@ def test_start_stop_leaves_no_process_mount_or_config(pool: LinuxHostPool, tmp_p
     assert pool.pids() == []
     assert [pid for pid in pids if Path(f"/proc/{pid}").exists()] == []
     assert our_mounts(tmp_path) == []
-    assert not (tmp_path / "state" / "linux" / "linux-01" / "etc-chrony").exists()
+    assert not (tmp_path / "state" / "linux" / "lab-linux1" / "etc-chrony").exists()
     assert tree_digest(Path("/etc/chrony")) == machine_chrony
 
 
@@ -242,3 +246,10 @@ def test_a_host_that_cannot_start_says_why_and_leaves_nothing(tmp_path: Path) ->
             pool.start()
     assert pool.pids() == []
     assert our_mounts(tmp_path) == []
+
+
+def test_rejects_bad_or_missing_names(tmp_path: Path) -> None:
+    with pytest.raises(LabError, match="2 distinct names"):
+        LinuxHostPool(tmp_path, 2, names=["a"])
+    with pytest.raises(LabError, match="unusable"):
+        LinuxHostPool(tmp_path, 1, names=["../etc"])
