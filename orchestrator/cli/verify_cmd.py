@@ -11,12 +11,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from orchestrator import paths
 from orchestrator.cli.context import options
-from orchestrator.engine.verify import verify_hosts
+from orchestrator.engine.verify import store_run, verify_hosts
 from orchestrator.errors import InputError
 from orchestrator.inventory import inventory_or_packaged_lab, load_inventory
 from orchestrator.models import DeviceVerdict
 from orchestrator.reports import build_input, build_table, render
-from orchestrator.store import HistoryStore, host_secrets
 
 FORMATS = ("table", "json")
 DEFAULT_KEEP_DAYS = 90.0
@@ -135,19 +134,9 @@ def verify(
         )
 
     db_path = db or paths.history_db()
-    with HistoryStore(db_path) as store:
-        run_id = store.save_run(
-            run.verdicts,
-            started_at=run.started_at,
-            finished_at=run.finished_at,
-            site_filter=site,
-            host_filter=tuple(host or ()),
-            unknown_clients=run.unknown_clients,
-            secrets={h.name: host_secrets(h) for h in hosts},
-        )
-        store.prune(keep_days=keep_days, now=time.time())
-        stored = store.get_run(run_id)
-    assert stored is not None  # just written in this process
+    stored = store_run(
+        db_path, run, hosts, site_filter=site, host_filter=host or (), keep_days=keep_days
+    )
     data = build_input([stored], generated_at=time.time(), site=site)
 
     if fmt == "json":
@@ -160,7 +149,7 @@ def verify(
                 "server was skipped (run `orch server run`, or pass --client-log)",
                 markup=False,
             )
-        err.print(f"run {run_id} stored in {db_path}", markup=False)
+        err.print(f"run {stored.id} stored in {db_path}", markup=False)
     if not run.all_compliant:
         raise typer.Exit(1)
 

@@ -19,6 +19,8 @@ from orchestrator.compliance import evaluate, index_client_log, unknown_clients
 from orchestrator.engine.runner import HostOutcome, run_per_host
 from orchestrator.errors import ParseError
 from orchestrator.models import ClientLogEntry, ConfiguredNtp, DeviceState, DeviceVerdict, Host
+from orchestrator.store.history import HistoryStore
+from orchestrator.store.records import StoredRun
 from orchestrator.store.redact import host_secrets, redact_state, redact_text
 
 
@@ -205,3 +207,32 @@ def verify_hosts(
         client_log_available=client_log is not None,
         rounds=rounds,
     )
+
+
+def store_run(
+    db_path: Path,
+    run: VerifyRun,
+    hosts: Sequence[Host],
+    *,
+    site_filter: str | None = None,
+    host_filter: Sequence[str] = (),
+    keep_days: float | None = None,
+) -> StoredRun:
+    """Save `run` in the history at `db_path` (secrets of `hosts` masked), prune runs
+    older than `keep_days` if given, and return the run as stored (for the reports)."""
+    with HistoryStore(db_path) as store:
+        run_id = store.save_run(
+            run.verdicts,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+            site_filter=site_filter,
+            host_filter=tuple(host_filter),
+            unknown_clients=run.unknown_clients,
+            secrets={h.name: host_secrets(h) for h in hosts},
+        )
+        if keep_days is not None:
+            # Relative to this run's start, so the run just stored is always kept.
+            store.prune(keep_days=keep_days, now=run.started_at)
+        stored = store.get_run(run_id)
+    assert stored is not None  # written and kept above
+    return stored

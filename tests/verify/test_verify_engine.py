@@ -172,3 +172,25 @@ def test_client_log_is_reread_as_devices_are_judged(tmp_path: Path) -> None:
         clock=clock,
     )
     assert [v.verdict for v in run.verdicts] == [Verdict.COMPLIANT, Verdict.COMPLIANT]
+
+
+def test_store_run_keeps_the_new_run_and_prunes_old_ones(tmp_path: Path) -> None:
+    from orchestrator.engine.verify import store_run
+    from orchestrator.store import DAY_S, HistoryStore
+
+    db = tmp_path / "history.sqlite"
+
+    def collect(h: Host) -> Collected:
+        state = ios_state()
+        raw = (*state.raw, ("show running-config", "username admin secret s3cr3t-Pw"))
+        return Collected(dataclasses.replace(state, host=h.name, raw=raw))
+
+    hosts = [dataclasses.replace(host(), password=Secret("s3cr3t-Pw"))]
+    old = verify_hosts(hosts, collector=collect, clock=FakeClock(1_700_000_000.0))
+    store_run(db, old, hosts)
+    new = verify_hosts(hosts, collector=collect, clock=FakeClock(1_700_000_000.0 + 10 * DAY_S))
+    stored = store_run(db, new, hosts, site_filter="hq", keep_days=0)
+    assert stored.site_filter == "hq" and stored.devices[0].verdict is Verdict.COMPLIANT
+    with HistoryStore(db) as store:
+        assert [r.id for r in store.runs()] == [stored.id]  # the old run is gone
+    assert b"s3cr3t-Pw" not in db.read_bytes()
