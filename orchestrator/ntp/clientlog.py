@@ -70,28 +70,23 @@ class ClientLog:
 
     def record(self, address: str, now: float, outcome: Outcome, key_id: int | None = None) -> None:
         """Count one request from `address` at Unix time `now` and what became of it."""
-        for table, bounded in ((self._totals, True), (self._deltas, False)):
-            rec = table.get(address)
-            if rec is None:
-                if len(table) >= self.max_clients:
-                    if not bounded:
-                        self.unsaved += 1
-                        continue
-                    self._totals.popitem(last=False)
-                    self.evicted += 1
-                rec = table[address] = ClientRecord(address, now, now)
-            elif bounded:
-                self._totals.move_to_end(address)
-            rec.last_seen = now
-            rec.requests += 1
-            if outcome is Outcome.RESPONDED:
-                rec.responses += 1
-            elif outcome is Outcome.KOD:
-                rec.kods += 1
-            else:
-                rec.drops += 1
-            if key_id is not None:
-                rec.key_id = key_id
+        totals = self._totals
+        rec = totals.get(address)
+        if rec is None:
+            if len(totals) >= self.max_clients:
+                totals.popitem(last=False)
+                self.evicted += 1
+            rec = totals[address] = ClientRecord(address, now, now)
+        else:
+            totals.move_to_end(address)
+        _count(rec, now, outcome, key_id)
+        delta = self._deltas.get(address)
+        if delta is None:
+            if len(self._deltas) >= self.max_clients:
+                self.unsaved += 1
+                return
+            delta = self._deltas[address] = ClientRecord(address, now, now)
+        _count(delta, now, outcome, key_id)
 
     def entries(self) -> list[ClientLogEntry]:
         """Current records, most recently seen last."""
@@ -106,6 +101,19 @@ class ClientLog:
         out = [r.entry() for r in self._deltas.values()]
         self._deltas = {}
         return out
+
+
+def _count(rec: ClientRecord, now: float, outcome: Outcome, key_id: int | None) -> None:
+    rec.last_seen = now
+    rec.requests += 1
+    if outcome is Outcome.RESPONDED:
+        rec.responses += 1
+    elif outcome is Outcome.KOD:
+        rec.kods += 1
+    else:
+        rec.drops += 1
+    if key_id is not None:
+        rec.key_id = key_id
 
 
 def merge(old: ClientLogEntry, delta: ClientLogEntry) -> ClientLogEntry:

@@ -30,6 +30,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 from orchestrator.ntp import packet as pk
 from orchestrator.ntp import timestamps as ts
@@ -39,10 +40,10 @@ from orchestrator.ntp.clientlog import ClientLog, Outcome
 from orchestrator.ntp.ratelimit import RateDecision, RateLimitConfig, RateLimiter
 
 PHI = 15e-6  # RFC 5905 §4 frequency tolerance: dispersion growth, s/s
-# Header up to and including the receive timestamp; origin kept as raw octets.
-_REPLY_HEAD = struct.Struct("!BBbbII4sQ8sQ")
-_TS = struct.Struct("!Q")
-_NS_FRAC = (1 << 32) / 1e9
+# The reply header; poll is echoed as the request's raw octet, origin as its raw 8 octets.
+_REPLY = struct.Struct("!BBBbII4sQ8sQQ")
+_NTP_UNIX_NS = ts.NTP_UNIX_OFFSET_S * 1_000_000_000
+_MASK64 = ts.TS_MASK
 
 
 class IgnoreReason(StrEnum):
@@ -58,13 +59,15 @@ class IgnoreReason(StrEnum):
     TOO_LONG = "reply-too-long"
 
 
-@dataclass(frozen=True, slots=True)
-class Respond:
+class Respond(NamedTuple):
+    """Send `data` back to the client (a tuple: cheap to build on the hot path)."""
+
     data: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class Ignore:
+class Ignore(NamedTuple):
+    """Send nothing; `reason` says why (also counted as `dropped-<reason>`)."""
+
     reason: IgnoreReason
 
 
@@ -136,6 +139,12 @@ class NtpServerCore:
         self._root_delay = ts.short_from_s(state.root_delay_s)
         self._ref_ts = ts.from_unix_ns(state.ref_time_ns) if state.ref_time_ns else 0
         self._leap_bits = state.leap << 6
+        self._ref_ns = state.ref_time_ns
+        self._disp0 = state.root_dispersion_s
+        # timestamp bits at or above the precision are kept; those below are random
+        nbits = min(32, max(0, 32 + state.precision))
+        self._fuzz_mask = (1 << nbits) - 1
+        self._keep_mask = _MASK64 ^ self._fuzz_mask
 
     # ------------------------------------------------------------------ the decision
 
@@ -223,30 +232,36 @@ class NtpServerCore:
         read_clock: Callable[[], int],
         random_bits: int,
     ) -> bytes:
-        state = self.state
-        precision = state.precision
-        reply_mode = pk.MODE_SERVER if b0 & 7 == pk.MODE_CLIENT else pk.MODE_SYMMETRIC_PASSIVE
+        # Inlined timestamps.from_unix_ns + fuzz: this runs for every answered packet.
+        keep, fuzz = self._keep_mask, self._fuzz_mask
+        sec, rem = divmod(rx_time_ns + _NTP_UNIX_NS, 1_000_000_000)
+        rx = ((sec << 32 | (rem << 32) // 1_000_000_000) & keep | random_bits & fuzz) & _MASK64
         origin = request[40:48]
-        rx = ts.fuzz(ts.from_unix_ns(rx_time_ns), precision, random_bits)
-        if rx == _TS.unpack(origin)[0]:
+        if rx == int.from_bytes(origin, "big"):
             rx ^= 1
-        root_disp = ts.short_from_s(state.root_dispersion_at(rx_time_ns))
-        head = _REPLY_HEAD.pack(
+        disp = self._disp0
+        if self._ref_ns:
+            disp += PHI * max(0, rx_time_ns - self._ref_ns) / 1e9
+        root_disp = min(int(disp * 65536.0) + 1, ts.SHORT_MAX)  # rounded up, saturated
+        reply_mode = pk.MODE_SERVER if b0 & 7 == pk.MODE_CLIENT else pk.MODE_SYMMETRIC_PASSIVE
+        sec, rem = divmod(read_clock() + _NTP_UNIX_NS, 1_000_000_000)  # the last clock read
+        tx = (sec << 32 | (rem << 32) // 1_000_000_000) & keep | (random_bits >> 32) & fuzz
+        tx &= _MASK64
+        if (tx - rx) & _MASK64 >= 1 << 63 or tx == rx:  # never before receive
+            tx = (rx + 1) & _MASK64
+        return _REPLY.pack(
             self._leap_bits | (b0 & 0x38) | reply_mode,
             self._stratum,
-            struct.unpack_from("b", request, 2)[0],
-            precision,
+            request[2],
+            self.state.precision,
             self._root_delay,
             root_disp,
-            state.ref_id,
+            self.state.ref_id,
             self._ref_ts,
             origin,
             rx,
+            tx,
         )
-        tx = ts.fuzz(ts.from_unix_ns(read_clock()), precision, random_bits >> 32)
-        if (tx - rx) & ts.TS_MASK >= 1 << 63 or tx == rx:  # never before receive
-            tx = (rx + 1) & ts.TS_MASK
-        return head + _TS.pack(tx)
 
     def _kod_allowed(self, client: str, now: float) -> bool:
         return self.limiter is None or self.limiter.kod_allowed(client, now)
