@@ -26,18 +26,16 @@ def build_table(data: ReportInput) -> Group:
     """The renderable (for a console that keeps colours)."""
     run = data.latest
     table = Table(title=f"NTP compliance, run {run.id} at {iso(run.started_at)}")
-    for name, justify in (
-        ("Host", "left"),
-        ("Site", "left"),
-        ("Platform", "left"),
-        ("Verdict", "left"),
-        ("Peer", "left"),
-        ("Offset ms", "right"),
-        ("Stratum", "right"),
-        ("Reach", "right"),
-        ("Reason", "left"),
-    ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    # Identity and numbers never wrap; the reason takes whatever width is left.
+    table.add_column("Host", no_wrap=True)
+    table.add_column("Site", no_wrap=True)
+    table.add_column("Platform", no_wrap=True)
+    table.add_column("Verdict", no_wrap=True)
+    table.add_column("Peer", no_wrap=True)
+    table.add_column("Offset ms", justify="right", no_wrap=True)
+    table.add_column("St", justify="right", no_wrap=True)
+    table.add_column("Reach", justify="right", no_wrap=True)
+    table.add_column("Reason", overflow="fold", ratio=1, min_width=20)
     for d in run.devices:
         table.add_row(
             d.host,
