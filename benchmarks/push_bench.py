@@ -8,9 +8,11 @@ in the pushing process's GIL. Prints, per N, the wall time of a first push (ever
 changes) and a second push (every device unchanged), devices per second and the peak RSS
 of the pushing process. Targets: 1000 devices in <= 40 s on 2 cores, peak RSS <= 1 GB.
 
-With --ansible and an Ansible venv (ORCH_ANSIBLE_VENV or ./.venv-ansible with
-ansible-playbook and the cisco.ios collection), the same N IOS devices are pushed with
-`cisco.ios.ios_ntp_global` and the ratio is printed; otherwise it says why it skipped.
+With --ansible and an Ansible venv (ORCH_ANSIBLE_VENV, ./.venv-ansible or ../venv-ansible;
+make one with `python -m venv ../venv-ansible && ../venv-ansible/bin/pip install ansible
+paramiko` - the `ansible` package ships cisco.ios and ansible.netcommon), a fresh lab of
+the same IOS devices is pushed with `cisco.ios.ios_ntp_global` (forks 50, network_cli over
+paramiko) and the per-device ratio is printed; otherwise it says why it skipped.
 
 Everything stays on loopback: devices listen on 127.0.x.y and their NTP clients poll
 127.0.0.1 on a port nobody serves.
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
+import re
 import resource
 import shutil
 import socket
@@ -132,15 +135,18 @@ def bench(n: int, workers: int, ansible: bool) -> None:
                 print(f"    failed: {r.host}: {r.reason}")
             if label.startswith("first"):
                 orch_wall = wall
-        if ansible:
-            _ansible(n, [h for h in hosts if h.platform == "cisco_ios"], orch_wall, Path(tmp))
+    if ansible:
+        # A fresh lab, so that Ansible makes the same change orch made (not a no-op).
+        ios = tuple(d for d in devices if d.platform == "cisco_ios")
+        with LabProcess(ios) as endpoints, tempfile.TemporaryDirectory() as tmp:
+            _ansible(n, _hosts(endpoints, desired), orch_wall, Path(tmp))
 
 
 # --------------------------------------------------------------------------- Ansible
 
 
 def _ansible_venv() -> Path | None:
-    candidates = [os.environ.get("ORCH_ANSIBLE_VENV"), ".venv-ansible"]
+    candidates = [os.environ.get("ORCH_ANSIBLE_VENV"), ".venv-ansible", "../venv-ansible"]
     for c in candidates:
         if c and (Path(c) / "bin" / "ansible-playbook").exists():
             return Path(c)
@@ -185,6 +191,7 @@ def _ansible(n: int, hosts: list[Host], orch_wall: float, tmp: Path) -> None:
         "ansible_become=true",
         "ansible_become_method=enable",
         "ansible_host_key_checking=false",
+        "ansible_network_cli_ssh_type=paramiko",
     ]
     inventory.write_text("\n".join(lines) + "\n")
     (tmp / "play.yml").write_text(PLAYBOOK)
@@ -214,6 +221,8 @@ def _ansible(n: int, hosts: list[Host], orch_wall: float, tmp: Path) -> None:
     )
     wall = time.perf_counter() - t0
     status = "ok" if proc.returncode == 0 else f"exit {proc.returncode}"
+    changed = len(re.findall(r"\bchanged=1\b", proc.stdout))
+    status += f", {changed} changed"
     orch_ios = orch_wall * len(hosts) / max(n, 1)
     print(
         f"    ansible cisco.ios.ios_ntp_global: {len(hosts)} IOS devices in {wall:.1f} s "
