@@ -70,6 +70,11 @@ class CatosShell:
         name = self.device.prompt_name
         return f"{name}> (enable) " if self.enabled else f"{name}> "
 
+    @property
+    def page_length(self) -> int:
+        """Lines per screen (`terminal length` / `set length`); 0 = no paging."""
+        return self.length
+
     def echo(self) -> bool:
         return not self.awaiting_password
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from orchestrator.lab.clock import DeviceClock
 from orchestrator.lab.ntp_runtime import DeviceNtpClient
@@ -57,6 +57,7 @@ class SimDevice:
             unreachable=spec.faults.unreachable_servers,
         )
         self.port = spec.port  # the real one once listening (spec.port may be 0)
+        self.sessions: set[Any] = set()  # open SSH connections, closed when the lab stops
         self.logins = 0
         self.failed_logins = 0
 
@@ -83,6 +84,9 @@ class SimDevice:
 
     def stop(self) -> None:
         self.ntp.close()
+        for conn in list(self.sessions):
+            conn.abort()
+        self.sessions.clear()
 
     def new_shell(self) -> Shell:
         raise NotImplementedError

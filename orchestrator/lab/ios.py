@@ -200,6 +200,11 @@ class IosShell(IosConfigMode):
             return f"{host[:20]}(config-if)#"
         return f"{host[:20]}(config)#"
 
+    @property
+    def page_length(self) -> int:
+        """Lines per screen (`terminal length` / `set length`); 0 = no paging."""
+        return self.term_length
+
     def echo(self) -> bool:
         return not self.awaiting_enable_password
 

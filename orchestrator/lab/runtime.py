@@ -139,6 +139,14 @@ class Lab:
         self._acceptors.clear()
         for device in self.devices.values():
             device.stop()
+        # Let the aborted sessions' tasks finish so none is destroyed while pending.
+        current = asyncio.current_task()
+        pending = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=2)
+            for task in pending:
+                task.cancel()
+            await asyncio.wait(pending, timeout=2)
 
     def endpoints(self) -> list[DeviceEndpoint]:
         eps = [

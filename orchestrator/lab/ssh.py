@@ -16,7 +16,7 @@ from typing import Any
 import asyncssh
 from asyncssh.packet import UInt32
 
-from orchestrator.lab.device import SimDevice
+from orchestrator.lab.device import Shell, SimDevice
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,15 @@ def _crlf(text: str) -> str:
 class _DeviceServer(asyncssh.SSHServer):
     def __init__(self, device: SimDevice) -> None:
         self.device = device
+        self._conn: asyncssh.SSHServerConnection | None = None
+
+    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        self._conn = conn
+        self.device.sessions.add(conn)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._conn is not None:
+            self.device.sessions.discard(self._conn)
 
     def begin_auth(self, username: str) -> bool:
         return True  # always ask for a password, as a vty with `login local` does
@@ -42,7 +51,7 @@ class _DeviceServer(asyncssh.SSHServer):
 
 
 async def _answer(device: SimDevice, process: Any, line: str, output: str) -> bool:
-    """Write one command's output honouring the faults; False if the link was dropped."""
+    """Apply the session faults to one answer; False if the link was dropped instead."""
     faults = device.spec.faults
     if faults.slow_response_s > 0:
         await asyncio.sleep(faults.slow_response_s)
@@ -54,15 +63,62 @@ async def _answer(device: SimDevice, process: Any, line: str, output: str) -> bo
         if conn is not None:
             conn.abort()
         return False
-    if output:
-        process.stdout.write(_crlf(output))
     return True
+
+
+class _Pager:
+    """`terminal length N` paging: N-1 lines, then ` --More-- ` until a key is pressed.
+
+    Space shows the next page, Enter one more line, any other key ends the output. The
+    marker is erased with backspaces before the next lines, as a vty does.
+    """
+
+    MORE = " --More-- "
+
+    def __init__(self, out: Any, shell: Shell) -> None:
+        self.out = out
+        self.shell = shell
+        self.pending: list[str] = []
+
+    @property
+    def active(self) -> bool:
+        return bool(self.pending)
+
+    def start(self, output: str) -> None:
+        """Write `output` (page by page if the shell pages) and then the prompt."""
+        page = getattr(self.shell, "page_length", 0)
+        body = output[:-1] if output.endswith("\n") else output
+        lines = body.split("\n") if output else []
+        if page <= 1 or len(lines) <= page - 1:
+            if output:
+                self.out.write(_crlf(output))
+            self.out.write(self.shell.prompt())
+            return
+        self.pending = lines
+        self._show(page - 1)
+
+    def key(self, ch: str) -> None:
+        n = len(self.MORE)
+        self.out.write("\b" * n + " " * n + "\b" * n)
+        if ch == " ":
+            self._show(max(1, getattr(self.shell, "page_length", 0) - 1))
+        elif ch in "\r\n":
+            self._show(1)
+        else:
+            self.pending = []
+            self.out.write(self.shell.prompt())
+
+    def _show(self, count: int) -> None:
+        chunk, self.pending = self.pending[:count], self.pending[count:]
+        self.out.write("\r\n".join(chunk) + "\r\n")
+        self.out.write(self.MORE if self.pending else self.shell.prompt())
 
 
 async def _interactive(device: SimDevice, process: Any) -> None:
     shell = device.new_shell()
     out = process.stdout
     out.write(_crlf(shell.banner()) + shell.prompt())
+    pager = _Pager(out, shell)
     buffer: list[str] = []
     after_cr = False
     while True:
@@ -78,9 +134,10 @@ async def _interactive(device: SimDevice, process: Any) -> None:
             if after_cr and ch == "\n":
                 after_cr = False
                 continue  # \r\n is one Enter
-            after_cr = False
-            if ch in "\r\n":
-                after_cr = ch == "\r"
+            after_cr = ch == "\r"
+            if pager.active:
+                pager.key(ch)
+            elif ch in "\r\n":
                 line = "".join(buffer)
                 buffer.clear()
                 out.write("\r\n")
@@ -88,9 +145,11 @@ async def _interactive(device: SimDevice, process: Any) -> None:
                 if not await _answer(device, process, line, reply.output):
                     return
                 if reply.close:
+                    if reply.output:
+                        out.write(_crlf(reply.output))
                     process.exit(0)
                     return
-                out.write(shell.prompt())
+                pager.start(reply.output)
             elif ch in _BACKSPACE:
                 if buffer:
                     buffer.pop()
@@ -98,7 +157,7 @@ async def _interactive(device: SimDevice, process: Any) -> None:
                         out.write("\b \b")
             elif ch == "\x1a":  # Ctrl-Z leaves configuration mode
                 buffer.clear()
-                reply = shell.handle("end")
+                shell.handle("end")
                 out.write("^Z\r\n" + shell.prompt())
             elif ch == "\x03":  # Ctrl-C abandons the line
                 buffer.clear()
@@ -127,6 +186,8 @@ async def _handle_process(device: SimDevice, process: Any) -> None:
             result = device.exec_command(process.command)
             if not await _answer(device, process, process.command, result.stdout):
                 return
+            if result.stdout:
+                process.stdout.write(_crlf(result.stdout))
             if result.stderr:
                 process.stderr.write(_crlf(result.stderr))
             _exit(process, result.exit_status)

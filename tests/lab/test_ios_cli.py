@@ -165,3 +165,35 @@ def test_napalm_ios_driver_open_facts_ntp_servers_and_stats(ios: DeviceEndpoint)
         assert all(not s["synchronized"] and s["reachability"] == 0 for s in stats)
     finally:
         driver.close()
+
+
+def test_long_output_pages_until_terminal_length_0(ios: DeviceEndpoint) -> None:
+    client = paramiko.SSHClient()
+    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+    client.connect(
+        ios.address, ios.port, ios.username, ios.password, look_for_keys=False, allow_agent=False
+    )
+    try:
+        chan = client.invoke_shell()
+        _read_until(chan, "lab-r1>")
+        chan.send("enable\r")
+        _read_until(chan, "Password: ")
+        chan.send(f"{ios.password}\r")
+        _read_until(chan, "lab-r1#")
+        chan.send("show running-config\r")
+        first = _read_until(chan, " --More-- ")
+        assert first.endswith(" --More-- ")
+        # The default vty length is 24: 23 lines of output (after the echoed command).
+        assert len(first.split("\r\n")) - 2 == 23
+        rest = ""
+        for _ in range(10):
+            chan.send(" ")
+            rest += _read_until(chan, " --More-- ", timeout_s=1.0)
+            if rest.endswith("lab-r1#"):
+                break
+        assert rest.endswith("end\r\nlab-r1#")
+        chan.send("terminal length 0\rshow running-config\r")
+        whole = _read_until(chan, "end\r\nlab-r1#")
+        assert "--More--" not in whole and whole.endswith("end\r\nlab-r1#")
+    finally:
+        client.close()
