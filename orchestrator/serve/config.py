@@ -14,6 +14,7 @@ Example (`server.toml`; the same keys work in YAML):
     require_auth = false
     client_log = "/var/lib/orch/server-clients.sqlite"
     workers = 0                 # 0 = one per CPU core
+    rcvbuf_bytes = 4194304      # receive queue per socket (capped by net.core.rmem_max)
 
     [ratelimit]                 # like chrony's `ratelimit`
     enabled = true
@@ -66,6 +67,7 @@ class ServerConfig:
     max_offset_s: float = 0.128  # upstream: unsynchronised beyond this host-clock offset
     chronyc_socket: Path | None = None  # host: a chronyd command socket other than the default
     flush_interval_s: float = 2.0
+    rcvbuf_bytes: int = 4 << 20  # per-socket receive queue; 0 = kernel default
 
     @property
     def client_log_path(self) -> Path:
@@ -108,6 +110,7 @@ class _ServerFile(BaseModel):
     max_clients: int | None = Field(None, ge=1)
     max_offset: float | None = Field(None, gt=0)
     chronyc_socket: Path | None = None
+    rcvbuf_bytes: int | None = Field(None, ge=0, le=1 << 30)
 
 
 def load_config_file(path: Path, base: ServerConfig | None = None) -> ServerConfig:
@@ -158,6 +161,7 @@ def load_config_file(path: Path, base: ServerConfig | None = None) -> ServerConf
         max_clients=f.max_clients,
         max_offset_s=f.max_offset,
         chronyc_socket=f.chronyc_socket,
+        rcvbuf_bytes=f.rcvbuf_bytes,
     )
     if ratelimit is False:
         cfg = replace(cfg, ratelimit=None)

@@ -203,14 +203,14 @@ class NtpServerRunner:
         try:
             port = self.config.port
             for host in self.config.listen:
-                first = open_socket(host, port)
+                first = open_socket(host, port, self.config.rcvbuf_bytes)
                 self._sockets.append(first)
                 # port 0: every worker and address shares the port the kernel chose
                 port = first.address[1]
                 self.addresses.append((host, port))
                 per_worker[0].append(first)
                 for i in range(1, n):
-                    s = open_socket(host, port)
+                    s = open_socket(host, port, self.config.rcvbuf_bytes)
                     self._sockets.append(s)
                     per_worker[i].append(s)
         except ServerError:

@@ -22,10 +22,10 @@ from orchestrator.errors import ServerError
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
 IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)
 
-_TIMESPEC = struct.Struct("@qq")
+TIMESPEC = struct.Struct("@qq")
 _IN_PKTINFO = struct.Struct("@i4s4s")  # ifindex, spec_dst, addr
 _IN6_PKTINFO = struct.Struct("@16sI")  # addr, ifindex
-ANC_BUFSIZE = socket.CMSG_SPACE(_TIMESPEC.size) + socket.CMSG_SPACE(_IN6_PKTINFO.size) + 64
+ANC_BUFSIZE = socket.CMSG_SPACE(TIMESPEC.size) + socket.CMSG_SPACE(_IN6_PKTINFO.size) + 64
 RECV_BUFSIZE = 1024  # NTP packets with EFs and a MAC stay far below this
 
 
@@ -66,8 +66,15 @@ def _bind_error(exc: OSError, host: str, port: int) -> ServerError:
     return ServerError(f"cannot listen on {where}: {exc.strerror or exc}")
 
 
-def open_socket(host: str, port: int) -> ServerSocket:
-    """Bind a non-blocking UDP socket with SO_REUSEPORT and receive timestamps."""
+DEFAULT_RCVBUF = 4 << 20
+
+
+def open_socket(host: str, port: int, rcvbuf: int = DEFAULT_RCVBUF) -> ServerSocket:
+    """Bind a non-blocking UDP socket with SO_REUSEPORT and receive timestamps.
+
+    `rcvbuf` asks for a receive queue of that many bytes (the kernel caps it at
+    net.core.rmem_max); 0 keeps the kernel default.
+    """
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:
@@ -84,8 +91,8 @@ def open_socket(host: str, port: int) -> ServerSocket:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO, 1)
         elif wildcard:
             sock.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
-        # a deeper queue rides out bursts (best effort: capped by net.core.rmem_max)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        if rcvbuf > 0:  # a deeper queue rides out bursts and scheduling stalls
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
@@ -102,7 +109,7 @@ def parse_ancillary(
     reply_cmsg: list[tuple[int, int, bytes]] | None = None
     for level, kind, data in ancdata:
         if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
-            sec, nsec = _TIMESPEC.unpack_from(data)
+            sec, nsec = TIMESPEC.unpack_from(data)
             rx_ns = sec * 1_000_000_000 + nsec
         elif level == socket.IPPROTO_IP and kind == IP_PKTINFO:
             _ifindex, _spec_dst, dst = _IN_PKTINFO.unpack_from(data)
