@@ -48,6 +48,7 @@ class Observation:
     offset_ms: float | None
     stratum: int | None
     reach: int | None
+    poll_s: int | None  # the sync peer's poll interval, where the platform prints it
     configured_servers: frozenset[str]
 
     def association_for(self, address: str, state: DeviceState) -> Association | None:
@@ -85,6 +86,7 @@ def observe(state: DeviceState) -> Observation:
         offset_ms=offset,
         stratum=stratum,
         reach=selected.reach if selected is not None else None,
+        poll_s=selected.poll_s if selected is not None else None,
         configured_servers=frozenset(
             normalise_address(s.address) for s in state.configured.servers
         ),

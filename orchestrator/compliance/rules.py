@@ -17,6 +17,9 @@ from orchestrator.models import Check, ClientLogEntry, DeviceState, Host, Verdic
 # A device polls at most every 1024 s (maxpoll 10) by default; two missed polls plus
 # slack before we say that our server has not heard from it.
 DEFAULT_MAX_POLL_AGE_S = 2400.0
+# w32time polls as slowly as MaxPollInterval 15 (32768 s) on every role ("Windows Time
+# service tools and settings", Microsoft Learn), and its short status names no poll.
+WINDOWS_MAX_POLL_S = 32768.0
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,15 @@ class Facts:
     @property
     def desired_text(self) -> str:
         return _join(self.desired)
+
+    @property
+    def poll_window_s(self) -> float:
+        """How long our server may go without hearing from the device: three of its own
+        poll intervals where it reports one, never less than `max_poll_age_s`."""
+        poll: float | None = self.obs.poll_s
+        if poll is None and self.host.platform == "windows":
+            poll = WINDOWS_MAX_POLL_S
+        return max(self.max_poll_age_s, 3.0 * poll) if poll else self.max_poll_age_s
 
     @property
     def peer_inferred(self) -> bool:
@@ -259,9 +271,10 @@ def polls_our_server(f: Facts) -> Finding | None:
         return None
     addresses = client_addresses(f.host)
     name = "server-log"
-    expected = f"our server heard from {' or '.join(addresses)} in the last {f.max_poll_age_s:g} s"
+    window = f.poll_window_s
+    expected = f"our server heard from {' or '.join(addresses)} in the last {window:g} s"
     entry = next((f.client_log[a] for a in addresses if a in f.client_log), None)
-    if entry is not None and f.now - entry.last_seen <= f.max_poll_age_s:
+    if entry is not None and f.now - entry.last_seen <= window:
         age = max(0.0, f.now - entry.last_seen)
         return _ok(
             name,

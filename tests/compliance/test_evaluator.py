@@ -214,3 +214,15 @@ def test_catos_with_a_foreign_server_configured_is_not_inferred_to_be_ours() -> 
     assert v.verdict is Verdict.MISCONFIGURED
     unsynced = evaluate(host("cat1", "cisco_catos"), catos_state(synced=False), None, now=NOW)
     assert unsynced.verdict is Verdict.UNSYNCHRONISED
+
+
+def test_poll_window_follows_the_devices_own_poll_interval() -> None:
+    state = ios_state()
+    slow = dataclasses.replace(state.associations[0], poll_s=1024)
+    state = dataclasses.replace(state, associations=(slow,))
+    # Heard 2500 s ago: beyond the 2400 s default, within three 1024 s polls.
+    assert evaluate(host(), state, polled(ago_s=2500), now=NOW).verdict is Verdict.COMPLIANT
+    assert evaluate(host(), state, polled(ago_s=3500), now=NOW).verdict is Verdict.SYNCED_ELSEWHERE
+    # w32time may poll every 32768 s and prints no poll interval in its short status.
+    win = evaluate(host("win1", "windows"), windows_state(), polled(ago_s=20_000), now=NOW)
+    assert win.verdict is Verdict.COMPLIANT, win.reason
