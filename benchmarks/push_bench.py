@@ -223,6 +223,12 @@ def _ansible(n: int, hosts: list[Host], orch_wall: float, tmp: Path) -> None:
     status = "ok" if proc.returncode == 0 else f"exit {proc.returncode}"
     changed = len(re.findall(r"\bchanged=1\b", proc.stdout))
     status += f", {changed} changed"
+    if changed < len(hosts):
+        errors = [ln for ln in proc.stdout.splitlines() if "fatal:" in ln or "FAILED" in ln]
+        print(f"    ansible: {status} for {len(hosts)} devices; no ratio printed")
+        for line in errors[:3]:
+            print(f"      {line[:300]}")
+        return
     orch_ios = orch_wall * len(hosts) / max(n, 1)
     print(
         f"    ansible cisco.ios.ios_ntp_global: {len(hosts)} IOS devices in {wall:.1f} s "

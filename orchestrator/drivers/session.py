@@ -527,11 +527,14 @@ class CliSession:
         with _device_errors(self.host, "configure", alive=self._alive):
             conn.write_channel("".join(conn.normalize_cmd(line) for line in block))
             output = conn.read_until_pattern(pattern=done, read_timeout=self._timeout_s)
+        # Each line answers with one `r1(config...)#` prompt: the text after the k-th
+        # prompt is the echo and answer of block[k] (echoes may be scrolled at 80 columns,
+        # so the line is taken from the block, not from the echo).
         config_prompt = re.escape(conn.base_prompt) + r"\([^)]*\)#"
-        for segment in re.split(config_prompt, output)[1:]:
-            echoed, _, answer = segment.partition("\n")
+        segments = re.split(config_prompt, output)
+        for line, segment in zip(block[1:], segments[1:], strict=False):
+            answer = segment.partition("\n")[2]
             if re.search(IOS_ERROR_RE, answer, re.M):
-                line = echoed.strip()
                 error = next(x for x in answer.splitlines() if x.startswith("%"))
                 raise CommandRejected(
                     _scrub(f"{_where(self.host)}: device rejected {line!r} ({error})", self.host),
