@@ -15,6 +15,7 @@ For each host, over one session:
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -83,7 +84,7 @@ def store_backup(directory: Path, run_id: str, backup: Backup) -> Path:
     """Write the backup as JSON, readable by its owner only (it may hold key material)."""
     run_dir = directory / run_id
     run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = run_dir / f"{backup.host}.json"
+    path = run_dir / (re.sub(r"[^\w.-]", "_", backup.host) + ".json")
     data = asdict(backup)
     path.touch(mode=0o600)
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

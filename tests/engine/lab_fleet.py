@@ -47,6 +47,13 @@ def lab_devices(port: int) -> tuple[DeviceSpec, ...]:
         ),
         d("ios-slow", "cisco_ios", 7, faults=Faults(slow_response_s=2.0)),
         d("ios-dry", "cisco_ios", 8, startup_config=IOS_STALE),
+        d(
+            "ios-rejkey",
+            "cisco_ios",
+            9,
+            startup_config=IOS_STALE,
+            faults=Faults(reject_commands=("ntp authentication-key",)),
+        ),
         d("cat-ok", "cisco_catos", 10, startup_config=("set ntp server 127.0.0.77",)),
         d(
             "cat-reject",

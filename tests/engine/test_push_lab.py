@@ -125,6 +125,8 @@ def test_wrong_password_fails_with_a_clear_line(
         ("ios-reject", "device rejected 'ntp server 127.0.0.10 iburst key 7 prefer'"),
         ("ios-drop", "session dropped by the device"),
         ("cat-reject", "device rejected 'set ntp client enable'"),
+        # The refused line carries the key: the reason names it with the value masked.
+        ("ios-rejkey", "device rejected 'ntp authentication-key 7 md5 ********'"),
     ],
 )
 def test_failure_mid_change_is_rolled_back_byte_identical(
