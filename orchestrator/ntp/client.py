@@ -257,7 +257,7 @@ class PeerAssociation:
         if not self._authentic(data, reply):
             return self._drop("auth")
         if reply.is_kod:
-            return self._kiss(reply.kiss_code or "")
+            return self._kiss(reply.kiss_code or "", arrival_s)
         if reply.receive_ts == 0 or reply.transmit_ts == 0:
             return self._drop("zero timestamp")
         # The origin matched: this request is answered, never accept another reply to it.
@@ -300,16 +300,17 @@ class PeerAssociation:
             return False
         return self.key.verify(data[: packet.mac_offset(data, reply)], mac.digest)
 
-    def _kiss(self, code: str) -> ReplyOutcome:
+    def _kiss(self, code: str, arrival_s: float) -> ReplyOutcome:
         self._expected_origin = None
         if code == "RATE":
-            # Back off: double the interval (bounded by maxpoll in the protocol schedule).
+            # Back off: double the interval (bounded by maxpoll in the protocol schedule),
+            # stop any burst, and wait a whole new interval from now.
             if self.config.interval_override_s is not None:
                 self.kod_backoff = min(self.kod_backoff + 1, 6)
             else:
                 self.kod_backoff = min(self.kod_backoff + 1, self.config.maxpoll - self.hpoll)
             self._burst_left = 0
-            self.next_poll_s = max(self.next_poll_s, (self.last_reply_s or 0.0))
+            self.next_poll_s = arrival_s + self.poll_interval_s
         elif code in ("DENY", "RSTR"):
             self.stopped = code
             self.tally = TALLY_REJECT

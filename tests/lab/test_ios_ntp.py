@@ -11,6 +11,7 @@ import pytest
 from netmiko import ConnectHandler
 
 from orchestrator.lab.runtime import DeviceEndpoint, Lab
+from orchestrator.ntp.ratelimit import RateLimitConfig
 from orchestrator.serve.config import ServerConfig
 from orchestrator.serve.runner import NtpServerRunner
 from tests.lab.conftest import wait_for
@@ -149,3 +150,40 @@ def test_ntp_authenticate_syncs_only_with_the_servers_key(
         assert secret not in run
     finally:
         conn.disconnect()  # type: ignore[attr-defined]
+
+
+def test_ios_honours_kod_rate_from_a_rate_limiting_server(
+    make_lab: Callable[..., tuple[Lab, list[DeviceEndpoint]]], tmp_path: Path
+) -> None:
+    config = ServerConfig(
+        listen=("127.0.0.1",),
+        port=0,
+        reference="local",
+        stratum=8,
+        # One request per 2 s on average, bursts of 4, KoD RATE to the rest.
+        ratelimit=RateLimitConfig(interval=1, burst=4, leak=0, kod=True),
+        client_log=tmp_path / "clients.sqlite",
+        workers=1,
+    )
+    with NtpServerRunner(config) as runner:
+        ((_, port),) = runner.addresses
+        lab, (ep,) = make_lab({"name": "lab-kod", "platform": "cisco_ios"}, ntp_port=port)
+        conn = login(ep)
+        try:
+            conn.send_config_set(["ntp server 127.0.0.1"])  # type: ignore[attr-defined]
+            device = lab.devices["lab-kod"]
+
+            def backed_off() -> bool:
+                peers = lab.call(lambda: device.ntp.peers)
+                return bool(peers and peers[0].kod_backoff >= 1)
+
+            assert wait_for(backed_off, timeout_s=20), "no KoD RATE back-off"
+            peer = lab.call(lambda: device.ntp.peers[0])
+            assert peer.dropped.get("kod RATE", 0) >= 1
+            assert peer.poll_interval_s >= 1.0  # doubled from the lab's 0.5 s
+            row = wait_for(
+                lambda: (r := associations(conn, "127.0.0.1")) and r["tally"] == "*" and r, 30
+            )
+            assert row, "a rate-limited device still synchronises at the slower pace"
+        finally:
+            conn.disconnect()  # type: ignore[attr-defined]

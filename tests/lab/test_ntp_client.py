@@ -123,6 +123,8 @@ def test_kod_rate_backs_off_and_deny_stops() -> None:
     rate = packet.kiss_of_death(req, packet.KISS_RATE).encode()
     assert peer.receive(rate, T0 + 0.01).reason == "kod RATE"
     assert peer.poll_interval_s == 2 * interval
+    assert peer.next_poll_s == pytest.approx(T0 + 0.01 + 2 * interval)
+    assert peer.reach == 0  # a kiss is no answer
     req = packet.decode(peer.make_request(T0 + 128))
     deny = packet.kiss_of_death(req, packet.KISS_DENY).encode()
     assert peer.receive(deny, T0 + 128.01).reason == "kod DENY"
