@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -129,6 +130,9 @@ def _print_table(out: Console, run_id: str, dry_run: bool, results: list[PushRes
     out.print(table)
     counts = {o: sum(r.outcome is o for r in results) for o in PushOutcome}
     out.print(", ".join(f"{n} {o.value}" for o, n in counts.items() if n), markup=False)
+    backups = sorted({str(Path(r.backup_path).parent) for r in results if r.backup_path})
+    if backups:
+        out.print(f"backups of the changed devices: {backups[0]}", markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -47,6 +47,7 @@ def lab_devices(port: int) -> tuple[DeviceSpec, ...]:
         ),
         d("ios-slow", "cisco_ios", 7, faults=Faults(slow_response_s=2.0)),
         d("ios-dry", "cisco_ios", 8, startup_config=IOS_STALE),
+        d("ios-cli", "cisco_ios", 12, startup_config=IOS_STALE),
         d(
             "ios-rejkey",
             "cisco_ios",

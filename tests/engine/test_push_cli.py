@@ -107,3 +107,14 @@ def test_push_filters_that_match_nothing_are_input_errors(
     assert run(["--inventory", str(inv), "push", "--site", "nowhere"]) == 2
     assert "nowhere" in capsys.readouterr().err
     assert run(["--inventory", str(inv), "push", "--format", "yaml"]) == 2
+
+
+def test_push_table_names_outcomes_and_backups(
+    lab: LabFixture, tmp_path: Path, cli_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inv = _inventory(tmp_path, lab[1], ["ios-cli"])
+    code = run(["--inventory", str(inv), "--no-color", "push", "--accept-new-host-keys"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "ios-cli" in out and "changed" in out and "1 changed" in out
+    assert f"backups of the changed devices: {tmp_path / 'data' / 'backups'}" in out
