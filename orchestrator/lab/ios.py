@@ -28,11 +28,19 @@ from orchestrator.lab.spec import DeviceSpec, LabSpec
 INVALID = "% Invalid input detected at '^' marker."
 ENTER_CONFIG = "Enter configuration commands, one per line.  End with CNTL/Z."
 
-# `show version` of the two hardware models the lab plays. Layout from Cisco's own
-# documentation captures of IOS 15 on a Cisco 2901 ISR and a Catalyst 2960 (no
-# hardware calendar, hence used for the no-calendar fault); napalm's get_facts reads
-# "<host> uptime is", "Processor board ID", "Cisco IOS Software, " and
-# "Cisco <model> ... bytes of memory" from it.
+# `show version` of the two hardware models the lab plays, laid out as real captures:
+# a Cisco 2901 ISR on IOS 15.x (a Cisco Press "Branch# show version" excerpt: "Cisco IOS
+# Software, C2900 Software (C2900-UNIVERSALK9-M), Version 15.2(4)M1", "ROM: System
+# Bootstrap, Version 15.0(1r)M15", "Last reload type: Normal Reload", "Cisco
+# CISCO2901/K9 (revision 1.0) with 483328K/40960K bytes of memory.", "DRAM configuration
+# is 64 bits wide with parity enabled.", "250880K bytes of ATA System CompactFlash 0
+# (Read/Write)", "Configuration register is 0x2102"), and a Catalyst 2960 on 15.0(2)SE4
+# (public lab notes: "Cisco IOS Software, C2960 Software (C2960-LANBASEK9-M), Version
+# 15.0(2)SE4, RELEASE SOFTWARE (fc1)" ... "Compiled Wed 26-Jun-13 02:49"). The crypto
+# export notice and licence tables of the real output are left out, as many published
+# captures do. The 2960 has no hardware calendar, hence it plays the no-calendar fault.
+# napalm's get_facts reads "<host> uptime is", "Processor board ID", "Cisco IOS
+# Software, " and "Cisco <model> ... bytes of memory" from it.
 _VERSION_ROUTER = """\
 Cisco IOS Software, C2900 Software (C2900-UNIVERSALK9-M), Version 15.4(3)M3, RELEASE SOFTWARE (fc2)
 Technical Support: http://www.cisco.com/techsupport
