@@ -447,15 +447,21 @@ class CatOsConnection(_OrchConnection):
 class IosConnection(_OrchConnection, CiscoIosSSH):
     """netmiko's cisco_ios with fewer round trips: connection setup dominates a push.
 
-    No `terminal width` (our lines are short), the prompt found once tells whether we are
-    already in enable mode, and logout does not first probe for configuration mode.
+    The prompt that ends the login banner is taken as the device's prompt (netmiko sends
+    an extra Enter to find it); no `terminal width` (our commands are short and the
+    config-block check does not rely on echoes); the prompt tells whether we are already
+    in enable mode; logout does not first probe for configuration mode.
     """
 
+    PROMPT = re.compile(r"(?:^|\n)([\w.@/:-]+[>#])\s*$")
     last_prompt = ""
     _cached_prompt = ""
 
     def session_preparation(self) -> None:
-        self._test_channel_read(pattern=r"[>#]")
+        banner = self._test_channel_read(pattern=r"[\w.@/:-]+[>#]\s*$")
+        found = self.PROMPT.search(banner)
+        if found:
+            self._cached_prompt = found.group(1)
         self.set_base_prompt()
         self.disable_paging()
 
@@ -466,9 +472,10 @@ class IosConnection(_OrchConnection, CiscoIosSSH):
         delay_factor: float = 1.0,
         pattern: str | None = None,
     ) -> str:
-        self.last_prompt = self.find_prompt(delay_factor=delay_factor, pattern=r"[>#]")
-        self._cached_prompt = self.last_prompt  # the parent looks once more: answer from here
-        try:
+        if not self._cached_prompt:
+            self._cached_prompt = self.find_prompt(delay_factor=delay_factor, pattern=r"[>#]")
+        self.last_prompt = self._cached_prompt
+        try:  # the parent looks for the prompt once more: answered from the cache
             return super().set_base_prompt(pri_prompt_terminator, alt_prompt_terminator)
         finally:
             self._cached_prompt = ""
