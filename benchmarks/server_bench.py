@@ -7,7 +7,8 @@ Runs, in turn,
              SO_REUSEPORT worker process per core unless --workers says otherwise)
   * chronyd: `chronyd -x` with `local stratum 8`, `allow 127.0.0.1`, no ratelimit, its
              own port, pidfile and command socket in a private directory
-and for each prints
+and for each prints (the servers run side by side, idle unless loaded; the load goes
+to one at a time, their steps interleaved so that noise from elsewhere hits all alike)
   * the highest request rate answered with < 1 % loss (rates doubled until loss, then
     bisected; each step lasts --step-s seconds);
   * server CPU µs per response at that rate (utime+stime of the server processes);
@@ -95,7 +96,9 @@ class Server:
                 self.proc.wait(5)
 
 
-def start_ours(workdir: Path, workers: int) -> Server:
+def start_ours(
+    workdir: Path, workers: int, rcvbuf: int | None = None, name: str = "ours"
+) -> Server:
     cmd = [
         sys.executable, "-m", "orchestrator", "server", "run",
         "--listen", HOST, "--port", "0", "--reference", "local", "--stratum", "8",
@@ -103,6 +106,10 @@ def start_ours(workdir: Path, workers: int) -> Server:
     ]  # fmt: skip
     if workers:
         cmd += ["--workers", str(workers)]
+    if rcvbuf is not None:
+        conf = workdir / f"{name}.toml"
+        conf.write_text(f"rcvbuf_bytes = {rcvbuf}\n")
+        cmd += ["--config", str(conf)]
     proc = subprocess.Popen(cmd, cwd=REPO, stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
     line = proc.stderr.readline()
@@ -110,7 +117,7 @@ def start_ours(workdir: Path, workers: int) -> Server:
     if not m:
         proc.kill()
         raise SystemExit(f"our server did not start: {line}{proc.stderr.read()}")
-    return Server("ours", proc, int(m.group(1)))
+    return Server(name, proc, int(m.group(1)))
 
 
 def _free_port() -> int:
@@ -155,9 +162,7 @@ def _request() -> tuple[bytes, int]:
     return P.client_request(t1).encode(), t1
 
 
-def _generator(
-    port: int, rate: float, duration_s: float, nsockets: int, conn: Connection
-) -> None:
+def _generator(port: int, rate: float, duration_s: float, nsockets: int, conn: Connection) -> None:
     """Send `rate` requests/s for `duration_s`, count replies; report (sent, answered)."""
     socks = []
     for _ in range(nsockets):
@@ -226,9 +231,7 @@ def run_step(
     pipes, procs = [], []
     for _ in range(generators):
         r, w = ctx.Pipe(duplex=False)
-        p = ctx.Process(
-            target=_generator, args=(port, rate / generators, duration_s, nsockets, w)
-        )
+        p = ctx.Process(target=_generator, args=(port, rate / generators, duration_s, nsockets, w))
         p.start()
         pipes.append(r)
         procs.append(p)
@@ -246,53 +249,73 @@ class Capacity:
     rate: float  # highest offered rate with < 1 % loss
     generator_bound: bool
     cpu_us_per_response: float
-    steps: list[tuple[float, int, int]]
 
 
-def find_capacity(
-    server: Server, args: argparse.Namespace, log: Callable[[str], None]
-) -> Capacity:
-    good_rate, good_cpu, bound = 0.0, float("nan"), False
-    bad_rate: float | None = None
-    steps: list[tuple[float, int, int]] = []
+class Ramp:
+    """Search of one server's loss-free rate: double until loss, then bisect."""
 
-    def step(rate: float) -> bool:
-        nonlocal good_rate, good_cpu, bound, bad_rate
+    def __init__(self, start: float, max_rate: float, bisect: int) -> None:
+        self.rate: float | None = start
+        self.max_rate = max_rate
+        self.bisect_left = bisect
+        self.good = 0.0
+        self.good_cpu = float("nan")
+        self.bad: float | None = None
+        self.generator_bound = False
+
+    def record(self, rate: float, ok: bool, short: bool, cpu_us: float) -> None:
+        if ok and rate > self.good:
+            self.good, self.good_cpu, self.generator_bound = rate, cpu_us, short
+        if not ok:
+            self.bad = rate if self.bad is None else min(self.bad, rate)
+        if ok and short:
+            self.rate = None  # the generator is the limit: going higher measures nothing
+        elif self.bad is None:
+            self.rate = rate * 2 if rate * 2 <= self.max_rate else None
+        elif self.bisect_left > 0 and self.bad > self.good:
+            self.bisect_left -= 1
+            self.rate = (self.good + self.bad) / 2
+        else:
+            self.rate = None
+
+    def result(self) -> Capacity:
+        return Capacity(self.good, self.generator_bound, self.good_cpu)
+
+
+def measure_step(server: Server, rate: float, args: argparse.Namespace) -> tuple[bool, bool, float]:
+    """Offer `rate` for --step-s (best of --trials): (loss < 1 %, generator short, CPU µs/resp)."""
+    ok = short = False
+    cpu_us = float("nan")
+    for _ in range(args.trials):
         cpu0 = server.cpu_s()
         sent, answered = run_step(server.port, rate, args.step_s, args.generators, args.sockets)
         cpu = server.cpu_s() - cpu0
-        steps.append((rate, sent, answered))
         loss = 1 - answered / sent if sent else 1.0
-        offered = rate * args.step_s
-        generator_short = sent < 0.95 * offered
-        log(
-            f"  {server.name:8s} offered {rate:9.0f}/s sent {sent:8d} answered {answered:8d} "
-            f"loss {100 * loss:6.2f} %"
-            + ("  (generator could not keep up)" if generator_short else "")
+        short = sent < 0.95 * rate * args.step_s
+        print(
+            f"  {server.name:9s} offered {rate:9.0f}/s sent {sent:8d} answered {answered:8d} "
+            f"loss {100 * loss:6.2f} %" + ("  (generator could not keep up)" if short else ""),
+            flush=True,
         )
         if loss < LOSS_LIMIT:
-            if rate > good_rate:
-                good_rate = rate
-                good_cpu = 1e6 * cpu / answered if answered else float("nan")
-                bound = generator_short
-            return True
-        bad_rate = rate if bad_rate is None else min(bad_rate, rate)
-        return False
+            ok, cpu_us = True, 1e6 * cpu / answered if answered else float("nan")
+            break
+    return ok, short, cpu_us
 
-    rate = args.start_rate
-    while rate <= args.max_rate and step(rate):
-        if steps[-1][1] < 0.95 * rate * args.step_s:
-            break  # the generator is the limit: going higher measures nothing
-        rate *= 2
-    if bad_rate is not None:
-        lo, hi = good_rate, bad_rate
-        for _ in range(args.bisect):
-            mid = (lo + hi) / 2
-            if step(mid):
-                lo = mid
-            else:
-                hi = mid
-    return Capacity(good_rate, bound, good_cpu, steps)
+
+def find_capacities(servers: list[Server], args: argparse.Namespace) -> dict[str, Capacity]:
+    """Ramp all servers, interleaving their steps so that load from elsewhere on the
+    machine hits them alike."""
+    ramps = {s.name: Ramp(args.start_rate, args.max_rate, args.bisect) for s in servers}
+    while any(r.rate is not None for r in ramps.values()):
+        for server in servers:
+            ramp = ramps[server.name]
+            if ramp.rate is None:
+                continue
+            rate = ramp.rate
+            ok, short, cpu_us = measure_step(server, rate, args)
+            ramp.record(rate, ok, short, cpu_us)
+    return {name: r.result() for name, r in ramps.items()}
 
 
 # ---------------------------------------------------------------------- offset / delay
@@ -353,21 +376,18 @@ class Result:
     delay_p99_us: float
 
 
-def bench(server: Server, args: argparse.Namespace) -> Result:
-    def log(line: str) -> None:
-        print(line, flush=True)
-
-    offsets, delays = offset_delay(server.port, args.samples, args.sample_rate)
-    cap = find_capacity(server, args, log)
-    abs_off = [abs(o) for o in offsets]
-    return Result(
-        server.name,
-        cap,
-        1e6 * pct(offsets, 50),
-        1e6 * pct(abs_off, 99),
-        1e6 * pct(delays, 50),
-        1e6 * pct(delays, 99),
-    )
+def sample_all(
+    servers: list[Server], args: argparse.Namespace
+) -> dict[str, tuple[list[float], list[float]]]:
+    """Offset/delay samples, in rounds alternating between the servers."""
+    out: dict[str, tuple[list[float], list[float]]] = {s.name: ([], []) for s in servers}
+    rounds = 5
+    for _ in range(rounds):
+        for server in servers:
+            offsets, delays = offset_delay(server.port, args.samples // rounds, args.sample_rate)
+            out[server.name][0].extend(offsets)
+            out[server.name][1].extend(delays)
+    return out
 
 
 def main() -> None:
@@ -381,24 +401,41 @@ def main() -> None:
     ap.add_argument("--sockets", type=int, default=8, help="client sockets per generator")
     ap.add_argument("--samples", type=int, default=500)
     ap.add_argument("--sample-rate", type=float, default=200)
-    ap.add_argument("--only", choices=["ours", "chronyd"])
+    ap.add_argument("--trials", type=int, default=2, help="attempts per step (best counts)")
+    ap.add_argument("--only", nargs="+", choices=["ours", "ours-kbuf", "chronyd"])
     args = ap.parse_args()
 
     results: dict[str, Result] = {}
     with tempfile.TemporaryDirectory(prefix="orch-bench-") as tmp:
         work = Path(tmp)
-        for name, start in (
+        contenders: list[tuple[str, Callable[[], Server]]] = [
             ("ours", lambda: start_ours(work, args.workers)),
+            # the kernel's default receive queue, as chronyd has (it has no option for it)
+            ("ours-kbuf", lambda: start_ours(work, args.workers, 0, "ours-kbuf")),
             ("chronyd", lambda: start_chronyd(work)),
-        ):
-            if args.only and name != args.only:
-                continue
-            print(f"== {name}", flush=True)
-            server = start()
-            try:
-                results[name] = bench(server, args)
-            finally:
+        ]
+        servers: list[Server] = []
+        try:
+            for name, start in contenders:
+                if not args.only or name in args.only:
+                    servers.append(start())
+            print("== offset and delay, low rate", flush=True)
+            samples = sample_all(servers, args)
+            print("== capacity", flush=True)
+            capacities = find_capacities(servers, args)
+        finally:
+            for server in servers:
                 server.stop()
+    for name, (offsets, delays) in samples.items():
+        abs_off = [abs(o) for o in offsets]
+        results[name] = Result(
+            name,
+            capacities[name],
+            1e6 * pct(offsets, 50),
+            1e6 * pct(abs_off, 99),
+            1e6 * pct(delays, 50),
+            1e6 * pct(delays, 99),
+        )
 
     print()
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; "
@@ -415,14 +452,20 @@ def main() -> None:
             f"{r.offset_p50_us:9.1f}µs {r.offset_p99_us:11.1f}µs "
             f"{r.delay_p50_us:8.1f}µs {r.delay_p99_us:8.1f}µs"
         )
-    if "ours" in results and "chronyd" in results:
-        o, c = results["ours"], results["chronyd"]
+    c = results.get("chronyd")
+    if c is not None:
         print()
-        print(f"ratio ours/chronyd: max rate {o.capacity.rate / c.capacity.rate:.2f}, "
-              f"CPU per response {o.capacity.cpu_us_per_response / c.capacity.cpu_us_per_response:.2f}, "  # noqa: E501
-              f"delay p50 {o.delay_p50_us / c.delay_p50_us:.2f}, "
-              f"delay p99 {o.delay_p99_us / c.delay_p99_us:.2f}")  # fmt: skip
-        print(f"offset p50 difference ours - chronyd: {o.offset_p50_us - c.offset_p50_us:+.1f} µs")
+    for name in ("ours", "ours-kbuf"):
+        o = results.get(name)
+        if o is None or c is None:
+            continue
+        cpu_ratio = o.capacity.cpu_us_per_response / c.capacity.cpu_us_per_response
+        print(
+            f"ratio {name}/chronyd: max rate {o.capacity.rate / c.capacity.rate:.2f}, "
+            f"CPU per response {cpu_ratio:.2f}, delay p50 {o.delay_p50_us / c.delay_p50_us:.2f}, "
+            f"delay p99 {o.delay_p99_us / c.delay_p99_us:.2f}; offset p50 {name} - chronyd "
+            f"{o.offset_p50_us - c.offset_p50_us:+.1f} µs"
+        )
 
 
 if __name__ == "__main__":

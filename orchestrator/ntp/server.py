@@ -211,15 +211,18 @@ class NtpServerCore:
         elif self.policy.require_auth:
             return self._ignore(client, now, IgnoreReason.UNAUTHENTICATED)
 
-        reply = self._reply(b0, datagram, rx_time_ns, read_clock, random_bits)
-        if key is not None:
-            reply = key.sign(reply)
-        if len(reply) > n:  # e.g. a SHA1 MAC answering a shorter request
+        # Everything but the reply itself first, so that the transmit timestamp is read
+        # as close to the send as possible (after it, only packing and the MAC).
+        reply_len = pk.HEADER_LEN + (4 + key.digest_len if key is not None else 0)
+        if reply_len > n:  # e.g. a SHA1 MAC answering a shorter request
             return self._ignore(client, now, IgnoreReason.TOO_LONG)
         counters["answered"] += 1
         self.client_log.record(
             client, now, Outcome.RESPONDED, key.key_id if key is not None else None
         )
+        reply = self._reply(b0, datagram, rx_time_ns, read_clock, random_bits)
+        if key is not None:
+            reply = key.sign(reply)
         return Respond(reply)
 
     # ------------------------------------------------------------------ helpers
