@@ -114,12 +114,18 @@ def read_status(state_dir: Path) -> dict[str, Any] | None:
 
 
 def _is_lab_process(pid: int) -> bool:
-    """Is `pid` alive and really our daemon (not a recycled PID)?"""
+    """Is `pid` alive and really a lab (not a recycled PID)?
+
+    The daemon runs as `python -m orchestrator.lab.daemon`; `orch lab up --foreground`
+    serves from the CLI process itself.
+    """
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return False
-    return _MARK.encode() in cmdline
+    if _MARK.encode() in args:
+        return True
+    return b"lab" in args and b"up" in args[args.index(b"lab") :]
 
 
 def running_pid(state_dir: Path) -> int | None:
@@ -215,6 +221,25 @@ def start_background(
         close_fds=True,
     )
     log_file.close()
+    try:
+        return _wait_running(proc, state_dir, timeout_s)
+    except BaseException:
+        # Interrupted or failed while starting: leave nothing behind. The child is ours,
+        # so stop it by its PID even before it has written its PID file.
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        stop_background(state_dir)
+        raise
+
+
+def _wait_running(
+    proc: subprocess.Popen[bytes], state_dir: Path, timeout_s: float
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         status = read_status(state_dir)
@@ -229,7 +254,6 @@ def start_background(
                 hint=f"see {state_dir / LOG_FILE}",
             )
         time.sleep(0.1)
-    stop_background(state_dir)
     raise LabError(
         f"the lab did not start within {timeout_s:.0f} s", hint=f"see {state_dir / LOG_FILE}"
     )
