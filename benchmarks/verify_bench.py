@@ -8,7 +8,7 @@ against the 20 s target, and the ratio against a peer: NAPALM's `ios` driver
 (`open`, `get_ntp_servers`, `get_ntp_stats`, `close`) over the same IOS devices with
 the same number of threads (it reads the state; orch also judges and keeps evidence).
 
-    python benchmarks/verify_bench.py [--devices 1000] [--workers 30] [--peer-devices 100]
+    python benchmarks/verify_bench.py [--devices 1000] [--workers 50] [--peer-devices 100]
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def _napalm_peer(hosts: list[Host], workers: int) -> tuple[float, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--devices", type=int, default=1000)
-    parser.add_argument("--workers", type=int, default=30)
+    parser.add_argument("--workers", type=int, default=50)
     parser.add_argument("--peer-devices", type=int, default=100, help="0 skips the NAPALM peer")
     args = parser.parse_args()
     # paramiko logs "Socket exception" at ERROR when sessions close; not news here.
