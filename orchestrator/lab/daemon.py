@@ -128,6 +128,15 @@ def _is_lab_process(pid: int) -> bool:
     return b"lab" in args and b"up" in args[args.index(b"lab") :]
 
 
+def _exited(pid: int) -> bool:
+    """Has `pid` finished (gone, or a zombie waiting for its parent)?"""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state in ("Z", "X")
+
+
 def running_pid(state_dir: Path) -> int | None:
     try:
         pid = int((state_dir / PID_FILE).read_text().strip())
@@ -270,12 +279,13 @@ def stop_background(state_dir: Path, timeout_s: float = 30.0) -> int | None:
         return None
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and _is_lab_process(pid):
+    while time.monotonic() < deadline and not _exited(pid):
         time.sleep(0.1)
-    if _is_lab_process(pid):
+    if not _exited(pid):
         # The Linux hosts carry a parent-death signal, so they go with it.
-        os.kill(pid, signal.SIGKILL)
-        while _is_lab_process(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        while not _exited(pid):
             time.sleep(0.05)
     for name in (PID_FILE, STATUS_FILE):
         with contextlib.suppress(OSError):
