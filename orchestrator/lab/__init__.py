@@ -4,9 +4,16 @@ Imported only by cli/ (`orch lab`, `orch demo`) and tests.
 
     from orchestrator.lab import Lab, LabSpec, DeviceSpec, Faults
     lab = Lab(LabSpec(devices=(DeviceSpec("r1", "cisco_ios", "127.0.1.1", port=2222),)))
-    endpoints = lab.start()   # list[DeviceEndpoint]
+    endpoints = lab.start()   # list[DeviceEndpoint]; port 0 in a spec = an ephemeral port
+    lab.start_linux(state_dir)   # optional, from the main thread: real Linux hosts
     ...
     lab.stop()
+
+Modules: spec (what a lab is), inventory (lab specs from inventories and back), runtime
+(Lab: one asyncio loop serving every device), ssh (asyncssh front end), device / ios /
+ios_configure / ios_config / catos / windows (the platforms), ntp_runtime (UDP around
+orchestrator.ntp.client), formats (real output layouts), daemon (`orch lab up` process),
+linux_hosts (real sshd + chronyd hosts).
 """
 
 from orchestrator.lab.runtime import DeviceEndpoint, Lab
