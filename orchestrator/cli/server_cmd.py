@@ -161,6 +161,7 @@ def run(
     err.print(
         f"orch server: listening on {where}; reference {cfg.reference}, {sync}; "
         f"{cfg.worker_count} worker(s); rate limit {'on' if cfg.ratelimit else 'off'}; "
+        f"allow {_summary(cfg.allow)}; deny {_summary(cfg.deny)}; "
         f"client log {cfg.client_log_path}",
         markup=False,
     )
@@ -169,6 +170,13 @@ def run(
     finally:
         runner.stop()
         err.print("orch server: stopped", markup=False)
+
+
+def _summary(networks: tuple[str, ...], shown: int = 6) -> str:
+    if not networks:
+        return "none"
+    more = f" (+{len(networks) - shown} more)" if len(networks) > shown else ""
+    return ", ".join(networks[:shown]) + more
 
 
 def _reference_mode(value: Reference | None) -> ReferenceMode | None:

@@ -110,8 +110,68 @@ class NtpServerRunner:
         reference = self._reference or make_reference(cfg, precision)
         self._reference = reference
         self.state = reference.update()
-        n = cfg.worker_count
-        per_worker = self._bind(n)
+        per_worker = self._bind(cfg.worker_count)
+        try:
+            self._start_workers(per_worker)
+        except BaseException:
+            self.stop()
+            raise
+        self._tracker = threading.Thread(target=self._track, name="ntp-reference", daemon=True)
+        self._tracker.start()
+        return self.addresses
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        self._stop.set()
+        if self._tracker is not None:
+            self._tracker.join(timeout_s)
+        for w in self._workers:
+            with contextlib.suppress(OSError):
+                w.control.send(None)
+        for w in self._workers:
+            w.join(timeout_s)
+            w.control.close()
+        self._workers = []
+        for s in self._sockets:
+            s.close()
+        self._sockets = []
+        if self._reference is not None:
+            self._reference.close()
+        if self._store is not None:
+            self._store.set_meta({"stopped": f"{time.time():.3f}"})
+            self._store.close()
+            self._store = None
+
+    def wait(self) -> None:
+        """Block until stop() is called (from a signal handler or another thread)."""
+        while not self._stop.wait(0.5):
+            for w in self._workers:
+                if (w.process is not None and not w.process.is_alive()) or (
+                    w.thread is not None and not w.thread.is_alive()
+                ):
+                    raise ServerError("a server worker stopped unexpectedly; see the log")
+
+    def request_stop(self) -> None:
+        """Ask wait() to return (safe from a signal handler)."""
+        self._stop.set()
+
+    def __enter__(self) -> NtpServerRunner:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ internals
+
+    def _start_workers(self, per_worker: list[list[ServerSocket]]) -> None:
+        cfg = self.config
+        assert self.policy is not None and self.state is not None
+        n = len(per_worker)
         store_path = cfg.client_log_path if cfg.persist_client_log else None
         if store_path is not None:
             self._store = ClientLogStore(store_path)
@@ -149,54 +209,6 @@ class NtpServerRunner:
             for s in self._sockets:
                 s.close()
             self._sockets = []
-        self._tracker = threading.Thread(target=self._track, name="ntp-reference", daemon=True)
-        self._tracker.start()
-        return self.addresses
-
-    def stop(self, timeout_s: float = 5.0) -> None:
-        self._stop.set()
-        if self._tracker is not None:
-            self._tracker.join(timeout_s)
-        for w in self._workers:
-            with contextlib.suppress(OSError):
-                w.control.send(None)
-        for w in self._workers:
-            w.join(timeout_s)
-            w.control.close()
-        self._workers = []
-        for s in self._sockets:
-            s.close()
-        self._sockets = []
-        if self._reference is not None:
-            self._reference.close()
-        if self._store is not None:
-            self._store.set_meta({"stopped": f"{time.time():.3f}"})
-            self._store.close()
-            self._store = None
-
-    def wait(self) -> None:
-        """Block until stop() is called (from a signal handler or another thread)."""
-        while not self._stop.wait(0.5):
-            if any(w.process is not None and not w.process.is_alive() for w in self._workers):
-                raise ServerError("a server worker process died; see the log")
-
-    def request_stop(self) -> None:
-        """Ask wait() to return (safe from a signal handler)."""
-        self._stop.set()
-
-    def __enter__(self) -> NtpServerRunner:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    # ------------------------------------------------------------------ internals
 
     def _bind(self, n: int) -> list[list[ServerSocket]]:
         per_worker: list[list[ServerSocket]] = [[] for _ in range(n)]

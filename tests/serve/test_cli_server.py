@@ -68,6 +68,25 @@ def test_run_serves_then_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     assert client["address"] == "127.0.0.1" and client["responses"] == 1
 
 
+def test_default_allow_is_loopback_plus_the_inventory_sites(tmp_path: Path) -> None:
+    proc = _orch(
+        "--inventory", str(REPO / "inventories" / "example"),
+        "server", "run", "--listen", "127.0.0.1", "--port", "0", "--reference", "local",
+        "--workers", "1", "--client-log", str(tmp_path / "c.sqlite"),
+    )  # fmt: skip
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=20)
+    allow = line.split("; allow ", 1)[1].split(";", 1)[0]
+    assert set(allow.split(", ")) == {
+        "127.0.0.0/8", "::1/128", "192.0.2.0/24", "2001:db8:10::/48", "198.51.100.0/24",
+    }  # fmt: skip
+    assert proc.returncode == 0
+
+
 def test_run_port_in_use_is_one_line(tmp_path: Path) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
         taken.bind(("127.0.0.1", 0))
