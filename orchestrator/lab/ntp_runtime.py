@@ -61,7 +61,6 @@ class DeviceNtpClient(asyncio.DatagramProtocol):
         self._opening: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._closed = False
-        self.started_s = clock.now()
 
     # ------------------------------------------------------------------ configuration
 
@@ -112,12 +111,13 @@ class DeviceNtpClient(asyncio.DatagramProtocol):
     # ------------------------------------------------------------------ I/O
 
     def _ensure_running(self) -> None:
-        if self._closed or self._transport is not None or self._opening is not None:
-            if self._transport is not None:
-                self._reschedule()
+        """Open the socket once; with it open, re-plan the next poll."""
+        if self._closed or self._opening is not None:
             return
-        loop = asyncio.get_running_loop()
-        self._opening = loop.create_task(self._open())
+        if self._transport is not None:
+            self._reschedule()
+            return
+        self._opening = asyncio.get_running_loop().create_task(self._open())
 
     async def _open(self) -> None:
         loop = asyncio.get_running_loop()
