@@ -19,6 +19,7 @@ from orchestrator.reports import build_input, build_table, render
 
 FORMATS = ("table", "json")
 DEFAULT_KEEP_DAYS = 90.0
+DEFAULT_KEEP_EVIDENCE_DAYS = 7.0
 
 KeepDays = Annotated[
     float,
@@ -27,6 +28,16 @@ KeepDays = Annotated[
         envvar="ORCH_KEEP_DAYS",
         min=0.0,
         help="Delete stored runs older than this many days (env ORCH_KEEP_DAYS).",
+    ),
+]
+KeepEvidenceDays = Annotated[
+    float,
+    typer.Option(
+        "--keep-evidence-days",
+        envvar="ORCH_KEEP_EVIDENCE_DAYS",
+        min=0.0,
+        help="Drop raw outputs (and all-passed checks) from runs older than this; verdicts "
+        "and offsets stay for the trend (env ORCH_KEEP_EVIDENCE_DAYS).",
     ),
 ]
 DbPath = Annotated[
@@ -82,6 +93,7 @@ def verify(
         ),
     ] = False,
     keep_days: KeepDays = DEFAULT_KEEP_DAYS,
+    keep_evidence_days: KeepEvidenceDays = DEFAULT_KEEP_EVIDENCE_DAYS,
 ) -> None:
     """Collect, parse and judge each device's synchronisation; store the run.
 
@@ -135,7 +147,13 @@ def verify(
 
     db_path = db or paths.history_db()
     stored = store_run(
-        db_path, run, hosts, site_filter=site, host_filter=host or (), keep_days=keep_days
+        db_path,
+        run,
+        hosts,
+        site_filter=site,
+        host_filter=host or (),
+        keep_days=keep_days,
+        keep_evidence_days=keep_evidence_days,
     )
     data = build_input([stored], generated_at=time.time(), site=site)
 

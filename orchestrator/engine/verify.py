@@ -217,9 +217,11 @@ def store_run(
     site_filter: str | None = None,
     host_filter: Sequence[str] = (),
     keep_days: float | None = None,
+    keep_evidence_days: float | None = None,
 ) -> StoredRun:
     """Save `run` in the history at `db_path` (secrets of `hosts` masked), prune runs
-    older than `keep_days` if given, and return the run as stored (for the reports)."""
+    older than `keep_days` (and raw evidence older than `keep_evidence_days`) if given,
+    and return the run as stored (for the reports)."""
     with HistoryStore(db_path) as store:
         run_id = store.save_run(
             run.verdicts,
@@ -232,7 +234,7 @@ def store_run(
         )
         if keep_days is not None:
             # Relative to this run's start, so the run just stored is always kept.
-            store.prune(keep_days=keep_days, now=run.started_at)
+            store.prune(keep_days=keep_days, now=run.started_at, detail_days=keep_evidence_days)
         stored = store.get_run(run_id)
     assert stored is not None  # written and kept above
     return stored

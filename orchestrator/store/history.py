@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
+import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -107,7 +108,8 @@ class HistoryStore:
             assert run_id is not None
             conn.executemany(
                 "INSERT INTO devices (run_id, host, site, platform, verdict, reason, offset_ms,"
-                " stratum, reach, peer, checks, evidence) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                " stratum, reach, peer, checks, evidence, evidence_z)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [self._device_row(run_id, v, (secrets or {}).get(v.host, ())) for v in verdicts],
             )
         return run_id
@@ -130,15 +132,35 @@ class HistoryStore:
             v.reach,
             v.peer,
             json.dumps(checks),
-            json.dumps(evidence_of(state)),
+            "",
+            zlib.compress(json.dumps(evidence_of(state)).encode(), 6),
         )
 
-    def prune(self, *, keep_days: float, now: float) -> int:
-        """Delete runs older than `keep_days`; returns how many went."""
-        if keep_days < 0:
-            raise ConfigError(f"--keep-days must be 0 or more, not {keep_days:g}")
+    def prune(self, *, keep_days: float, now: float, detail_days: float | None = None) -> int:
+        """Delete runs older than `keep_days`; returns how many went.
+
+        With `detail_days`, rows older than that keep their verdict, reason and numbers
+        but lose the raw evidence, and compliant rows also their (all-passed) checks:
+        the trend stays, the bulk goes.
+        """
+        for option, value in (("--keep-days", keep_days), ("--keep-evidence-days", detail_days)):
+            if value is not None and value < 0:
+                raise ConfigError(f"{option} must be 0 or more, not {value:g}")
         with self._tx() as conn:
             cur = conn.execute("DELETE FROM runs WHERE started_at < ?", (now - keep_days * DAY_S,))
+            if detail_days is not None:
+                old = "run_id IN (SELECT id FROM runs WHERE started_at < ?)"
+                cutoff = (now - detail_days * DAY_S,)
+                conn.execute(
+                    f"UPDATE devices SET evidence = '{{}}', evidence_z = NULL WHERE {old}"
+                    " AND (evidence_z IS NOT NULL OR evidence NOT IN ('', '{}'))",
+                    cutoff,
+                )
+                conn.execute(
+                    f"UPDATE devices SET checks = '[]' WHERE {old}"
+                    " AND verdict = 'compliant' AND checks != '[]'",
+                    cutoff,
+                )
             return cur.rowcount
 
     # ------------------------------------------------------------------ reading
@@ -207,7 +229,7 @@ class HistoryStore:
             marks = ",".join("?" * len(chunk))
             query = (
                 "SELECT run_id, host, site, platform, verdict, reason, offset_ms, stratum, reach,"
-                f" peer, checks, evidence FROM devices WHERE run_id IN ({marks})"
+                f" peer, checks, evidence, evidence_z FROM devices WHERE run_id IN ({marks})"
             )
             args: list[Any] = list(chunk)
             if site is not None:
@@ -226,7 +248,7 @@ class HistoryStore:
                         reach=r[8],
                         peer=r[9],
                         checks=tuple(Check(**c) for c in json.loads(r[10])),
-                        evidence_json=r[11],
+                        evidence_json=zlib.decompress(r[12]).decode() if r[12] else r[11] or "{}",
                     )
                 )
         return out

@@ -44,6 +44,11 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX devices_site ON devices(site, run_id);
     CREATE INDEX devices_host ON devices(host, run_id);
     """,
+    # 2: evidence compressed (zlib JSON); `evidence` keeps rows written by version 1.
+    # An hourly schedule over a large fleet stores raw outputs 24 times a day.
+    """
+    ALTER TABLE devices ADD COLUMN evidence_z BLOB;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
+import zlib
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from orchestrator.compliance import evaluate
 from orchestrator.errors import ConfigError
 from orchestrator.models import ClientLogEntry, DeviceVerdict, Verdict
 from orchestrator.store import DAY_S, HistoryStore, StoredRun
-from orchestrator.store.schema import SCHEMA_VERSION
+from orchestrator.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 NOW = 1_800_000_000.0
 KEY = "Zq8uSecretNtpKey"
@@ -74,6 +75,12 @@ def test_secrets_never_reach_the_database_file(tmp_path: Path) -> None:
     assert "ntp authentication-key 1 md5 ******** 7" in text["show running-config | include ^ntp"]
     for path in tmp_path.iterdir():  # the DB and any WAL/journal beside it
         assert KEY.encode() not in path.read_bytes()
+    conn = sqlite3.connect(db)  # evidence is compressed: look inside every row too
+    rows = conn.execute("SELECT reason, checks, evidence, evidence_z FROM devices").fetchall()
+    conn.close()
+    for reason, checks, evidence, packed in rows:
+        text = reason + checks + evidence + (zlib.decompress(packed).decode() if packed else "")
+        assert KEY not in text
 
 
 def test_queries_by_time_range_and_site(tmp_path: Path) -> None:
@@ -133,3 +140,49 @@ def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
     bogus.write_text("this is not sqlite\n" * 100)
     with pytest.raises(ConfigError, match="cannot open the history database"):
         HistoryStore(bogus)
+
+
+def test_detail_retention_keeps_the_trend_and_drops_the_bulk(tmp_path: Path) -> None:
+    db = tmp_path / "h.sqlite"
+    with HistoryStore(db) as store:
+        for day in range(4):
+            save(store, NOW + day * DAY_S, offset_ms=float(day))
+        store.prune(keep_days=30, now=NOW + 3 * DAY_S, detail_days=1.5)
+        runs = store.runs()
+    assert len(runs) == 4
+    old, new = runs[0], runs[-1]
+    old_rtr = next(d for d in old.devices if d.host == "rtr1")
+    assert old_rtr.offset_ms == 0.0 and old_rtr.verdict is Verdict.COMPLIANT  # the trend
+    assert old_rtr.evidence == {} and old_rtr.checks == ()  # the bulk
+    old_sw9 = next(d for d in old.devices if d.host == "sw9")
+    assert old_sw9.checks and "timed out" in old_sw9.reason  # failures keep their checks
+    new_rtr = next(d for d in new.devices if d.host == "rtr1")
+    assert new_rtr.evidence["raw"] and new_rtr.checks
+
+
+def test_version_1_databases_are_migrated_and_still_read(tmp_path: Path) -> None:
+    db = tmp_path / "v1.sqlite"
+    conn = sqlite3.connect(db)
+    conn.executescript(MIGRATIONS[0])
+    conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    conn.execute("INSERT INTO schema_version VALUES (1)")
+    conn.execute(
+        "INSERT INTO runs (id, started_at, finished_at, total, compliant, noncompliant, counts)"
+        " VALUES (1, ?, ?, 1, 1, 0, '{}')",
+        (NOW, NOW + 1),
+    )
+    conn.execute(
+        "INSERT INTO devices VALUES (1, 'rtr1', 'hq', 'cisco_ios', 'compliant', 'ok', 0.5, 2,"
+        " 255, '10.10.10.1', '[]', ?)",
+        ('{"raw": {"show ntp status": "Clock is synchronized"}}',),
+    )
+    conn.commit()
+    conn.close()
+    with HistoryStore(db) as store:
+        (run,) = store.runs()
+        save(store, NOW + 60)
+        assert len(store.runs()) == 2
+    assert run.devices[0].evidence["raw"]["show ntp status"] == "Clock is synchronized"
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT version FROM schema_version").fetchone() == (SCHEMA_VERSION,)
+    conn.close()
