@@ -129,14 +129,34 @@ import json, subprocess, sys
 from pathlib import Path
 subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
 from orchestrator.serve import NtpServerRunner, ServerConfig
+import time
+import ntplib
 args = json.loads(sys.argv[1])
+upstream = ()
+runners = []
+if args["reference"] == "upstream":  # a local stratum-3 server for ours to follow
+    up = NtpServerRunner(ServerConfig(listen=("127.0.0.1",), port=0, reference="local",
+                                      stratum=3, persist_client_log=False))
+    runners.append(up)
+    upstream = ("127.0.0.1:%d" % up.start()[0][1],)
 cfg = ServerConfig(
     listen=("127.0.0.1",), port=123, reference=args["reference"], ratelimit=None,
     keys_file=Path(args["keys"]) if args["keys"] else None,
-    client_log=Path(args["client_log"]),
+    client_log=Path(args["client_log"]), upstream=upstream,
 )
-with NtpServerRunner(cfg):
+server = NtpServerRunner(cfg)
+runners.append(server)
+server.start()
+deadline = time.monotonic() + 30
+while upstream and time.monotonic() < deadline:  # until ours follows its upstream
+    if ntplib.NTPClient().request("127.0.0.1", port=123, timeout=1).leap != 3:
+        break
+    time.sleep(0.5)
+try:
     out = subprocess.run(args["ntpdig"], capture_output=True, text=True, timeout=30)
+finally:
+    for r in reversed(runners):
+        r.stop()
 print(json.dumps({"rc": out.returncode, "stdout": out.stdout, "stderr": out.stderr}))
 """
 

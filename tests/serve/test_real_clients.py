@@ -201,13 +201,14 @@ def test_continuous_chronyd_sees_li3_from_unsynchronised_host(
 
 
 @needs_ntpdig
-def test_ntpdig_local(tmp_path: Path) -> None:
-    res = ntpdig_in_netns(tmp_path, "local", ["-j", "-t", "3"])
+@pytest.mark.parametrize(("reference", "stratum"), [("local", 10), ("upstream", 4)])
+def test_ntpdig(tmp_path: Path, reference: str, stratum: int) -> None:
+    res = ntpdig_in_netns(tmp_path, reference, ["-j", "-t", "3"])
     assert res["rc"] == 0, res
     import json
 
     data = json.loads(str(res["stdout"]))
-    assert data["stratum"] == 10 and data["leap"] == "no-leap" and abs(data["offset"]) < 0.01
+    assert data["stratum"] == stratum and data["leap"] == "no-leap" and abs(data["offset"]) < 0.01
 
 
 @needs_ntpdig
