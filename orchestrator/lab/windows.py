@@ -11,7 +11,6 @@ not been started. (0x80070426)`, NET HELPMSG 3521/2182).
 from __future__ import annotations
 
 import re
-import shlex
 
 from orchestrator.lab import formats
 from orchestrator.lab.device import ExecResult, Reply, SimDevice
@@ -106,10 +105,9 @@ def run_cmdline(device: WindowsDevice, command: str) -> ExecResult:
 def _run_one(device: WindowsDevice, command: str) -> ExecResult:
     if not command:
         return ExecResult("")
-    try:
-        argv = shlex.split(command, posix=False)
-    except ValueError:
-        argv = command.split()
+    argv = split_arguments(command)
+    if not argv:
+        return ExecResult("")
     name = argv[0].lower()
     if name.endswith(".exe"):
         name = name[:-4]
@@ -134,13 +132,35 @@ def _run_one(device: WindowsDevice, command: str) -> ExecResult:
     )
 
 
+def split_arguments(command: str) -> list[str]:
+    """Split a command line the way Windows programs do (CommandLineToArgvW): a double
+    quote toggles quoting anywhere in an argument and is removed, so both
+    `/manualpeerlist:"a,0x8 b,0x8"` and `"/manualpeerlist:a,0x8 b,0x8"` are one argument."""
+    args: list[str] = []
+    current: list[str] = []
+    quoted = started = False
+    for ch in command:
+        if ch == '"':
+            quoted = not quoted
+            started = True
+        elif ch.isspace() and not quoted:
+            if current or started:
+                args.append("".join(current))
+            current, started = [], False
+        else:
+            current.append(ch)
+    if current or started:
+        args.append("".join(current))
+    return args
+
+
 def _options(args: list[str]) -> dict[str, str]:
     opts: dict[str, str] = {}
     for arg in args:
         if not arg.startswith(("/", "-")):
             continue
         key, _, value = arg[1:].partition(":")
-        opts[key.lower()] = value.strip('"')
+        opts[key.lower()] = value
     return opts
 
 
@@ -241,7 +261,7 @@ def _query(device: WindowsDevice, opts: dict[str, str]) -> ExecResult:
 
 
 def _net(device: WindowsDevice, args: list[str]) -> ExecResult:
-    if len(args) != 2 or args[1].lower() not in ("w32time", '"windows time"'):
+    if len(args) != 2 or args[1].lower() not in ("w32time", "windows time"):
         return ExecResult("", "The syntax of this command is:\n\nNET\n", 1)
     verb = args[0].lower()
     if verb == "stop":
@@ -278,7 +298,7 @@ def _net(device: WindowsDevice, args: list[str]) -> ExecResult:
 def _reg(device: WindowsDevice, args: list[str]) -> ExecResult:
     if not args or args[0].lower() != "query" or len(args) < 2:
         return ExecResult("", 'ERROR: Invalid syntax.\nType "REG /?" for usage.\n', 1)
-    key = args[1].strip('"').upper().replace("HKLM", "HKEY_LOCAL_MACHINE")
+    key = args[1].upper().replace("HKLM", "HKEY_LOCAL_MACHINE")
     if key == POLICY_KEY.upper() and device.domain_policy:
         return ExecResult(
             f"\n{POLICY_KEY}\n"

@@ -175,3 +175,19 @@ def test_catos_show_ntp_works_in_user_mode(make_lab: LabMaker, command: str) -> 
 
 def test_netmiko_is_imported_only_for_the_test_driver() -> None:
     assert ConnectHandler is not None
+
+
+def test_windows_manual_peer_list_with_two_peers_quoted_either_way(make_lab: LabMaker) -> None:
+    _lab, (ep,) = make_lab({"name": "lab-win5", "platform": "windows"})
+    for peers_arg in (
+        '/manualpeerlist:"127.0.0.91,0x8 127.0.0.92,0x8"',
+        '"/manualpeerlist:127.0.0.91,0x8 127.0.0.92,0x8"',
+    ):
+        status, _, _ = run(ep, f"w32tm /config {peers_arg} /syncfromflags:manual /update")
+        assert status == 0
+        _status, peers, _ = run(ep, "w32tm /query /peers")
+        assert peers.startswith("#Peers: 2\n")
+        assert "Peer: 127.0.0.91,0x8\n" in peers and "Peer: 127.0.0.92,0x8\n" in peers
+    _status, config, _ = run(ep, "w32tm /query /configuration")
+    assert "Type: NTP (Local)" in config
+    assert "NtpServer: 127.0.0.91,0x8 127.0.0.92,0x8 (Local)" in config
