@@ -338,10 +338,10 @@ class ExecSession:
 
 
 def _drain(chan: paramiko.Channel, *, deadline: float) -> tuple[str, str]:
-    """Read stdout and stderr until the exit status (or a close) without either pipe blocking.
+    """Read stdout and stderr until the channel's EOF, without either pipe blocking.
 
-    SSH delivers data before the exit-status request, so once the status is in, all
-    output is already buffered.
+    The exit status may come before the last data (the server sends it when the process
+    ends, while output can still wait for window space), so EOF ends the read, not it.
     """
     out: list[bytes] = []
     err: list[bytes] = []
@@ -350,16 +350,15 @@ def _drain(chan: paramiko.Channel, *, deadline: float) -> tuple[str, str]:
             out.append(chan.recv(65536))
         elif chan.recv_stderr_ready():
             err.append(chan.recv_stderr(65536))
-        elif chan.exit_status_ready() or chan.closed:
+        elif chan.eof_received or chan.closed:
             break
         elif time.monotonic() > deadline:
             raise TimeoutError("no answer before the timeout")
         else:
             chan.status_event.wait(0.01)
-    while chan.recv_ready():
-        out.append(chan.recv(65536))
-    while chan.recv_stderr_ready():
-        err.append(chan.recv_stderr(65536))
+    # The exit status follows EOF closely; a channel closed without one has dropped.
+    while not chan.exit_status_ready() and not chan.closed and time.monotonic() < deadline:
+        chan.status_event.wait(0.01)
     return b"".join(out).decode(errors="replace"), b"".join(err).decode(errors="replace")
 
 
@@ -518,6 +517,17 @@ class CliSession:
             conn = self._conn
             assert isinstance(conn, _OrchConnection)
             output = conn.run_command(command, self._exec_prompt(), timeout_s)
+        if not self._catos:
+            refused = re.search(IOS_ERROR_RE, output, re.M)
+            if refused:
+                hint = ""
+                if isinstance(conn, IosConnection) and conn.last_prompt.endswith(">"):
+                    hint = "; not in privileged mode (give the host an enable_secret)"
+                raise CommandRejected(
+                    f"{_where(self.host)}: device rejected {command!r} ({refused.group(0)}){hint}",
+                    command=command,
+                    output=output,
+                )
         return CommandResult(command, output)
 
     def configure(self, lines: Sequence[str]) -> str:
@@ -529,6 +539,12 @@ class CliSession:
         if self._catos:
             return self._configure_exec(lines)
         conn = self._conn
+        if isinstance(conn, IosConnection) and conn.last_prompt.endswith(">"):
+            raise CommandRejected(
+                f"{_where(self.host)}: cannot configure: not in privileged mode "
+                "(give the host an enable_secret)",
+                command="configure terminal",
+            )
         block = ["configure terminal", *lines, "end"]
         done = re.escape(conn.base_prompt) + r"#\s*$"  # `r1#`, not `r1(config)#`
         with _device_errors(self.host, "configure", alive=self._alive):
@@ -618,6 +634,7 @@ def _open_cli(host: Host, timeout_s: float, policy: _HostKeyPolicy) -> CliSessio
                     if conn.last_prompt.endswith(">"):
                         # The `#` prompt ends it: no extra round trip to check enable mode.
                         conn.enable(check_state=False, enable_pattern=r"#\s*$")
+                        conn.last_prompt = conn.last_prompt[:-1] + "#"
                 elif not conn.check_enable_mode():
                     conn.enable()
         except BaseException:

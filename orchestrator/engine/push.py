@@ -214,9 +214,16 @@ class HostPush:
                 fresh = self.opener(self.host)  # the old session is gone
                 session = fresh
             now = self.driver.backup(session)
-            if not _same(now, backup):
-                self.driver.restore(session, backup)
-                now = self.driver.backup(session)
+            if _same(now, backup):
+                # Nothing had taken effect: there is nothing to roll back.
+                return self._result(
+                    PushOutcome.FAILED,
+                    plan,
+                    reason=f"{reason}; the device is unchanged",
+                    backup_path=backup_path,
+                )
+            self.driver.restore(session, backup)
+            now = self.driver.backup(session)
             if not _same(now, backup):
                 return self._result(
                     PushOutcome.FAILED,

@@ -81,7 +81,7 @@ def test_push_through_napalm_mock_commits_and_checks(tmp_path: Path) -> None:
     assert "+ntp server 127.0.0.10" in result.diff
 
 
-def test_rejected_merge_is_rolled_back(tmp_path: Path) -> None:
+def test_rejected_merge_fails_and_leaves_the_device_unchanged(tmp_path: Path) -> None:
     _write(tmp_path, "get_ntp_servers.1", {"10.9.9.9": {}})
     _write(
         tmp_path,
@@ -90,8 +90,9 @@ def test_rejected_merge_is_rolled_back(tmp_path: Path) -> None:
     )
     _write(tmp_path, "get_ntp_servers.2", {"10.9.9.9": {}})  # nothing was committed
     _, (result,) = push_hosts([_mock_host(tmp_path)], PushOptions(backups_dir=tmp_path / "b"))
-    assert result.outcome is PushOutcome.ROLLED_BACK, result
+    assert result.outcome is PushOutcome.FAILED, result
     assert "candidate rejected: % Invalid input" in result.reason
+    assert result.reason.endswith("the device is unchanged")
 
 
 def test_device_that_does_not_take_the_change_fails_the_check(tmp_path: Path) -> None:
@@ -100,7 +101,8 @@ def test_device_that_does_not_take_the_change_fails_the_check(tmp_path: Path) ->
     _write(tmp_path, "compare_config.1", {"diff": "+ntp server 127.0.0.10"})
     _write(tmp_path, "commit_config.1", {})
     _write(tmp_path, "get_ntp_servers.2", {"10.9.9.9": {}})  # re-read: unchanged
-    _write(tmp_path, "get_ntp_servers.3", {"10.9.9.9": {}})  # before the restore
+    _write(tmp_path, "get_ntp_servers.3", {"10.9.9.9": {}})  # the rollback's look
     _, (result,) = push_hosts([_mock_host(tmp_path)], PushOptions(backups_dir=tmp_path / "b"))
-    assert result.outcome is PushOutcome.ROLLED_BACK
+    assert result.outcome is PushOutcome.FAILED
     assert "after the push the device still differs" in result.reason
+    assert result.reason.endswith("the device is unchanged")

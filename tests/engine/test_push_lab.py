@@ -227,3 +227,19 @@ def test_host_keys_unknown_refused_then_accepted_and_changed_refused(
     changed = _push([host], _options(tmp_path, forged, dry_run=True))["cat-ok"]
     assert changed.outcome is PushOutcome.FAILED
     assert "host key CHANGED" in changed.reason
+
+
+def test_without_enable_secret_fails_cleanly_and_changes_nothing(
+    lab: LabFixture, tmp_path: Path, known_hosts: Path
+) -> None:
+    host = host_of(lab[1]["ios-dry"], enable_secret=None)
+    before = _read(host_of(lab[1]["ios-dry"]), known_hosts)
+    result = _push([host], _options(tmp_path, known_hosts))["ios-dry"]
+    assert result.outcome is PushOutcome.FAILED
+    # IOS refuses `show running-config` below privilege level 15.
+    assert result.reason == (
+        f"ios-dry ({host.hostname}:{host.port}): device rejected "
+        "'show running-config | include ^ntp' (% Invalid input detected at '^' marker.); "
+        "not in privileged mode (give the host an enable_secret)"
+    )
+    assert _read(host_of(lab[1]["ios-dry"]), known_hosts) == before
