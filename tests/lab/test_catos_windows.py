@@ -8,7 +8,6 @@ from collections.abc import Callable
 
 import paramiko
 import pytest
-from netmiko import ConnectHandler
 
 from orchestrator.lab.runtime import DeviceEndpoint, Lab
 from tests.lab.catos_netmiko import CatosSSH
@@ -171,10 +170,6 @@ def test_catos_show_ntp_works_in_user_mode(make_lab: LabMaker, command: str) -> 
         )
     finally:
         conn.disconnect()
-
-
-def test_netmiko_is_imported_only_for_the_test_driver() -> None:
-    assert ConnectHandler is not None
 
 
 def test_windows_manual_peer_list_with_two_peers_quoted_either_way(make_lab: LabMaker) -> None:
