@@ -31,7 +31,8 @@ def offset_chart_svg(points: Sequence[SeriesPoint], *, limit_ms: float | None, t
         # of a large fleet draws one chart per device.
         fig.subplots_adjust(left=0.11, right=0.98, top=0.86, bottom=0.2)
         ax = fig.add_subplot()
-        ax.set_title(title, loc="left")
+        # A figure text, not an axes title: title placement re-measures the tick labels.
+        fig.text(0.11, 0.9, title, ha="left", va="bottom")
         ax.set_ylabel("offset (ms)")
         if measured:
             stamps = [_dt.datetime.fromtimestamp(p.time, _dt.UTC) for p, _ in measured]
@@ -66,6 +67,7 @@ def offset_chart_svg(points: Sequence[SeriesPoint], *, limit_ms: float | None, t
                 color="#666666",
             )
             ax.set_xticks([])
+            ax.set_yticks([])
         if limit_ms is not None:
             for bound in (limit_ms, -limit_ms):
                 ax.axhline(bound, color="#d62728", linestyle="--", linewidth=0.8)
