@@ -3,9 +3,10 @@
     verify_hosts(hosts, workers=, timeout_s=, client_log_path=, wait_s=, ...) -> VerifyRun
 
 Collection runs on the threaded runner (one failing device never stops the others);
-judging is the pure compliance evaluator; our server's client log is read once per
-round so the two-sided check sees who really polls us. Raw outputs are redacted of
-the host's secrets before they leave the collection step.
+judging is the pure compliance evaluator, fed with our server's client log (re-read
+at most once a second as devices finish) so the two-sided check sees who really polls
+us. Raw outputs are redacted of the host's secrets before they leave this module.
+`store_run` saves a run in the history for the reports.
 """
 
 from __future__ import annotations
