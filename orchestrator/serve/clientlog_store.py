@@ -69,11 +69,13 @@ class ServerStatus:
 class ClientLogStore:
     """Writer side: one connection per worker, deltas added in one transaction."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, timeout_s: float = 1.0) -> None:
+        # A short busy timeout: workers flush from their packet loop and must not stall
+        # behind a lock; a flush that times out is retried with the next one.
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, timeout=10.0, check_same_thread=False)
+            self._db = sqlite3.connect(path, timeout=timeout_s, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:

@@ -18,6 +18,7 @@ import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from orchestrator.models import ClientLogEntry
 from orchestrator.ntp.server import NtpServerCore, Respond, ServerPolicy, SystemState
 from orchestrator.serve.clientlog_store import ClientLogStore
 from orchestrator.serve.udp import (
@@ -49,6 +50,7 @@ class Worker:
         self.store_path = store_path
         self.flush_interval_s = flush_interval_s
         self._flushed: dict[str, int] = {}
+        self._unwritten: list[ClientLogEntry] = []
         self.send_errors = 0
 
     def run(self) -> None:
@@ -129,11 +131,15 @@ class Worker:
         counters["send-errors"] = self.send_errors
         counters["client-log-evicted"] = self.core.client_log.evicted
         delta = {k: v - self._flushed.get(k, 0) for k, v in counters.items()}
+        # deltas a failed flush could not write go out with the next one (bounded)
+        entries = self._unwritten + self.core.client_log.take_deltas()
         try:
-            store.add(self.core.client_log.take_deltas(), delta)
+            store.add(entries, delta)
         except Exception as exc:  # a busy or broken log must never stop the server
             log.warning("client log %s not updated: %s", self.store_path, exc)
+            self._unwritten = entries[-self.core.policy.max_clients :]
             return
+        self._unwritten = []
         self._flushed = counters
 
 

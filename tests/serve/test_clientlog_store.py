@@ -37,3 +37,34 @@ def test_two_workers_deltas_add_up(tmp_path: Path) -> None:
     assert entries["::1"].requests == 1
     assert [e.address for e in read_client_log(db)] == ["127.0.0.5", "::1"]  # newest first
     assert read_status(db).counters == {"received": 4, "answered": 2}
+
+
+def test_worker_flush_survives_a_locked_log_and_retries(tmp_path: Path) -> None:
+    import multiprocessing
+    import sqlite3
+
+    from orchestrator.ntp.server import ServerPolicy, SystemState
+    from orchestrator.serve.worker import Worker
+
+    db = tmp_path / "clients.sqlite"
+    recv_end, send_end = multiprocessing.Pipe(duplex=False)
+    worker = Worker([], ServerPolicy(), SystemState(), recv_end, db)
+    store = ClientLogStore(db, timeout_s=0.1)
+    worker.core.client_log.record("127.0.0.7", 10.0, Outcome.RESPONDED)
+    worker.core.counters["received"] += 1
+
+    locker = sqlite3.connect(db)
+    locker.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
+    worker._flush(store)  # times out quickly, keeps what it could not write
+    assert worker._unwritten
+    locker.rollback()
+    locker.close()
+
+    worker.core.client_log.record("127.0.0.7", 11.0, Outcome.DROPPED)
+    worker._flush(store)
+    store.close()
+    recv_end.close()
+    send_end.close()
+    (entry,) = read_client_log(db)
+    assert (entry.requests, entry.responses, entry.drops) == (2, 1, 1)
+    assert read_status(db).counters["received"] == 1
