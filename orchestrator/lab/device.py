@@ -91,6 +91,10 @@ class SimDevice:
     def new_shell(self) -> Shell:
         raise NotImplementedError
 
+    async def exec_command_async(self, command: str) -> ExecResult:
+        """SSH exec channel entry point; platforms with slow commands override it."""
+        return self.exec_command(command)
+
     def exec_command(self, command: str) -> ExecResult:
         """SSH exec channel (`ssh host command`). Default: run one line in a fresh shell."""
         shell = self.new_shell()

@@ -183,7 +183,7 @@ def _exit(process: Any, status: int) -> None:
 async def _handle_process(device: SimDevice, process: Any) -> None:
     try:
         if process.command is not None:
-            result = device.exec_command(process.command)
+            result = await device.exec_command_async(process.command)
             if not await _answer(device, process, process.command, result.stdout):
                 return
             if result.stdout:

@@ -10,13 +10,17 @@ not been started. (0x80070426)`, NET HELPMSG 3521/2182).
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
+from collections.abc import Callable
 
 from orchestrator.lab import formats
 from orchestrator.lab.device import ExecResult, Reply, SimDevice
 from orchestrator.lab.ios_config import is_ip
 from orchestrator.lab.ntp_runtime import ServerTarget
 from orchestrator.lab.spec import DeviceSpec, LabSpec
+from orchestrator.ntp import onwire, packet, timestamps
 
 SUCCESS = "The command completed successfully.\n"
 ERR_NOT_STARTED = "The following error occurred: The service has not been started. (0x80070426)\n"
@@ -76,6 +80,16 @@ class WindowsDevice(SimDevice):
 
     def exec_command(self, command: str) -> ExecResult:
         return run_cmdline(self, command)
+
+    async def exec_command_async(self, command: str) -> ExecResult:
+        argv = split_arguments(command.strip())
+        if (
+            len(argv) > 1
+            and argv[0].lower() in ("w32tm", "w32tm.exe")
+            and any(a.lower() == "/stripchart" for a in argv[1:])
+        ):
+            return await stripchart(self, _options(argv[1:]))
+        return self.exec_command(command)
 
 
 def run_cmdline(device: WindowsDevice, command: str) -> ExecResult:
@@ -199,6 +213,77 @@ def _w32tm(device: WindowsDevice, args: list[str]) -> ExecResult:
             return ExecResult(ERR_NOT_STARTED, "", HR_NOT_STARTED)
         return _query(device, opts)
     return ExecResult(ERR_BAD_PARAM, "", HR_BAD_PARAM)
+
+
+async def stripchart(device: WindowsDevice, opts: dict[str, str]) -> ExecResult:
+    """`w32tm /stripchart /computer:T [/samples:N] [/period:S] [/dataonly]`: real NTP
+    queries from the host's address to T, one line per sample.
+
+    /dataonly layout from public captures ("Tracking dcorp-dc... [172.16.2.1:123].",
+    "Collecting 5 samples.", "The current time is 2/20/2025 4:17:25 AM.", "04:17:25,
+    +00.0009583s"); a lost sample prints "error: 0x800705B4" (timeout). The offset is the
+    target's clock minus this host's (NTP sign convention).
+    """
+    target = opts.get("computer", "")
+    if not target or not is_ip(target):
+        return ExecResult(ERR_BAD_PARAM, "", HR_BAD_PARAM)
+    try:
+        samples = max(1, int(opts.get("samples", "5")))
+        period = max(0.1, float(opts.get("period", "2")))
+    except ValueError:
+        return ExecResult(ERR_BAD_PARAM, "", HR_BAD_PARAM)
+    port = device.lab.ntp_port
+    lines = [
+        f"Tracking {target} [{target}:{port}].",
+        f"Collecting {samples} samples.",
+        f"The current time is {formats.w32_time(device.clock.now())}.",
+    ]
+    for i in range(samples):
+        if i:
+            await asyncio.sleep(period)
+        stamp = time.strftime("%H:%M:%S", time.gmtime(device.clock.now()))
+        offset = None
+        if target not in device.spec.faults.unreachable_servers:
+            offset = await query_offset(device.spec.address, target, port, device.clock.now)
+        lines.append(
+            f"{stamp}, error: 0x800705B4"
+            if offset is None
+            else f"{stamp}, {'+' if offset >= 0 else '-'}{abs(offset):010.7f}s"
+        )
+    return ExecResult("\n".join(lines) + "\n")
+
+
+async def query_offset(
+    source: str, target: str, port: int, now: Callable[[], float], timeout_s: float = 1.0
+) -> float | None:
+    """One mode-3 exchange from `source`; the measured offset in seconds, or None."""
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[tuple[bytes, float]] = loop.create_future()
+
+    class _Once(asyncio.DatagramProtocol):
+        def datagram_received(self, data: bytes, addr: tuple[str | bytes | int, ...]) -> None:
+            if not answer.done():
+                answer.set_result((data, now()))
+
+    try:
+        transport, _ = await loop.create_datagram_endpoint(
+            _Once, local_addr=(source, 0), remote_addr=(target, port)
+        )
+    except OSError:
+        return None
+    try:
+        t1 = timestamps.from_unix_s(now())
+        transport.sendto(packet.client_request(t1).encode())
+        data, arrival = await asyncio.wait_for(answer, timeout_s)
+        reply = packet.decode(data)
+        if reply.origin_ts != t1 or reply.is_kod or reply.transmit_ts == 0:
+            return None
+        t4 = timestamps.from_unix_s(arrival)
+        return onwire.measure(t1, reply.receive_ts, reply.transmit_ts, t4).offset_s
+    except (TimeoutError, OSError, packet.PacketError):
+        return None
+    finally:
+        transport.close()
 
 
 def _sync_source(device: WindowsDevice) -> str | None:

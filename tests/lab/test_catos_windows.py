@@ -186,3 +186,22 @@ def test_windows_manual_peer_list_with_two_peers_quoted_either_way(make_lab: Lab
     _status, config, _ = run(ep, "w32tm /query /configuration")
     assert "Type: NTP (Local)" in config
     assert "NtpServer: 127.0.0.91,0x8 127.0.0.92,0x8 (Local)" in config
+
+
+def test_windows_stripchart_measures_the_real_offset(make_lab: LabMaker, ntp_server: int) -> None:
+    _lab, (ep,) = make_lab(
+        {"name": "lab-win6", "platform": "windows", "clock_error_s": 0.3}, ntp_port=ntp_server
+    )
+    status, out, _ = run(
+        ep, "w32tm /stripchart /computer:127.0.0.1 /samples:2 /period:0.2 /dataonly"
+    )
+    lines = out.splitlines()
+    assert status == 0
+    assert lines[:2] == [f"Tracking 127.0.0.1 [127.0.0.1:{ntp_server}].", "Collecting 2 samples."]
+    assert lines[2].startswith("The current time is ")
+    samples = [re.fullmatch(r"\d\d:\d\d:\d\d, ([+-]\d\d\.\d{7})s", line) for line in lines[3:]]
+    assert len(samples) == 2 and all(samples)
+    # The host's clock is 300 ms fast: the server is measured 300 ms behind it.
+    assert all(abs(float(m[1]) + 0.3) < 0.02 for m in samples if m)
+    _status, lost, _ = run(ep, "w32tm /stripchart /computer:127.0.0.67 /samples:1 /dataonly")
+    assert lost.splitlines()[-1].endswith(", error: 0x800705B4")
