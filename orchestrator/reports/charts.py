@@ -1,8 +1,8 @@
-"""Offset-over-time charts drawn with matplotlib, returned as inline SVG markup.
+"""Charts drawn with matplotlib, returned as inline SVG markup.
 
-Uses the object-oriented Figure API with the Agg/SVG backends (no pyplot state, no
-display needed). Text stays text (`svg.fonttype: none`) so each chart is a few KB,
-and metadata that would name external URLs is dropped: the report must be one
+Uses the object-oriented Figure API with the SVG backend (no pyplot state, no display
+needed). Text stays text (`svg.fonttype: none`) so each chart is a few KB, and the
+metadata that would name external URLs is dropped: the report must be one
 self-contained file.
 """
 
@@ -11,20 +11,25 @@ from __future__ import annotations
 import datetime as _dt
 import io
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
 
 import matplotlib
+from matplotlib.axes import Axes
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
 from matplotlib.figure import Figure
 
 from orchestrator.reports.data import SeriesPoint
 
 _NO_METADATA = {"Creator": None, "Date": None, "Format": None, "Type": None}
+BLUE, RED, GREEN, GREY = "#2c7be5", "#d62728", "#2e7d32", "#999999"
 
 
-def offset_chart_svg(points: Sequence[SeriesPoint], *, limit_ms: float | None, title: str) -> str:
-    """An SVG chart of offset (ms) per run; failed runs drawn as red crosses."""
-    measured = [(p, p.offset_ms) for p in points if p.offset_ms is not None]
+@contextmanager
+def _chart(title: str) -> Iterator[tuple[Figure, Axes, list[str]]]:
+    """A small figure with one axes; the SVG text lands in the list on exit."""
+    out: list[str] = []
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "orch", "font.size": 8}):
         fig = Figure(figsize=(6.4, 2.0), dpi=96)
         # Fixed margins: constrained layout costs half the drawing time, and a report
@@ -33,46 +38,8 @@ def offset_chart_svg(points: Sequence[SeriesPoint], *, limit_ms: float | None, t
         ax = fig.add_subplot()
         # A figure text, not an axes title: title placement re-measures the tick labels.
         fig.text(0.11, 0.9, title, ha="left", va="bottom")
-        ax.set_ylabel("offset (ms)")
-        if measured:
-            stamps = [_dt.datetime.fromtimestamp(p.time, _dt.UTC) for p, _ in measured]
-            times = date2num(stamps)  # type: ignore[no-untyped-call]
-            values = [v for _, v in measured]
-            ax.plot(times, values, color="#2c7be5", linewidth=1.8, marker="o", markersize=4)
-            bad = [
-                (t, v)
-                for t, (p, v) in zip(times, measured, strict=True)
-                if p.verdict != "compliant"
-            ]
-            if bad:
-                ax.scatter(
-                    [b[0] for b in bad],
-                    [b[1] for b in bad],
-                    color="#d62728",
-                    marker="x",
-                    zorder=3,
-                    label="non-compliant",
-                )
-            locator = AutoDateLocator(maxticks=6)  # type: ignore[no-untyped-call]
-            ax.xaxis.set_major_locator(locator)
-            ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
-        else:
-            ax.text(
-                0.5,
-                0.5,
-                "no offset reported",
-                ha="center",
-                va="center",
-                transform=ax.transAxes,
-                color="#666666",
-            )
-            ax.set_xticks([])
-            ax.set_yticks([])
-        if limit_ms is not None:
-            for bound in (limit_ms, -limit_ms):
-                ax.axhline(bound, color="#d62728", linestyle="--", linewidth=0.8)
-        ax.axhline(0.0, color="#999999", linewidth=0.5)
         ax.grid(True, linewidth=0.3)
+        yield fig, ax, out
         buffer = io.StringIO()
         with warnings.catch_warnings():
             # Runs seconds apart (a --wait loop, tests) make AutoDateLocator fall back to
@@ -80,4 +47,67 @@ def offset_chart_svg(points: Sequence[SeriesPoint], *, limit_ms: float | None, t
             warnings.simplefilter("ignore", UserWarning)
             fig.savefig(buffer, format="svg", metadata=_NO_METADATA)
     svg = buffer.getvalue()
-    return svg[svg.index("<svg") :]
+    out.append(svg[svg.index("<svg") :])
+
+
+def _dates(ax: Axes, unix_times: Sequence[float]) -> Any:
+    stamps = [_dt.datetime.fromtimestamp(t, _dt.UTC) for t in unix_times]
+    locator = AutoDateLocator(maxticks=6)  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
+    return date2num(stamps)  # type: ignore[no-untyped-call]
+
+
+def _empty(ax: Axes, message: str) -> None:
+    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, color="#666")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def offset_chart_svg(points: Sequence[SeriesPoint], *, limit_ms: float | None, title: str) -> str:
+    """Offset (ms) per run, the policy band dashed, non-compliant runs as red crosses."""
+    measured = [(p, p.offset_ms) for p in points if p.offset_ms is not None]
+    with _chart(title) as (_fig, ax, out):
+        ax.set_ylabel("offset (ms)")
+        if measured:
+            times = _dates(ax, [p.time for p, _ in measured])
+            ax.plot(times, [v for _, v in measured], color=BLUE, linewidth=1.8, marker="o", ms=4)
+            bad = [
+                (t, v)
+                for t, (p, v) in zip(times, measured, strict=True)
+                if p.verdict != "compliant"
+            ]
+            if bad:
+                ax.scatter(
+                    [t for t, _ in bad], [v for _, v in bad], color=RED, marker="x", zorder=3
+                )
+        else:
+            _empty(ax, "no offset reported")
+        if limit_ms is not None:
+            for bound in (limit_ms, -limit_ms):
+                ax.axhline(bound, color=RED, linestyle="--", linewidth=0.8)
+        ax.axhline(0.0, color=GREY, linewidth=0.5)
+    return out[0]
+
+
+def compliance_trend_svg(runs: Sequence[tuple[float, int, int]], *, title: str) -> str:
+    """Devices judged and devices compliant per run: (Unix time, total, compliant)."""
+    with _chart(title) as (_fig, ax, out):
+        ax.set_ylabel("devices")
+        if runs:
+            times = _dates(ax, [t for t, _, _ in runs])
+            ax.plot(times, [n for _, n, _ in runs], color=GREY, linewidth=1.2, label="judged")
+            ax.plot(
+                times,
+                [c for _, _, c in runs],
+                color=GREEN,
+                linewidth=1.8,
+                marker="o",
+                ms=4,
+                label="compliant",
+            )
+            ax.set_ylim(0, max(n for _, n, _ in runs) * 1.15 + 0.5)  # headroom for "judged"
+            ax.legend(loc="lower left", frameon=False)
+        else:
+            _empty(ax, "no runs")
+    return out[0]

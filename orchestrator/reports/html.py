@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from orchestrator.reports.charts import offset_chart_svg
+from orchestrator.reports.charts import compliance_trend_svg, offset_chart_svg
 from orchestrator.reports.data import ReportInput, iso, offset_limit_ms, reach_text
 from orchestrator.store.records import StoredDevice
 
@@ -47,7 +47,12 @@ def render_html(data: ReportInput) -> str:
                 raw=tuple((str(k), str(v)) for k, v in raw.items()),
             )
         )
+    trend = compliance_trend_svg(
+        [(r.started_at, len(r.devices), r.compliant) for r in data.history],
+        title="compliant devices per run",
+    )
     return _ENV.get_template("report.html.j2").render(
+        trend=Markup(trend),
         run=run,
         site=data.site,
         started=iso(run.started_at),

@@ -98,6 +98,6 @@ def test_verify_stores_a_run_and_report_reads_it(
     out = tmp_path / "report.html"
     assert run(["report", "--db", str(db), "--format", "html", "--out", str(out)]) == 1
     html = out.read_text()
-    assert html.count("<svg") == 2 and "cli-skew" in html and "drifting" in html
+    assert html.count("<svg") == 3 and "cli-skew" in html and "drifting" in html
     assert run(["report", "--db", str(db), "--site", "e2e"]) == 1
     assert "1/2 compliant, 1 drifting" in capsys.readouterr().out
