@@ -27,7 +27,7 @@ KeepDays = Annotated[
         "--keep-days",
         envvar="ORCH_KEEP_DAYS",
         min=0.0,
-        help="Delete stored runs older than this many days (env ORCH_KEEP_DAYS).",
+        help="Delete stored runs older than this many days.",
     ),
 ]
 KeepEvidenceDays = Annotated[
@@ -37,7 +37,7 @@ KeepEvidenceDays = Annotated[
         envvar="ORCH_KEEP_EVIDENCE_DAYS",
         min=0.0,
         help="Drop raw outputs (and all-passed checks) from runs older than this; verdicts "
-        "and offsets stay for the trend (env ORCH_KEEP_EVIDENCE_DAYS).",
+        "and offsets stay for the trend.",
     ),
 ]
 DbPath = Annotated[
