@@ -9,13 +9,19 @@ Imported only by cli/ (`orch lab`, `orch demo`) and tests.
     ...
     lab.stop()
 
+    # or, for `orch demo`: a lab from an inventory (or --devices N) with its inventory
+    with EmbeddedLab(LabOptions(inventory=Path("inventories/lab")), state_dir) as lab:
+        lab.inventory, lab.endpoints, lab.linux_note
+
 Modules: spec (what a lab is), inventory (lab specs from inventories and back), runtime
 (Lab: one asyncio loop serving every device), ssh (asyncssh front end), device / ios /
 ios_configure / ios_config / catos / windows (the platforms), ntp_runtime (UDP around
-orchestrator.ntp.client), formats (real output layouts), daemon (`orch lab up` process),
-linux_hosts (real sshd + chronyd hosts).
+orchestrator.ntp.client), formats (real output layouts), daemon (the `orch lab up`
+process), embedded (the same, in-process), linux_hosts (real sshd + chronyd hosts).
 """
 
+from orchestrator.lab.daemon import LabOptions
+from orchestrator.lab.embedded import EmbeddedLab
 from orchestrator.lab.runtime import DeviceEndpoint, Lab
 from orchestrator.lab.spec import (
     DeviceSpec,
@@ -29,8 +35,10 @@ from orchestrator.lab.spec import (
 __all__ = [
     "DeviceEndpoint",
     "DeviceSpec",
+    "EmbeddedLab",
     "Faults",
     "Lab",
+    "LabOptions",
     "LabSpec",
     "LinuxHostsSpec",
     "generated_devices",

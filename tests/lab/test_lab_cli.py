@@ -153,3 +153,18 @@ def test_linux_hosts_die_with_a_killed_lab(
     else:
         pytest.fail("the Linux host's sshd outlived the lab process")
     assert run(["lab", "down"]) == 0
+
+
+def test_embedded_lab_writes_an_inventory_of_its_devices(tmp_path: Path) -> None:
+    from orchestrator.inventory import load_inventory
+    from orchestrator.lab import EmbeddedLab, LabOptions
+
+    port = free_port()
+    with EmbeddedLab(LabOptions(devices=10, ssh_port=port), tmp_path / "lab") as lab:
+        hosts = load_inventory(lab.inventory).hosts
+        assert len(hosts) == len(lab.endpoints) == 10
+        assert {h.platform for h in hosts} == {"cisco_ios", "cisco_catos", "windows"}
+        with socket.create_connection(("127.0.1.10", port), timeout=5) as s:
+            assert s.recv(64).startswith(b"SSH-2.0-")
+    with socket.socket() as s:
+        s.bind(("127.0.1.10", port))  # stopped: the port is free again
