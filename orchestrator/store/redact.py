@@ -28,6 +28,10 @@ _KEY_SYNTAXES: tuple[re.Pattern[str], ...] = (
     re.compile(r"(?m)^(\s*\d+\s+(?:M|MD5|SHA1?|AES128CMAC|AES-128-CMAC)\s+)(\S+)"),
 )
 
+# chrony.keys also allows a bare key: "<id> <key>" (chrony.conf(5): "10 tulip"). Only
+# applied to outputs of commands that read a keys file, where every line is a key.
+_BARE_KEY = re.compile(r"(?m)^([ \t]*\d+[ \t]+)([^\s:]+)[ \t]*$")
+
 # Values shorter than this are masked only as whole words, so a one-letter password
 # does not shred every output.
 _MIN_SUBSTRING_SECRET = 4
@@ -39,8 +43,10 @@ def host_secrets(host: Host) -> tuple[str, ...]:
     return tuple(v.reveal() for v in values if v is not None and v.reveal())
 
 
-def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
-    for pattern in _KEY_SYNTAXES:
+def redact_text(text: str, secrets: Iterable[str] = (), *, keys_file: bool = False) -> str:
+    """`text` with key material and the given secret values masked. `keys_file`: the
+    text is a keys file (e.g. `cat /etc/chrony/chrony.keys`), where bare keys occur."""
+    for pattern in (*_KEY_SYNTAXES, _BARE_KEY) if keys_file else _KEY_SYNTAXES:
         text = pattern.sub(lambda m: m.group(1) + MASK, text)
     for value in sorted(set(secrets), key=len, reverse=True):
         if len(value) >= _MIN_SUBSTRING_SECRET:
@@ -55,6 +61,9 @@ def redact_state(state: DeviceState, secrets: Iterable[str] = ()) -> DeviceState
     values = tuple(secrets)
     return dataclasses.replace(
         state,
-        raw=tuple((cmd, redact_text(out, values)) for cmd, out in state.raw),
+        raw=tuple(
+            (cmd, redact_text(out, values, keys_file="key" in cmd.lower()))
+            for cmd, out in state.raw
+        ),
         warnings=tuple(redact_text(w, values) for w in state.warnings),
     )
