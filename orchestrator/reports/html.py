@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
@@ -26,6 +27,7 @@ class _DeviceView:
     reach: str
     chart: Markup
     raw: tuple[tuple[str, str], ...]
+    associations: tuple[dict[str, Any], ...]  # the parsed rows, as stored
 
 
 def render_html(data: ReportInput) -> str:
@@ -33,7 +35,8 @@ def render_html(data: ReportInput) -> str:
     views = []
     # Devices that need action first; the rest by site and name.
     for d in sorted(run.devices, key=lambda d: (d.complies, d.site, d.host)):
-        raw = d.evidence.get("raw") or {}
+        evidence = d.evidence
+        raw = evidence.get("raw") or {}
         chart = offset_chart_svg(
             data.series(d.host), limit_ms=offset_limit_ms(d), title=f"{d.host}: offset over time"
         )
@@ -45,6 +48,9 @@ def render_html(data: ReportInput) -> str:
                 # Our own matplotlib output, free of scripts and external references.
                 chart=Markup(chart),
                 raw=tuple((str(k), str(v)) for k, v in raw.items()),
+                associations=tuple(
+                    a for a in evidence.get("associations") or () if isinstance(a, dict)
+                ),
             )
         )
     trend = compliance_trend_svg(
