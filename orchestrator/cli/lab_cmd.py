@@ -29,11 +29,19 @@ group = typer.Typer(
 )
 
 
+TABLE_ROWS = 25  # a 500-device lab lists its first devices; the inventory has them all
+
+
 def _endpoint_table(status: dict[str, Any]) -> Table:
-    table = Table(title=None, box=None, pad_edge=False)
+    endpoints = status.get("endpoints", [])
+    caption = None
+    if len(endpoints) > TABLE_ROWS:
+        caption = f"... and {len(endpoints) - TABLE_ROWS} more: see the inventory"
+        endpoints = endpoints[:TABLE_ROWS]
+    table = Table(title=None, box=None, pad_edge=False, caption=caption, caption_justify="left")
     for column in ("Device", "Platform", "Address", "Port", "Login"):
         table.add_column(column)
-    for ep in status.get("endpoints", []):
+    for ep in endpoints:
         login = ep.get("username", "")
         if ep.get("key_file"):
             login += " (key)"
