@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,7 +12,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from orchestrator.reports.charts import compliance_trend_svg, offset_chart_svg
-from orchestrator.reports.data import ReportInput, iso, offset_limit_ms, reach_text
+from orchestrator.reports.data import ReportInput, SeriesPoint, iso, offset_limit_ms, reach_text
 from orchestrator.store.records import StoredDevice
 
 _ENV = Environment(
@@ -30,16 +33,43 @@ class _DeviceView:
     associations: tuple[dict[str, Any], ...]  # the parsed rows, as stored
 
 
+ChartJob = tuple[tuple[SeriesPoint, ...], float | None, str]
+
+# From this many charts on, draw them in worker processes: matplotlib needs ~60 ms per
+# chart and holds the interpreter lock, so a 1000-device report is CPU-bound.
+PARALLEL_CHARTS_FROM = 64
+
+
+def _draw(job: ChartJob) -> str:
+    points, limit_ms, title = job
+    return offset_chart_svg(points, limit_ms=limit_ms, title=title)
+
+
+def _draw_all(jobs: list[ChartJob]) -> list[str]:
+    """The same SVGs in the same order, serially or in a process pool (the charts are
+    deterministic: a fixed `svg.hashsalt`, so both ways give identical bytes)."""
+    cpus = os.cpu_count() or 1
+    if len(jobs) < PARALLEL_CHARTS_FROM or cpus < 2:
+        return [_draw(job) for job in jobs]
+    try:
+        ctx = multiprocessing.get_context("spawn")  # no fork of a threaded CLI process
+        with ProcessPoolExecutor(max_workers=min(cpus, 4), mp_context=ctx) as pool:
+            return list(pool.map(_draw, jobs, chunksize=16))
+    except OSError:  # no process pool possible here (e.g. no /dev/shm): draw serially
+        return [_draw(job) for job in jobs]
+
+
 def render_html(data: ReportInput) -> str:
     run = data.latest
     views = []
     # Devices that need action first; the rest by site and name.
-    for d in sorted(run.devices, key=lambda d: (d.complies, d.site, d.host)):
+    devices = sorted(run.devices, key=lambda d: (d.complies, d.site, d.host))
+    charts = _draw_all(
+        [(data.series(d.host), offset_limit_ms(d), f"{d.host}: offset over time") for d in devices]
+    )
+    for d, chart in zip(devices, charts, strict=True):
         evidence = d.evidence
         raw = evidence.get("raw") or {}
-        chart = offset_chart_svg(
-            data.series(d.host), limit_ms=offset_limit_ms(d), title=f"{d.host}: offset over time"
-        )
         views.append(
             _DeviceView(
                 device=d,

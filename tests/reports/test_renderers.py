@@ -135,3 +135,34 @@ def test_renderers_are_pure_functions_of_the_stored_data(tmp_path: Path) -> None
     b = make_history(tmp_path / "b.sqlite")
     for fmt in FORMATS:
         assert render(fmt, a) == render(fmt, b), fmt
+
+
+def test_parallel_chart_drawing_gives_the_same_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    from compliance.compliance_samples import host, ios_state
+
+    from orchestrator.compliance import evaluate
+    from orchestrator.reports import html as html_module
+    from orchestrator.store import HistoryStore
+
+    hosts = [host(f"r{i:03d}", hostname=f"10.9.0.{i}") for i in range(70)]
+    with HistoryStore(tmp_path / "h.sqlite") as store:
+        for r in range(2):
+            at = 1_800_000_000.0 + r * 3600
+            verdicts = [
+                evaluate(
+                    h, dataclasses.replace(ios_state(offset_ms=i + r), host=h.name), None, now=at
+                )
+                for i, h in enumerate(hosts)
+            ]
+            store.save_run(verdicts, started_at=at, finished_at=at + 5)
+        runs = store.runs()
+    data = build_input(runs, generated_at=1_800_010_000.0)
+    assert len(data.latest.devices) >= html_module.PARALLEL_CHARTS_FROM
+    parallel = render("html", data)
+    monkeypatch.setattr(html_module, "PARALLEL_CHARTS_FROM", 10**9)
+    assert render("html", data) == parallel
+    assert parallel.count("<svg") == 71
