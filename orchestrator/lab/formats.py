@@ -118,7 +118,7 @@ def ios_status(status: SystemStatus, *, now_s: float, uptime_s: float) -> str:
             f"clock offset is {offset_ms:.4f} msec, root delay is "
             f"{status.root_delay_s * 1000.0:.2f} msec",
             f"root dispersion is {status.root_dispersion_s * 1000.0:.2f} msec, "
-            f"peer dispersion is {status.jitter_s * 1000.0:.2f} msec",
+            f"peer dispersion is {status.peer_dispersion_s * 1000.0:.2f} msec",
             "loopfilter state is 'CTRL' (Normal Controlled Loop), drift is 0.000000000 s/s",
             f"system poll interval is {2**status.poll}, {last}",
         ]

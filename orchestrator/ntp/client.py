@@ -364,6 +364,7 @@ class SystemStatus:
     reference_time_s: float | None  # local time of the last system update
     leap: int
     poll: int
+    peer_dispersion_s: float = 0.0  # the sys.peer's clock filter dispersion
 
 
 class ClientSystem:
@@ -557,4 +558,5 @@ class ClientSystem:
             reference_time_s=self._update_s,
             leap=p.leap,
             poll=p.hpoll,
+            peer_dispersion_s=p.filter.dispersion_s,
         )
