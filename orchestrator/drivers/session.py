@@ -53,14 +53,59 @@ CATOS_ERROR_RE = re.compile(r"^(?:Unknown command|Usage: |Invalid |Bad )", re.M)
 # --------------------------------------------------------------------------- host keys
 
 
+class _KeyIndex:
+    """One known_hosts file, indexed by host name (paramiko's HostKeys scans every entry
+    per lookup, which makes a thousand-device push quadratic)."""
+
+    def __init__(self) -> None:
+        self.plain: dict[str, dict[str, paramiko.PKey]] = {}
+        self.hashed: list[tuple[str, paramiko.PKey]] = []  # `|1|salt|hash` names
+
+    @classmethod
+    def read(cls, path: Path) -> _KeyIndex:
+        index = cls()
+        with contextlib.suppress(OSError), path.open(encoding="utf-8", errors="replace") as f:
+            for line in f:
+                index._add_line(line)
+        return index
+
+    def _add_line(self, line: str) -> None:
+        try:
+            entry = paramiko.hostkeys.HostKeyEntry.from_line(line)
+        except (paramiko.SSHException, ValueError):
+            return  # an unknown key type or a damaged line: OpenSSH skips it too
+        if entry is None or entry.key is None:
+            return
+        for name in entry.hostnames:
+            self.add(name, entry.key)
+
+    def add(self, name: str, key: paramiko.PKey) -> None:
+        if name.startswith("|1|"):
+            self.hashed.append((name, key))
+        else:
+            self.plain.setdefault(name, {})[key.get_name()] = key
+
+    def lookup(self, name: str, key_type: str) -> paramiko.PKey | None:
+        key = self.plain.get(name, {}).get(key_type)
+        if key is not None:
+            return key
+        for hashed, candidate in self.hashed:
+            if (
+                candidate.get_name() == key_type
+                and paramiko.HostKeys.hash_host(name, hashed) == hashed
+            ):
+                return candidate
+        return None
+
+
 class _KnownHosts:
-    """known_hosts files parsed once per change (a fleet push reads them a thousand times)."""
+    """known_hosts files parsed once per change, shared by every session of the process."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._cache: dict[Path, tuple[tuple[int, int], paramiko.HostKeys]] = {}
+        self._cache: dict[Path, tuple[tuple[int, int], _KeyIndex]] = {}
 
-    def _load(self, path: Path) -> paramiko.HostKeys | None:
+    def _load(self, path: Path) -> _KeyIndex | None:
         try:
             st = path.stat()
         except OSError:
@@ -69,11 +114,9 @@ class _KnownHosts:
         cached = self._cache.get(path)
         if cached and cached[0] == stamp:
             return cached[1]
-        keys = paramiko.HostKeys()
-        with contextlib.suppress(OSError):
-            keys.load(str(path))
-        self._cache[path] = (stamp, keys)
-        return keys
+        index = _KeyIndex.read(path)
+        self._cache[path] = (stamp, index)
+        return index
 
     def check(
         self, name: str, key: paramiko.PKey, files: Sequence[Path], *, add_to: Path | None
@@ -81,11 +124,11 @@ class _KnownHosts:
         """None when `key` is known for `name` (or was just added); else why it is refused."""
         with self._lock:
             for path in files:
-                keys = self._load(path)
-                entry = keys.lookup(name) if keys is not None else None
-                if entry is None or key.get_name() not in entry:
+                index = self._load(path)
+                known = index.lookup(name, key.get_name()) if index is not None else None
+                if known is None:
                     continue
-                if entry[key.get_name()] == key:
+                if known == key:
                     return None
                 return (
                     f"host key CHANGED (known in {path}, offered {key.get_name()} "
@@ -97,14 +140,14 @@ class _KnownHosts:
                     "run with --accept-new-host-keys on first contact"
                 )
             add_to.parent.mkdir(parents=True, exist_ok=True)
+            had = self._load(add_to)
             with add_to.open("a", encoding="ascii") as f:
                 f.write(f"{name} {key.get_name()} {key.get_base64()}\n")
-            # Keep the parsed copy current instead of re-reading a growing file per host.
-            known = self._load(add_to) if add_to not in self._cache else self._cache[add_to][1]
-            if known is not None:
-                known.add(name, key.get_name(), key)
-                st = add_to.stat()
-                self._cache[add_to] = ((st.st_mtime_ns, st.st_size), known)
+            # Keep the index current instead of re-reading a growing file per host.
+            index = had if had is not None else _KeyIndex()
+            index.add(name, key)
+            st = add_to.stat()
+            self._cache[add_to] = ((st.st_mtime_ns, st.st_size), index)
             return None
 
 

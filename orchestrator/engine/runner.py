@@ -9,10 +9,12 @@ after). One host failing never stops the others, and outcomes come back in input
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -45,20 +47,34 @@ def _error_line(exc: BaseException) -> str:
     return f"internal error: {type(exc).__name__}" + (f": {first}" if first else "")
 
 
-class _Started:
-    """Start times of running tasks, written by workers, read by the waiting thread."""
+class _Running:
+    """Start times of the tasks running now (at most `workers` of them)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._at: dict[int, float] = {}
+        self._since: dict[int, float] = {}
 
-    def mark(self, index: int) -> None:
+    def start(self, index: int) -> None:
         with self._lock:
-            self._at[index] = time.monotonic()
+            self._since[index] = time.monotonic()
 
-    def get(self, index: int) -> float | None:
+    def stop(self, index: int) -> None:
         with self._lock:
-            return self._at.get(index)
+            self._since.pop(index, None)
+
+    def overdue(self, timeout_s: float) -> tuple[list[tuple[int, float]], float]:
+        """(tasks past the limit with their start, seconds until the next one will be)."""
+        now = time.monotonic()
+        late: list[tuple[int, float]] = []
+        wait_s = 1.0
+        with self._lock:
+            for index, t0 in list(self._since.items()):
+                if now - t0 >= timeout_s:
+                    late.append((index, t0))
+                    del self._since[index]
+                else:
+                    wait_s = min(wait_s, t0 + timeout_s - now)
+        return late, max(wait_s, 0.0)
 
 
 def run_per_host(
@@ -72,54 +88,47 @@ def run_per_host(
     """Run `task(host)` for every host with at most `workers` at a time.
 
     `on_done` is called in the calling thread as each host finishes (for progress bars).
+    Finished tasks report through a queue, so waiting costs the same for 10 hosts or 10 000.
     """
     if not hosts:
         return []
-    started = _Started()
+    running = _Running()
+    finished: queue.SimpleQueue[tuple[int, HostOutcome[T]]] = queue.SimpleQueue()
 
-    def call(index: int, host: Host) -> HostOutcome[T]:
-        started.mark(index)
+    def call(index: int, host: Host) -> None:
+        running.start(index)
         t0 = time.monotonic()
         try:
-            value = task(host)
+            outcome = HostOutcome(host, task(host), None, None, _since(t0))
         except Exception as exc:  # captured per host by design
-            return HostOutcome(host, None, _error_line(exc), type(exc).__name__, _since(t0))
-        return HostOutcome(host, value, None, None, _since(t0))
+            outcome = HostOutcome(host, None, _error_line(exc), type(exc).__name__, _since(t0))
+        running.stop(index)
+        finished.put((index, outcome))
 
     outcomes: list[HostOutcome[T] | None] = [None] * len(hosts)
+    left = len(hosts)
+
+    def settle(index: int, outcome: HostOutcome[T]) -> None:
+        nonlocal left
+        if outcomes[index] is None:  # a task that timed out may still finish later
+            outcomes[index] = outcome
+            left -= 1
+            if on_done is not None:
+                on_done(outcome)
+
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="orch-host")
     try:
-        futures: dict[Future[HostOutcome[T]], int] = {
-            pool.submit(call, i, h): i for i, h in enumerate(hosts)
-        }
-        pending = set(futures)
-        while pending:
-            done, pending = wait(
-                pending,
-                timeout=_next_deadline(pending, futures, started, timeout_s),
-                return_when=FIRST_COMPLETED,
-            )
-            for fut in done:
-                outcome = fut.result()
-                outcomes[futures[fut]] = outcome
-                if on_done is not None:
-                    on_done(outcome)
-            now = time.monotonic()
-            for fut in list(pending):
-                index = futures[fut]
-                t0 = started.get(index)
-                if t0 is not None and now - t0 >= timeout_s:
-                    pending.discard(fut)
-                    outcome = HostOutcome(
-                        hosts[index],
-                        None,
-                        f"{hosts[index].name}: timed out (no result within {timeout_s:g} s)",
-                        TIMEOUT_KIND,
-                        now - t0,
-                    )
-                    outcomes[index] = outcome
-                    if on_done is not None:
-                        on_done(outcome)
+        for index, host in enumerate(hosts):
+            pool.submit(call, index, host)
+        while left:
+            late, wait_s = running.overdue(timeout_s)
+            for index, t0 in late:
+                message = f"{hosts[index].name}: timed out (no result within {timeout_s:g} s)"
+                settle(index, HostOutcome(hosts[index], None, message, TIMEOUT_KIND, _since(t0)))
+            with contextlib.suppress(queue.Empty):
+                settle(*finished.get(timeout=wait_s))
+            while not finished.empty():
+                settle(*finished.get())
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     return [o for o in outcomes if o is not None]
@@ -127,19 +136,3 @@ def run_per_host(
 
 def _since(t0: float) -> float:
     return time.monotonic() - t0
-
-
-def _next_deadline(
-    pending: set[Future[HostOutcome[T]]],
-    futures: dict[Future[HostOutcome[T]], int],
-    started: _Started,
-    timeout_s: float,
-) -> float:
-    """Seconds until the earliest running task times out (re-checked at least every second)."""
-    now = time.monotonic()
-    soonest = 1.0
-    for fut in pending:
-        t0 = started.get(futures[fut])
-        if t0 is not None:
-            soonest = min(soonest, max(0.0, t0 + timeout_s - now))
-    return soonest

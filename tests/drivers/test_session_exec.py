@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import asyncssh
+import paramiko
 import pytest
 
 from orchestrator.drivers.session import ExecSession, open_session
@@ -125,6 +126,11 @@ def test_host_key_policy(sshd: tuple[int, Path], tmp_path: Path) -> None:
     open_session(host, known_hosts=kh, accept_new_host_keys=True).close()
     assert kh.read_text().startswith(f"[127.0.0.1]:{port} ssh-ed25519 ")
     open_session(host, known_hosts=kh).close()  # now known
+    # A hashed entry (`ssh-keygen -H`, as ~/.ssh/known_hosts often holds) is honoured.
+    server_key = asyncssh.read_private_key(str(d / "host_ed25519")).export_public_key()
+    hashed = paramiko.HostKeys.hash_host(f"[127.0.0.1]:{port}")
+    kh.write_text(f"{hashed} {server_key.decode().strip()}\n")
+    open_session(host, known_hosts=kh).close()
     other = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode()
     kh.write_text(f"[127.0.0.1]:{port} {other}")
     with pytest.raises(ConnectionFailure, match="host key CHANGED"):
