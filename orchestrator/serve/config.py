@@ -15,6 +15,7 @@ Example (`server.toml`; the same keys work in YAML):
     client_log = "/var/lib/orch/server-clients.sqlite"
     workers = 0                 # 0 = one per CPU core
     rcvbuf_bytes = 4194304      # receive queue per socket (capped by net.core.rmem_max)
+    tx_compensation = true      # add the measured read-to-wire delay to the transmit timestamp
 
     [ratelimit]                 # like chrony's `ratelimit`
     enabled = true
@@ -68,6 +69,7 @@ class ServerConfig:
     chronyc_socket: Path | None = None  # host: a chronyd command socket other than the default
     flush_interval_s: float = 2.0
     rcvbuf_bytes: int = 4 << 20  # per-socket receive queue; 0 = kernel default
+    tx_compensation: bool = True  # add the measured T3-to-wire delay to T3 (worker.TxDelay)
 
     @property
     def client_log_path(self) -> Path:
@@ -111,6 +113,7 @@ class _ServerFile(BaseModel):
     max_offset: float | None = Field(None, gt=0)
     chronyc_socket: Path | None = None
     rcvbuf_bytes: int | None = Field(None, ge=0, le=1 << 30)
+    tx_compensation: bool | None = None
 
 
 def load_config_file(path: Path, base: ServerConfig | None = None) -> ServerConfig:
@@ -162,6 +165,7 @@ def load_config_file(path: Path, base: ServerConfig | None = None) -> ServerConf
         max_offset_s=f.max_offset,
         chronyc_socket=f.chronyc_socket,
         rcvbuf_bytes=f.rcvbuf_bytes,
+        tx_compensation=f.tx_compensation,
     )
     if ratelimit is False:
         cfg = replace(cfg, ratelimit=None)

@@ -98,6 +98,7 @@ class NtpServerRunner:
         self.addresses: list[tuple[str, int]] = []
         self.policy: ServerPolicy | None = None
         self.state: SystemState | None = None
+        self.thread_worker: Worker | None = None  # the in-process worker (workers == 1)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -180,8 +181,15 @@ class NtpServerRunner:
         if n == 1:
             recv_end, send_end = multiprocessing.Pipe(duplex=False)
             worker = Worker(
-                per_worker[0], self.policy, self.state, recv_end, store_path, cfg.flush_interval_s
+                per_worker[0],
+                self.policy,
+                self.state,
+                recv_end,
+                store_path,
+                cfg.flush_interval_s,
+                cfg.tx_compensation,
             )
+            self.thread_worker = worker
             t = threading.Thread(target=worker.run, name="ntp-worker", daemon=True)
             t.start()
             self._workers.append(_WorkerHandle(send_end, thread=t))
@@ -198,6 +206,7 @@ class NtpServerRunner:
                         recv_end,
                         store_path,
                         cfg.flush_interval_s,
+                        cfg.tx_compensation,
                     ),
                     name="orch-ntp-worker",
                     daemon=True,

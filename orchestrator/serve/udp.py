@@ -1,8 +1,12 @@
 """UDP sockets for the server: SO_REUSEPORT, kernel receive timestamps, reply-from-address.
 
 Each socket is bound with SO_REUSEPORT so one socket per worker shares the port
-and the kernel spreads clients over the workers. SO_TIMESTAMPNS gives the
-kernel's receive time of every datagram (CLOCK_REALTIME, ns). When bound to a
+and the kernel spreads clients over the workers. SO_TIMESTAMPING (software RX)
+gives the kernel's receive time of every datagram (CLOCK_REALTIME, ns); the same
+option lets a worker ask, per packet, for the kernel's *transmit* timestamp of a
+reply (read back from the error queue), which is how it learns how long a reply
+takes from the transmit timestamp read to the wire (see worker.TxDelay). Where
+SO_TIMESTAMPING is refused, SO_TIMESTAMPNS gives RX times alone. When bound to a
 wildcard address, IP_PKTINFO / IPV6_RECVPKTINFO tell which local address a
 request was sent to, and the reply is sent from that address (RFC 9109 / what
 chrony does) so multi-homed hosts answer from the address clients expect.
@@ -18,14 +22,26 @@ from dataclasses import dataclass
 
 from orchestrator.errors import ServerError
 
-# Linux values; Python 3.11 does not export these two.
+# Linux values; Python 3.11 does not export these.
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+SO_TIMESTAMPING = getattr(socket, "SO_TIMESTAMPING", 37)
 IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)
+# <linux/net_tstamp.h>
+SOF_TIMESTAMPING_TX_SOFTWARE = 1 << 1
+SOF_TIMESTAMPING_RX_SOFTWARE = 1 << 3
+SOF_TIMESTAMPING_SOFTWARE = 1 << 4
+SOF_TIMESTAMPING_OPT_TSONLY = 1 << 11  # error queue entries carry the timestamp, not the packet
+# Ask for the kernel TX timestamp of one outgoing packet (a sendmsg cmsg, Linux >= 4.13).
+TX_TIMESTAMP_CMSG = (
+    socket.SOL_SOCKET,
+    SO_TIMESTAMPING,
+    struct.pack("@I", SOF_TIMESTAMPING_TX_SOFTWARE),
+)
 
 TIMESPEC = struct.Struct("@qq")
 _IN_PKTINFO = struct.Struct("@i4s4s")  # ifindex, spec_dst, addr
 _IN6_PKTINFO = struct.Struct("@16sI")  # addr, ifindex
-ANC_BUFSIZE = socket.CMSG_SPACE(TIMESPEC.size) + socket.CMSG_SPACE(_IN6_PKTINFO.size) + 64
+ANC_BUFSIZE = socket.CMSG_SPACE(3 * TIMESPEC.size) + socket.CMSG_SPACE(_IN6_PKTINFO.size) + 64
 RECV_BUFSIZE = 1024  # NTP packets with EFs and a MAC stay far below this
 
 
@@ -36,6 +52,7 @@ class ServerSocket:
     sock: socket.socket
     family: int
     wildcard: bool  # bound to 0.0.0.0 / :: : replies need the request's destination address
+    tx_timestamps: bool = False  # SO_TIMESTAMPING on: per-packet kernel TX timestamps work
 
     @property
     def address(self) -> tuple[str, int]:
@@ -84,7 +101,7 @@ def open_socket(host: str, port: int, rcvbuf: int = DEFAULT_RCVBUF) -> ServerSoc
     sock = socket.socket(family, socket.SOCK_DGRAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        tx_timestamps = _enable_timestamping(sock)
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             if wildcard:
@@ -98,7 +115,41 @@ def open_socket(host: str, port: int, rcvbuf: int = DEFAULT_RCVBUF) -> ServerSoc
         sock.close()
         raise _bind_error(exc, host, port) from None
     sock.setblocking(False)
-    return ServerSocket(sock, family, wildcard)
+    return ServerSocket(sock, family, wildcard, tx_timestamps)
+
+
+def _enable_timestamping(sock: socket.socket) -> bool:
+    """Kernel RX timestamps (and TX on request); True if TX timestamps are available."""
+    flags = SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE | SOF_TIMESTAMPING_OPT_TSONLY
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPING, flags)
+        return True
+    except OSError:
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        return False
+
+
+def read_tx_timestamp(sock: socket.socket) -> int | None:
+    """The kernel TX timestamp (Unix ns) of the last packet sent with TX_TIMESTAMP_CMSG.
+
+    On loopback and most drivers the timestamp is queued while sendmsg runs, so it is
+    there right after; entries are drained so the socket does not stay readable.
+    """
+    found: int | None = None
+    while True:
+        try:
+            _, anc, _flags, _ = sock.recvmsg(
+                0, ANC_BUFSIZE, socket.MSG_ERRQUEUE | socket.MSG_DONTWAIT
+            )
+        except (BlockingIOError, InterruptedError):
+            return found
+        except OSError:
+            return found
+        for level, kind, data in anc:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPING and len(data) >= 16:
+                sec, nsec = TIMESPEC.unpack_from(data)
+                if sec or nsec:
+                    found = sec * 1_000_000_000 + nsec
 
 
 def parse_ancillary(
@@ -108,8 +159,8 @@ def parse_ancillary(
     rx_ns: int | None = None
     reply_cmsg: list[tuple[int, int, bytes]] | None = None
     for level, kind, data in ancdata:
-        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
-            sec, nsec = TIMESPEC.unpack_from(data)
+        if level == socket.SOL_SOCKET and kind in (SO_TIMESTAMPNS, SO_TIMESTAMPING):
+            sec, nsec = TIMESPEC.unpack_from(data)  # SCM_TIMESTAMPING: software ts first
             rx_ns = sec * 1_000_000_000 + nsec
         elif level == socket.IPPROTO_IP and kind == IP_PKTINFO:
             _ifindex, _spec_dst, dst = _IN_PKTINFO.unpack_from(data)

@@ -15,6 +15,7 @@ import random
 import selectors
 import signal
 import time
+from collections import deque
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -25,13 +26,39 @@ from orchestrator.serve.udp import (
     ANC_BUFSIZE,
     RECV_BUFSIZE,
     TIMESPEC,
+    TX_TIMESTAMP_CMSG,
     ServerSocket,
     parse_ancillary,
+    read_tx_timestamp,
 )
 
 log = logging.getLogger(__name__)
 
 BATCH = 256  # datagrams drained per readiness event before looking at the pipe again
+TX_SAMPLE_EVERY = 8  # one reply in this many asks the kernel for its TX timestamp
+
+
+class TxDelay:
+    """How long a reply takes from the transmit-timestamp read to the wire (median, ns).
+
+    The transmit timestamp is read last, but packing, returning to the loop and the
+    sendmsg call still come after it: in Python ~10 µs, more when the worker wakes
+    cold. Left alone that makes T3 early, so clients see a smaller offset and a
+    larger delay than the truth. Like chrony's pre-compensation of MAC time, the
+    worker adds the median of recent measured delays (kernel software TX timestamp
+    minus the raw read) to T3.
+    """
+
+    def __init__(self, window: int = 31, max_ns: int = 1_000_000) -> None:
+        self._samples: deque[int] = deque(maxlen=window)
+        self._max_ns = max_ns
+        self.estimate_ns = 0
+
+    def add(self, delay_ns: int) -> None:
+        if 0 <= delay_ns <= self._max_ns:  # a negative or huge value is a clock step
+            self._samples.append(delay_ns)
+            ordered = sorted(self._samples)
+            self.estimate_ns = ordered[len(ordered) // 2]
 
 
 class Worker:
@@ -43,6 +70,7 @@ class Worker:
         control: Connection,
         store_path: Path | None,
         flush_interval_s: float = 2.0,
+        tx_compensation: bool = True,
     ) -> None:
         self.sockets = sockets
         self.core = NtpServerCore(policy, state)
@@ -51,6 +79,11 @@ class Worker:
         self.flush_interval_s = flush_interval_s
         self._flushed: dict[str, int] = {}
         self._unwritten: list[ClientLogEntry] = []
+        self.tx_delay = TxDelay()
+        self.tx_compensation = tx_compensation
+        self._comp_ns = 0
+        self._t3 = 0  # raw clock read of the reply being built (0: none, e.g. a KoD)
+        self._since_sample = TX_SAMPLE_EVERY
         self.send_errors = 0
 
     def run(self) -> None:
@@ -88,13 +121,23 @@ class Worker:
             self.core.set_state(msg)
         return True
 
+    def _read_clock(self) -> int:
+        """The transmit timestamp clock: remembers the raw read, adds the TX delay."""
+        t = time.time_ns()
+        self._t3 = t
+        return t + self._comp_ns
+
     def _drain(self, ss: ServerSocket) -> None:
         # Locals and an inlined timestamp cmsg: this is the hot loop.
         sock = ss.sock
         recvmsg = sock.recvmsg
-        sendto = sock.sendto
+        sendmsg = sock.sendmsg
+        tx_cmsgs = [TX_TIMESTAMP_CMSG]
+        plain_cmsgs: list[tuple[int, int, bytes]] = []
         wildcard = ss.wildcard
+        tx_timestamps = ss.tx_timestamps
         handle = self.core.handle
+        read_clock = self._read_clock
         time_ns = time.time_ns
         getrandbits = random.getrandbits
         unpack_ts = TIMESPEC.unpack_from
@@ -108,7 +151,7 @@ class Worker:
                 continue  # e.g. ICMP errors queued on the socket
             if wildcard:
                 rx_ns, reply_cmsg = parse_ancillary(anc)
-            elif anc:  # bound to one address: the only cmsg is SO_TIMESTAMPNS
+            elif anc:  # bound to one address: the only cmsg is the RX timestamp
                 sec, nsec = unpack_ts(anc[0][2])
                 rx_ns = sec * 1_000_000_000 + nsec
             else:
@@ -116,15 +159,31 @@ class Worker:
             host = addr[0]
             if host.startswith("::ffff:"):
                 host = host[7:]
-            out = handle(host, rx_ns or time_ns(), data, time_ns, getrandbits(96))
-            if type(out) is Respond:
-                try:
-                    if reply_cmsg is not None:
-                        sock.sendmsg([out[0]], reply_cmsg, 0, addr)
-                    else:
-                        sendto(out[0], addr)
-                except OSError:
-                    self.send_errors += 1
+            self._t3 = 0
+            out = handle(host, rx_ns or time_ns(), data, read_clock, getrandbits(96))
+            if type(out) is not Respond:
+                continue
+            # Sampled or not, a reply takes the same path to the kernel (one sendmsg,
+            # prebuilt cmsg lists) so that the sampled delays stand for all replies.
+            self._since_sample += 1
+            sample = tx_timestamps and self._t3 and self._since_sample >= TX_SAMPLE_EVERY
+            cmsgs = (
+                (tx_cmsgs if sample else plain_cmsgs)
+                if reply_cmsg is None
+                else ([TX_TIMESTAMP_CMSG, *reply_cmsg] if sample else reply_cmsg)
+            )
+            try:
+                sendmsg([out[0]], cmsgs, 0, addr)
+            except OSError:
+                self.send_errors += 1
+                continue
+            if sample:
+                self._since_sample = 0
+                tx = read_tx_timestamp(sock)
+                if tx is not None:
+                    self.tx_delay.add(tx - self._t3)
+                    if self.tx_compensation:
+                        self._comp_ns = self.tx_delay.estimate_ns
 
     def _flush(self, store: ClientLogStore) -> None:
         counters = dict(self.core.counters)
@@ -156,8 +215,9 @@ def worker_main(
     control: Connection,
     store_path: Path | None,
     flush_interval_s: float,
+    tx_compensation: bool = True,
 ) -> None:
     """Entry point of a worker process."""
     drop_privileged_signals()
     random.seed()  # a forked child must not share the parent's random sequence
-    Worker(sockets, policy, state, control, store_path, flush_interval_s).run()
+    Worker(sockets, policy, state, control, store_path, flush_interval_s, tx_compensation).run()

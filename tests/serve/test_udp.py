@@ -100,3 +100,45 @@ def test_bind_errors_say_why() -> None:
         open_socket("192.0.2.1", 0)  # TEST-NET-1, not configured here; nothing is sent
     with pytest.raises(ServerError, match="not an IP address"):
         open_socket("localhost", 0)
+
+
+def test_kernel_tx_timestamp_of_a_reply() -> None:
+    from orchestrator.serve.udp import TX_TIMESTAMP_CMSG, read_tx_timestamp
+
+    server = open_socket("127.0.0.1", 0)
+    assert server.tx_timestamps
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+        client.bind(("127.0.0.1", 0))
+        before = time.time_ns()
+        server.sock.sendmsg([b"\x24" + bytes(47)], [TX_TIMESTAMP_CMSG], 0, client.getsockname())
+        after = time.time_ns()
+        tx = read_tx_timestamp(server.sock)
+        assert tx is not None and before <= tx <= after
+        assert read_tx_timestamp(server.sock) is None  # drained: the socket is not left readable
+        client.settimeout(2)
+        assert client.recv(64)[0] == 0x24
+    server.close()
+
+
+def test_tx_delay_is_a_robust_median() -> None:
+    from orchestrator.serve.worker import TxDelay
+
+    d = TxDelay(window=5)
+    for ns in (10_000, 12_000, 11_000, 900_000, 9_000):  # one preemption outlier
+        d.add(ns)
+    assert d.estimate_ns == 11_000
+    d.add(-5)  # a clock step between the reads: ignored
+    d.add(5_000_000)  # longer than any real send: ignored
+    assert d.estimate_ns == 11_000
+
+
+def test_worker_learns_its_transmit_delay(start_server: StartServer) -> None:
+    server = start_server()
+    host, port = server.addresses[0]
+    client = ntplib.NTPClient()
+    for _ in range(20):
+        client.request(host, port=port, version=4, timeout=2)
+    worker = server.thread_worker
+    assert worker is not None
+    assert worker.tx_delay.estimate_ns > 0  # sampled from kernel TX timestamps
+    assert worker._comp_ns == worker.tx_delay.estimate_ns  # and applied to T3
