@@ -167,6 +167,12 @@ def verify(
                 "server was skipped (run `orch server run`, or pass --client-log)",
                 markup=False,
             )
+        if wait > 0:
+            state = "all compliant" if run.all_compliant else f"{len(run.noncompliant)} not"
+            err.print(
+                f"{run.rounds} collection round(s) within --wait {wait:g} s: {state}",
+                markup=False,
+            )
         err.print(f"run {stored.id} stored in {db_path}", markup=False)
     if not run.all_compliant:
         raise typer.Exit(1)
