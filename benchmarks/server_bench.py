@@ -96,9 +96,7 @@ class Server:
                 self.proc.wait(5)
 
 
-def start_ours(
-    workdir: Path, workers: int, rcvbuf: int | None = None, name: str = "ours"
-) -> Server:
+def start_ours(workdir: Path, workers: int, config: str = "", name: str = "ours") -> Server:
     cmd = [
         sys.executable, "-m", "orchestrator", "server", "run",
         "--listen", HOST, "--port", "0", "--reference", "local", "--stratum", "8",
@@ -106,9 +104,9 @@ def start_ours(
     ]  # fmt: skip
     if workers:
         cmd += ["--workers", str(workers)]
-    if rcvbuf is not None:
+    if config:
         conf = workdir / f"{name}.toml"
-        conf.write_text(f"rcvbuf_bytes = {rcvbuf}\n")
+        conf.write_text(config)
         cmd += ["--config", str(conf)]
     proc = subprocess.Popen(cmd, cwd=REPO, stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
@@ -402,7 +400,7 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=500)
     ap.add_argument("--sample-rate", type=float, default=200)
     ap.add_argument("--trials", type=int, default=2, help="attempts per step (best counts)")
-    ap.add_argument("--only", nargs="+", choices=["ours", "ours-kbuf", "chronyd"])
+    ap.add_argument("--only", nargs="+", choices=["ours", "ours-kbuf", "ours-nocomp", "chronyd"])
     args = ap.parse_args()
 
     results: dict[str, Result] = {}
@@ -411,13 +409,21 @@ def main() -> None:
         contenders: list[tuple[str, Callable[[], Server]]] = [
             ("ours", lambda: start_ours(work, args.workers)),
             # the kernel's default receive queue, as chronyd has (it has no option for it)
-            ("ours-kbuf", lambda: start_ours(work, args.workers, 0, "ours-kbuf")),
+            (
+                "ours-kbuf",
+                lambda: start_ours(work, args.workers, "rcvbuf_bytes = 0\n", "ours-kbuf"),
+            ),
+            # without the transmit-timestamp compensation (only with --only)
+            (
+                "ours-nocomp",
+                lambda: start_ours(work, args.workers, "tx_compensation = false\n", "ours-nocomp"),
+            ),
             ("chronyd", lambda: start_chronyd(work)),
         ]
         servers: list[Server] = []
         try:
             for name, start in contenders:
-                if not args.only or name in args.only:
+                if (not args.only and name != "ours-nocomp") or (args.only and name in args.only):
                     servers.append(start())
             print("== offset and delay, low rate", flush=True)
             samples = sample_all(servers, args)
@@ -455,7 +461,7 @@ def main() -> None:
     c = results.get("chronyd")
     if c is not None:
         print()
-    for name in ("ours", "ours-kbuf"):
+    for name in ("ours", "ours-kbuf", "ours-nocomp"):
         o = results.get(name)
         if o is None or c is None:
             continue
