@@ -120,14 +120,15 @@ def bench(n: int, workers: int, ansible: bool) -> None:
             backups_dir=Path(tmp) / "backups",
         )
         for label in ("first push (changes)", "second push (no-op)"):
-            t0 = time.perf_counter()
+            t0, cpu0 = time.perf_counter(), os.times()
             _, results = push_hosts(hosts, options)
-            wall = time.perf_counter() - t0
+            wall, cpu1 = time.perf_counter() - t0, os.times()
+            cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
             counts = {o.value: sum(r.outcome is o for r in results) for o in PushOutcome}
             summary = ", ".join(f"{v} {k}" for k, v in counts.items() if v)
             print(
                 f"N={n:5d} {label:22s} wall {wall:6.1f} s  {n / wall:6.1f} devices/s  "
-                f"peak RSS {_peak_rss_mb():6.0f} MB  [{summary}]",
+                f"CPU {cpu:5.1f} s  peak RSS {_peak_rss_mb():4.0f} MB  [{summary}]",
                 flush=True,
             )
             failed = [r for r in results if r.outcome is PushOutcome.FAILED][:3]
