@@ -9,6 +9,10 @@
 A Session is the only thing a driver talks to a device through; the concrete
 sessions live in drivers/session.py, the only module that imports netmiko,
 napalm or paramiko.
+
+Optional: `current(backup) -> DeviceState` (engine.push.ConfigReader). A driver whose
+backup already holds its configuration read-back offers it, and a push then reads the
+device once instead of backup + collect.
 """
 
 from __future__ import annotations

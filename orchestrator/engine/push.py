@@ -69,13 +69,23 @@ def ssh_opener(options: PushOptions) -> SessionOpener:
     """Open real SSH sessions (imported lazily: planning from data needs no SSH stack)."""
     from orchestrator.drivers.session import open_session
 
-    def open_(host: Host) -> Session:
+    def connect(host: Host) -> Session:
         return open_session(
             host,
             timeout_s=options.connect_timeout_s,
             known_hosts=options.known_hosts,
             accept_new_host_keys=options.accept_new_host_keys,
         )
+
+    def open_(host: Host) -> Session:
+        try:
+            return connect(host)
+        except ConnectionFailure as exc:
+            # A login cut short by a busy device is worth one more try; a refused password,
+            # host key or timeout is not (retrying them only locks accounts or waits).
+            if "session dropped" not in str(exc):
+                raise
+        return connect(host)
 
     return open_
 
