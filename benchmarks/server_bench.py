@@ -261,9 +261,11 @@ class Ramp:
         self.bad: float | None = None
         self.generator_bound = False
 
-    def record(self, rate: float, ok: bool, short: bool, cpu_us: float) -> None:
-        if ok and rate > self.good:
-            self.good, self.good_cpu, self.generator_bound = rate, cpu_us, short
+    def record(self, rate: float, ok: bool, short: bool, cpu_us: float, achieved: float) -> None:
+        # a short generator did not offer `rate`: credit the server with what it got
+        credited = min(rate, achieved)
+        if ok and credited > self.good:
+            self.good, self.good_cpu, self.generator_bound = credited, cpu_us, short
         if not ok:
             self.bad = rate if self.bad is None else min(self.bad, rate)
         if ok and short:
@@ -280,10 +282,16 @@ class Ramp:
         return Capacity(self.good, self.generator_bound, self.good_cpu)
 
 
-def measure_step(server: Server, rate: float, args: argparse.Namespace) -> tuple[bool, bool, float]:
-    """Offer `rate` for --step-s (best of --trials): (loss < 1 %, generator short, CPU µs/resp)."""
+def measure_step(
+    server: Server, rate: float, args: argparse.Namespace
+) -> tuple[bool, bool, float, float]:
+    """Offer `rate` for --step-s (best of --trials).
+
+    Returns (loss < 1 %, generator short, CPU µs per response, rate actually sent).
+    """
     ok = short = False
     cpu_us = float("nan")
+    achieved = 0.0
     for _ in range(args.trials):
         cpu0 = server.cpu_s()
         sent, answered = run_step(server.port, rate, args.step_s, args.generators, args.sockets)
@@ -295,10 +303,11 @@ def measure_step(server: Server, rate: float, args: argparse.Namespace) -> tuple
             f"loss {100 * loss:6.2f} %" + ("  (generator could not keep up)" if short else ""),
             flush=True,
         )
+        achieved = sent / args.step_s
         if loss < LOSS_LIMIT:
             ok, cpu_us = True, 1e6 * cpu / answered if answered else float("nan")
             break
-    return ok, short, cpu_us
+    return ok, short, cpu_us, achieved
 
 
 def find_capacities(servers: list[Server], args: argparse.Namespace) -> dict[str, Capacity]:
@@ -311,8 +320,8 @@ def find_capacities(servers: list[Server], args: argparse.Namespace) -> dict[str
             if ramp.rate is None:
                 continue
             rate = ramp.rate
-            ok, short, cpu_us = measure_step(server, rate, args)
-            ramp.record(rate, ok, short, cpu_us)
+            ok, short, cpu_us, achieved = measure_step(server, rate, args)
+            ramp.record(rate, ok, short, cpu_us, achieved)
     return {name: r.result() for name, r in ramps.items()}
 
 
