@@ -87,7 +87,13 @@ def render_html(data: ReportInput) -> str:
         [(r.started_at, len(r.devices), r.compliant) for r in data.history],
         title="compliant devices per run",
     )
+    sites: dict[str, list[int]] = {}
+    for d in run.devices:
+        tally = sites.setdefault(d.site, [0, 0])
+        tally[0] += 1
+        tally[1] += d.complies
     return _ENV.get_template("report.html.j2").render(
+        sites=sorted((site, n, ok) for site, (n, ok) in sites.items()),
         trend=Markup(trend),
         run=run,
         site=data.site,

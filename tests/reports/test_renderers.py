@@ -108,6 +108,7 @@ def test_html_is_one_self_contained_file_with_a_chart_per_device(data: ReportInp
     assert parser.tags.count("svg") == 6  # the fleet's trend + one offset chart per device
     assert "compliant devices per run" in html
     assert "<td>*10.10.10.1</td>" in html  # the parsed association rows, sys.peer marked
+    assert '<tr><td>branch</td><td class="num">3</td><td class="num fail">1</td></tr>' in html
     assert {"script", "link", "img", "iframe"}.isdisjoint(parser.tags)
     # Only in-page anchors (#dev-1) and SVG-internal references (#p1a2b3c).
     assert parser.refs and all(r.startswith("#") for r in parser.refs), parser.refs
