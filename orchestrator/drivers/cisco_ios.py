@@ -17,7 +17,7 @@ import contextlib
 import ipaddress
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from orchestrator.drivers.base import ApplyReport, Backup, Plan, Session
 from orchestrator.drivers.common import (
@@ -264,14 +264,13 @@ class CiscoIosDriver:
             )
         if raw.get(SHOW_STATUS, "").strip():
             status = parse_output(PLATFORM, SHOW_STATUS, raw[SHOW_STATUS]).status
-        state = state_from(host, PLATFORM, configured, raw)
         return DeviceState(
             host=host,
             platform=PLATFORM,
             configured=configured,
             associations=associations,
             status=status,
-            raw=state.raw,
+            raw=tuple(raw.items()),
         )
 
     def backup(self, session: Session) -> Backup:
@@ -297,93 +296,22 @@ class CiscoIosDriver:
     def render(self, desired: DesiredNtp, current: DeviceState, backup: Backup) -> Plan:
         cfg = current.configured
         lines = list(backup.config_lines)
-        removals: list[str] = []  # `no` commands
-        replaced: list[str] = []  # `no` of server lines entered again with new options
-        additions: list[str] = []  # lines to enter
-        dropped: set[str] = set()  # current lines that go away
-        warnings: list[str] = []
-
-        # Keys first: a server line may name them.
-        have_keys = _keys_in(lines)
-        want_keys = {k.key_id: k for k in desired.keys}
-        for key_id, key in sorted(want_keys.items()):
-            alg = KEY_ALGORITHMS[key.algorithm]
-            old = have_keys.get(key_id)
-            if old is None or old.algorithm != alg or old.value != key.secret.reveal():
-                if old is not None:
-                    dropped.add(old.line)
-                additions.append(f"ntp authentication-key {key_id} {alg} {key.secret.reveal()}")
-        for key_id, old in sorted(have_keys.items()):
-            if key_id not in want_keys:
-                removals.append(removal_of(old.line))
-                dropped.add(old.line)
-
-        want_trusted = sorted(k.key_id for k in desired.keys if k.trusted)
-        for key_id in want_trusted:
-            if key_id not in cfg.trusted_keys:
-                additions.append(f"ntp trusted-key {key_id}")
-        for key_id in cfg.trusted_keys:
-            if key_id not in want_trusted:
-                removals.append(f"no ntp trusted-key {key_id}")
-                dropped.update(ln for ln in lines if ln == f"ntp trusted-key {key_id}")
-        if desired.authenticate and not cfg.authenticate:
-            additions.append("ntp authenticate")
-        elif not desired.authenticate and cfg.authenticate:
-            removals.append("no ntp authenticate")
-            dropped.add("ntp authenticate")
-
-        # Servers: compare meaning (parser), remove by identity (raw line).
-        have = {s.address: s for s in cfg.servers}
-        raw_server = {a: ln for ln in lines if (a := _server_address(ln)) is not None}
-        vrf_changed = (cfg.vrf or None) != (desired.vrf or None)
-        for spec in desired.servers:
-            if spec.port != 123:
-                warnings.append(
-                    f"IOS always uses port 123; ignoring port {spec.port} for {spec.address}"
-                )
-            old_spec = have.get(spec.address)
-            if old_spec is not None and _same_server(old_spec, spec) and not vrf_changed:
-                continue
-            if spec.address in raw_server:
-                replaced.append(removal_of(raw_server[spec.address]))
-                dropped.add(raw_server[spec.address])
-            additions.append(server_line(spec, desired.vrf))
-        for address, line in raw_server.items():
-            if address not in desired.server_addresses:
-                removals.append(removal_of(line))
-                dropped.add(line)
-
-        if desired.source_interface != cfg.source_interface:
-            if desired.source_interface:
-                additions.append(f"ntp source {desired.source_interface}")
-            else:
-                removals.append("no ntp source")
-            dropped.update(ln for ln in lines if ln.startswith("ntp source "))
-
-        if desired.update_calendar and not cfg.update_calendar:
-            additions.append(UPDATE_CALENDAR)
-        elif not desired.update_calendar and cfg.update_calendar:
-            removals.append("no " + UPDATE_CALENDAR)
-            dropped.add(UPDATE_CALENDAR)
-
+        change = _Change()
+        _plan_keys(desired, cfg, lines, change)  # keys first: server lines may name them
+        _plan_servers(desired, cfg, lines, change)
+        _plan_globals(desired, cfg, lines, change)
         acl_lines = raw_of(backup).get(SHOW_ACLS, "").splitlines()
-        warnings.extend(access_group_warnings(cfg, desired, acl_lines))
+        change.warnings.extend(access_group_warnings(cfg, desired, acl_lines))
 
-        # A changed server line is removed, then re-entered; other removals come after
-        # the additions, so the device is never left without a server.
-        commands = replaced + [a for a in additions if a != UPDATE_CALENDAR] + removals
-        if UPDATE_CALENDAR in additions:
-            commands.append(UPDATE_CALENDAR)
-
-        after = [ln for ln in lines if ln not in dropped] + [a for a in additions if a not in lines]
-        secrets = key_secrets(desired)
+        after = [ln for ln in lines if ln not in change.dropped]
+        after += [a for a in change.additions if a not in lines]
         diff = unified_diff(backup.host, mask_key_lines(lines), mask_key_lines(after))
         return Plan(
             host=backup.host,
             platform=PLATFORM,
-            commands=tuple(commands),
-            diff=mask_secrets(diff, secrets),
-            warnings=tuple(warnings),
+            commands=change.commands(),
+            diff=mask_secrets(diff, key_secrets(desired)),
+            warnings=tuple(change.warnings),
         )
 
     def apply(self, session: Session, plan: Plan) -> ApplyReport:
@@ -412,3 +340,90 @@ class CiscoIosDriver:
         if removals or additions:
             session.configure(removals + additions)
             session.save()
+
+
+# --------------------------------------------------------------------------- planning
+
+
+@dataclass
+class _Change:
+    removals: list[str] = field(default_factory=list)  # `no` commands
+    replaced: list[str] = field(default_factory=list)  # `no` of server lines re-entered
+    additions: list[str] = field(default_factory=list)  # lines to enter
+    dropped: set[str] = field(default_factory=set)  # current lines that go away
+    warnings: list[str] = field(default_factory=list)
+
+    def commands(self) -> tuple[str, ...]:
+        """A changed server line is removed, then re-entered; other removals come after
+        the additions (the device is never left without a server); update-calendar is
+        last, so that its refusal on a device without a calendar comes after the rest."""
+        body = [a for a in self.additions if a != UPDATE_CALENDAR]
+        tail = [UPDATE_CALENDAR] if UPDATE_CALENDAR in self.additions else []
+        return (*self.replaced, *body, *self.removals, *tail)
+
+
+def _plan_keys(desired: DesiredNtp, cfg: ConfiguredNtp, lines: list[str], ch: _Change) -> None:
+    have_keys = _keys_in(lines)
+    want_keys = {k.key_id: k for k in desired.keys}
+    for key_id, key in sorted(want_keys.items()):
+        alg = KEY_ALGORITHMS[key.algorithm]
+        old = have_keys.get(key_id)
+        if old is None or old.algorithm != alg or old.value != key.secret.reveal():
+            if old is not None:
+                ch.dropped.add(old.line)
+            ch.additions.append(f"ntp authentication-key {key_id} {alg} {key.secret.reveal()}")
+    for key_id, old in sorted(have_keys.items()):
+        if key_id not in want_keys:
+            ch.removals.append(removal_of(old.line))
+            ch.dropped.add(old.line)
+
+    want_trusted = sorted(k.key_id for k in desired.keys if k.trusted)
+    for key_id in want_trusted:
+        if key_id not in cfg.trusted_keys:
+            ch.additions.append(f"ntp trusted-key {key_id}")
+    for key_id in cfg.trusted_keys:
+        if key_id not in want_trusted:
+            ch.removals.append(f"no ntp trusted-key {key_id}")
+            ch.dropped.update(ln for ln in lines if ln == f"ntp trusted-key {key_id}")
+    if desired.authenticate and not cfg.authenticate:
+        ch.additions.append("ntp authenticate")
+    elif not desired.authenticate and cfg.authenticate:
+        ch.removals.append("no ntp authenticate")
+        ch.dropped.add("ntp authenticate")
+
+
+def _plan_servers(desired: DesiredNtp, cfg: ConfiguredNtp, lines: list[str], ch: _Change) -> None:
+    """Compare meaning (the parser's view), remove by identity (the raw line)."""
+    have = {s.address: s for s in cfg.servers}
+    raw_server = {a: ln for ln in lines if (a := _server_address(ln)) is not None}
+    vrf_changed = (cfg.vrf or None) != (desired.vrf or None)
+    for spec in desired.servers:
+        if spec.port != 123:
+            ch.warnings.append(
+                f"IOS always uses port 123; ignoring port {spec.port} for {spec.address}"
+            )
+        old = have.get(spec.address)
+        if old is not None and _same_server(old, spec) and not vrf_changed:
+            continue
+        if spec.address in raw_server:
+            ch.replaced.append(removal_of(raw_server[spec.address]))
+            ch.dropped.add(raw_server[spec.address])
+        ch.additions.append(server_line(spec, desired.vrf))
+    for address, line in raw_server.items():
+        if address not in desired.server_addresses:
+            ch.removals.append(removal_of(line))
+            ch.dropped.add(line)
+
+
+def _plan_globals(desired: DesiredNtp, cfg: ConfiguredNtp, lines: list[str], ch: _Change) -> None:
+    if desired.source_interface != cfg.source_interface:
+        if desired.source_interface:
+            ch.additions.append(f"ntp source {desired.source_interface}")
+        else:
+            ch.removals.append("no ntp source")
+        ch.dropped.update(ln for ln in lines if ln.startswith("ntp source "))
+    if desired.update_calendar and not cfg.update_calendar:
+        ch.additions.append(UPDATE_CALENDAR)
+    elif not desired.update_calendar and cfg.update_calendar:
+        ch.removals.append("no " + UPDATE_CALENDAR)
+        ch.dropped.add(UPDATE_CALENDAR)
