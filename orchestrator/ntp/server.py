@@ -214,7 +214,7 @@ class NtpServerCore:
         # Everything but the reply itself first, so that the transmit timestamp is read
         # as close to the send as possible (after it, only packing and the MAC).
         reply_len = pk.HEADER_LEN + (4 + key.digest_len if key is not None else 0)
-        if reply_len > n:  # e.g. a SHA1 MAC answering a shorter request
+        if reply_len > n:  # the amplification guard; a verified MAC keeps it from firing
             return self._ignore(client, now, IgnoreReason.TOO_LONG)
         counters["answered"] += 1
         self.client_log.record(
