@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import signal
 import socket
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, replace
 from enum import StrEnum
 from pathlib import Path
@@ -207,10 +209,23 @@ def _ago(seconds: float) -> str:
     return f"{s // 86400}d"
 
 
+def _run_state(meta: Mapping[str, str]) -> str:
+    """ "running", "stopped", or "not running" when the recorded process is gone (killed)."""
+    if "stopped" in meta:
+        return "stopped"
+    try:
+        os.kill(int(meta.get("pid", "")), 0)  # signal 0: does the process exist?
+    except (ValueError, ProcessLookupError):
+        return "not running (it did not stop cleanly)"
+    except PermissionError:
+        pass  # exists, owned by another user
+    return "running"
+
+
 def _status_json(status: ServerStatus, path: Path) -> dict[str, Any]:
     return {
         "client_log": str(path),
-        "server": dict(status.meta),
+        "server": {**status.meta, "state": _run_state(status.meta)},
         "counters": dict(status.counters),
         "clients": [asdict(c) for c in status.clients],
     }
@@ -240,7 +255,7 @@ def status(
         console.print(f"No client log at {path} yet: has `orch server run` been started?")
         return
     m = st.meta
-    running = "stopped" if "stopped" in m else "running"
+    running = _run_state(m)
     console.print(
         f"Server {running} on {m.get('listen', '?')} (pid {m.get('pid', '?')}), "
         f"reference {m.get('reference', '?')}: stratum {m.get('stratum', '?')}, "

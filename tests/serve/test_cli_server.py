@@ -147,3 +147,16 @@ def test_install_unit_writes_a_unit_and_never_overwrites(
     assert "AmbientCapabilities=CAP_NET_BIND_SERVICE" in text
     assert run(["server", "install-unit", "--path", str(unit)]) == 2
     assert "--force" in capsys.readouterr().err
+
+
+def test_status_notices_a_server_that_died(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a pid that no longer exists
+    db = tmp_path / "c.sqlite"
+    store = ClientLogStore(db)
+    store.set_meta({"pid": str(gone.pid), "listen": "127.0.0.1:123", "reference": "host"})
+    store.close()
+    assert run(["server", "status", "--client-log", str(db), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["server"]["state"].startswith("not running")
