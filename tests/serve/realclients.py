@@ -14,8 +14,9 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
@@ -23,6 +24,8 @@ CHRONYD = shutil.which("chronyd") or "/usr/sbin/chronyd"
 CHRONYC = shutil.which("chronyc") or "/usr/bin/chronyc"
 NTPDIG = shutil.which("ntpdig") or "/usr/bin/ntpdig"
 
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 # Poll every 0.25 s so a chronyd measures and selects in well under a second.
 FAST = "minpoll -2 maxpoll -2"
@@ -32,14 +35,26 @@ def _have(path: str) -> bool:
     return Path(path).exists() and os.access(path, os.X_OK)
 
 
-needs_chrony = pytest.mark.skipif(
+_skip_chrony = pytest.mark.skipif(
     not (_have(CHRONYD) and _have(CHRONYC) and os.geteuid() == 0),
     reason="needs root and the chrony package (chronyd, chronyc)",
 )
-needs_ntpdig = pytest.mark.skipif(
+_skip_ntpdig = pytest.mark.skipif(
     not (_have(NTPDIG) and shutil.which("unshare") and shutil.which("ip") and os.geteuid() == 0),
     reason="needs root, ntpsec-ntpdig, unshare and ip (ntpdig only talks to port 123)",
 )
+
+
+def needs_chrony(test: F) -> F:
+    """@pytest.mark.root, skipped cleanly without root or chrony."""
+    marked: F = pytest.mark.root(_skip_chrony(test))
+    return marked
+
+
+def needs_ntpdig(test: F) -> F:
+    """@pytest.mark.root, skipped cleanly without root, ntpdig or unshare."""
+    marked: F = pytest.mark.root(_skip_ntpdig(test))
+    return marked
 
 
 def private_dir(tmp_path: Path, name: str) -> Path:
