@@ -160,10 +160,21 @@ def write_inventory(
     source_hosts: dict[str, Any] = {}
     if source is not None:
         for name in ("groups.yaml", "defaults.yaml"):
-            if (source / name).is_file():
-                shutil.copyfile(source / name, directory / name)
+            if not (source / name).is_file():
+                continue
+            body = yaml.safe_load((source / name).read_text())
+            if name == "groups.yaml" and isinstance(body, dict):
+                changed = any([_retarget(g, ntp_server) for g in body.values()])
+            else:
+                changed = _retarget(body, ntp_server)
+            if changed:
+                _dump(directory / name, f"# Written by `orch lab up` from {source / name}.\n", body)
+            else:
+                shutil.copyfile(source / name, directory / name)  # keeps its comments
         loaded = yaml.safe_load((source / "hosts.yaml").read_text()) or {}
         source_hosts = loaded if isinstance(loaded, dict) else {}
+        for source_entry in source_hosts.values():
+            _retarget(source_entry, ntp_server)
     else:
         _write_generated_defaults(directory, password_ref, ntp_server)
     group_of = {"cisco_ios": "ios", "cisco_catos": "catos", "windows": "windows", "linux": "linux"}
@@ -191,6 +202,27 @@ def write_inventory(
         hosts,
     )
     return directory
+
+
+def _retarget(entry: Any, ntp_server: tuple[str, int]) -> bool:
+    """Point `data.ntp.servers` entries at the lab server's address to its real port.
+
+    The lab's server may run on an ephemeral port (tests, a busy port 123); the simulated
+    devices follow the lab-level port, but real chronyd hosts need `port N` pushed.
+    """
+    data = entry.get("data") if isinstance(entry, dict) else None
+    ntp = data.get("ntp") if isinstance(data, dict) else None
+    servers = ntp.get("servers") if isinstance(ntp, dict) else None
+    changed = False
+    for server in servers if isinstance(servers, list) else ():
+        if (
+            isinstance(server, dict)
+            and server.get("address") == ntp_server[0]
+            and server.get("port", 123) != ntp_server[1]
+        ):
+            server["port"] = ntp_server[1]
+            changed = True
+    return changed
 
 
 def _is_linux(entry: Any) -> bool:

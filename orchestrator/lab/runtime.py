@@ -190,7 +190,9 @@ class Lab:
             state_dir,
             count,
             base_address=self.spec.linux.base_address,
-            ntp_servers=list(self.spec.ntp_servers),
+            # Start like a fresh host with no time source: `orch push` is what configures
+            # them (a server preset in chrony.conf would make the push a silent duplicate).
+            ntp_servers=[],
             **extra,
         )
         infos = pool.start()
