@@ -85,6 +85,7 @@ class Worker:
         self._t3 = 0  # raw clock read of the reply being built (0: none, e.g. a KoD)
         self._since_sample = TX_SAMPLE_EVERY
         self.send_errors = 0
+        self.internal_errors = 0
 
     def run(self) -> None:
         store = ClientLogStore(self.store_path) if self.store_path is not None else None
@@ -160,7 +161,12 @@ class Worker:
             if host.startswith("::ffff:"):
                 host = host[7:]
             self._t3 = 0
-            out = handle(host, rx_ns or time_ns(), data, read_clock, getrandbits(96))
+            try:
+                out = handle(host, rx_ns or time_ns(), data, read_clock, getrandbits(96))
+            except Exception:  # a bug must cost one packet, never the server
+                self.internal_errors += 1
+                log.exception("packet from %s not handled", host)
+                continue
             if type(out) is not Respond:
                 continue
             # Sampled or not, a reply takes the same path to the kernel (one sendmsg,
@@ -188,6 +194,7 @@ class Worker:
     def _flush(self, store: ClientLogStore) -> None:
         counters = dict(self.core.counters)
         counters["send-errors"] = self.send_errors
+        counters["internal-errors"] = self.internal_errors
         counters["client-log-evicted"] = self.core.client_log.evicted
         delta = {k: v - self._flushed.get(k, 0) for k, v in counters.items()}
         # deltas a failed flush could not write go out with the next one (bounded)

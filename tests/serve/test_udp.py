@@ -142,3 +142,25 @@ def test_worker_learns_its_transmit_delay(start_server: StartServer) -> None:
     assert worker is not None
     assert worker.tx_delay.estimate_ns > 0  # sampled from kernel TX timestamps
     assert worker._comp_ns == worker.tx_delay.estimate_ns  # and applied to T3
+
+
+def test_a_bug_costs_one_packet_not_the_server(start_server: StartServer) -> None:
+    server = start_server()
+    worker = server.thread_worker
+    assert worker is not None
+    real = worker.core.handle
+    calls = {"n": 0}
+
+    def flaky(*args: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("injected")
+        return real(*args)  # type: ignore[arg-type]
+
+    worker.core.handle = flaky  # type: ignore[method-assign]
+    host, port = server.addresses[0]
+    client = ntplib.NTPClient()
+    with pytest.raises(ntplib.NTPException):
+        client.request(host, port=port, version=4, timeout=0.5)  # the injected failure
+    assert client.request(host, port=port, version=4, timeout=2).stratum == 10
+    assert worker.internal_errors == 1
