@@ -27,6 +27,7 @@ Example (`server.toml`; the same keys work in YAML):
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -44,6 +45,8 @@ from orchestrator.ntp.ratelimit import RateLimitConfig
 from orchestrator.ntp.server import ServerPolicy
 
 ReferenceMode = Literal["host", "upstream", "local"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -177,8 +180,11 @@ def load_config_file(path: Path, base: ServerConfig | None = None) -> ServerConf
 def load_keys(path: Path) -> KeyStore:
     try:
         text = path.read_text()
+        mode = path.stat().st_mode
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the keys file: {exc.strerror}") from None
+    if mode & 0o004:
+        log.warning("keys file %s is readable by every user (chmod 600 it)", path)
     return parse_keys_file(text, str(path))
 
 

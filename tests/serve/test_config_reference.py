@@ -151,3 +151,18 @@ def test_parse_upstream(text: str, want: tuple[str, int]) -> None:
 def test_parse_upstream_rejects(text: str) -> None:
     with pytest.raises(ConfigError):
         parse_server(text)
+
+
+def test_world_readable_keys_file_is_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    keys = tmp_path / "ntp.keys"
+    keys.write_text("1 MD5 HEX:" + "ab" * 16 + "\n")
+    keys.chmod(0o644)
+    with caplog.at_level("WARNING"):
+        build_policy(ServerConfig(keys_file=keys))
+    assert "readable by every user" in caplog.text and "abab" not in caplog.text
+    caplog.clear()
+    keys.chmod(0o600)
+    build_policy(ServerConfig(keys_file=keys))
+    assert "readable" not in caplog.text
