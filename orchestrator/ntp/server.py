@@ -11,7 +11,8 @@ shared/reference/ntp-server.md):
   * mode 3 -> mode 4 reply; mode 1 -> mode 2 (old Windows w32time, no association
     is mobilised); modes 0, 2, 4, 5, 6 and 7: no reply;
   * denied by the access list: no reply (or KoD DENY if `deny_kod`);
-  * over the rate limit: KoD RATE (itself limited) or no reply, a few leak through;
+  * over the rate limit: KoD RATE (itself limited; its poll raised to the limit's
+    interval) or no reply, a few leak through;
   * a MAC with an unknown key or a wrong digest: no reply (as chrony; no
     crypto-NAK, which would be unauthenticated anyway); no MAC while
     `require_auth`: no reply; a valid MAC: the reply carries a MAC with that key;
@@ -42,6 +43,7 @@ from orchestrator.ntp.ratelimit import RateDecision, RateLimitConfig, RateLimite
 PHI = 15e-6  # RFC 5905 §4 frequency tolerance: dispersion growth, s/s
 # The reply header; poll is echoed as the request's raw octet, origin as its raw 8 octets.
 _REPLY = struct.Struct("!BBBbII4sQ8sQQ")
+_KOD = struct.Struct("!BBbb8x4s8x")  # up to the origin field; root delay/disp, ref ts zero
 _NTP_UNIX_NS = ts.NTP_UNIX_OFFSET_S * 1_000_000_000
 _MASK64 = ts.TS_MASK
 
@@ -270,16 +272,23 @@ class NtpServerCore:
         return self.limiter is None or self.limiter.kod_allowed(client, now)
 
     def _kod(self, client: str, now: float, request: bytes, code: bytes) -> Respond:
+        """KoD: LI=3, stratum 0, the code as refid, origin = receive = transmit = the
+        request's transmit octets. A RATE KoD's poll is at least the rate limit's
+        interval, telling the client how often it may ask (as NTPsec and chrony do)."""
         b0 = request[0]
         reply_mode = pk.MODE_SERVER if b0 & 7 == pk.MODE_CLIENT else pk.MODE_SYMMETRIC_PASSIVE
-        xmt = request[40:48]
+        poll = struct.unpack_from("b", request, 2)[0]
+        if code == pk.KISS_RATE and self.limiter is not None:
+            poll = max(poll, self.limiter.config.interval)
         data = (
-            bytes(((pk.LEAP_UNSYNCHRONISED << 6) | (b0 & 0x38) | reply_mode, 0, request[2]))
-            + bytes((self.state.precision & 0xFF,))
-            + b"\x00" * 8
-            + code
-            + b"\x00" * 8
-            + xmt * 3
+            _KOD.pack(
+                (pk.LEAP_UNSYNCHRONISED << 6) | (b0 & 0x38) | reply_mode,
+                0,
+                poll,
+                self.state.precision,
+                code,
+            )
+            + request[40:48] * 3
         )
         self.client_log.record(client, now, Outcome.KOD)
         return Respond(data)

@@ -184,6 +184,10 @@ def test_rate_limit_kod_then_drops() -> None:
     assert [o.reason for o in outs if isinstance(o, Ignore)] == [IgnoreReason.RATE_LIMITED] * 2
     kod = replies[2]
     assert kod.origin_ts == kod.receive_ts == kod.transmit_ts == CLIENT_XMT
+    assert kod.poll == 6  # the request's poll: already above the limit's interval (0)
+    slow = core(ratelimit=RateLimitConfig(interval=8, burst=1, leak=0))
+    answer(slow, request(poll=4), client="127.0.0.8")
+    assert answer(slow, request(poll=4), client="127.0.0.8").poll == 8  # "ask every 256 s"
     # one second later one token is back
     assert not answer(c, request(), client="127.0.0.9", rx_ns=NOW_NS + 10**9 + 5).is_kod
     log = c.client_log.get("127.0.0.9")
