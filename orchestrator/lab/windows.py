@@ -98,13 +98,8 @@ def run_cmdline(device: WindowsDevice, command: str) -> ExecResult:
     m = re.match(r"^(?:cmd(?:\.exe)?\s+/c\s+)(.*)$", text, re.I)
     if m:
         text = m.group(1).strip().strip('"') if m.group(1).count('"') == 2 else m.group(1)
-    parts = re.split(r"(&&|\|\||&)", text)
     stdout, stderr, status = "", "", 0
-    op = "&"
-    for i, part in enumerate(parts):
-        if i % 2 == 1:
-            op = part
-            continue
+    for op, part in split_chain(text):
         if op == "&&" and status != 0:
             continue
         if op == "||" and status == 0:
@@ -114,6 +109,39 @@ def run_cmdline(device: WindowsDevice, command: str) -> ExecResult:
         stderr += result.stderr
         status = result.exit_status
     return ExecResult(stdout, stderr, status)
+
+
+def split_chain(text: str) -> list[tuple[str, str]]:
+    """Split a cmd.exe line at `&`, `&&` and `||` -> [(operator before, command)].
+
+    As cmd.exe does: inside double quotes these characters are plain text, and outside
+    quotes a caret escapes the next character (`^&` is a literal `&`; the caret goes).
+    """
+    commands: list[tuple[str, str]] = []
+    op, current = "&", []
+    quoted = False
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == '"':
+            quoted = not quoted
+            current.append(ch)
+        elif quoted:
+            current.append(ch)
+        elif ch == "^" and i + 1 < len(text):
+            i += 1
+            current.append(text[i])
+        elif ch == "&" or (ch == "|" and text[i : i + 2] == "||"):
+            commands.append((op, "".join(current)))
+            op = text[i : i + 2] if text[i : i + 2] in ("&&", "||") else "&"
+            i += len(op)
+            current = []
+            continue
+        else:
+            current.append(ch)
+        i += 1
+    commands.append((op, "".join(current)))
+    return commands
 
 
 def _run_one(device: WindowsDevice, command: str) -> ExecResult:
@@ -147,22 +175,55 @@ def _run_one(device: WindowsDevice, command: str) -> ExecResult:
 
 
 def split_arguments(command: str) -> list[str]:
-    """Split a command line the way Windows programs do (CommandLineToArgvW): a double
-    quote toggles quoting anywhere in an argument and is removed, so both
-    `/manualpeerlist:"a,0x8 b,0x8"` and `"/manualpeerlist:a,0x8 b,0x8"` are one argument."""
+    """Split a command line the way Windows programs do (the Microsoft C runtime rules,
+    "Parsing C command-line arguments"; CommandLineToArgvW follows them):
+
+    - space and tab separate arguments, except inside double quotes;
+    - a double quote starts or ends quoting anywhere in an argument and is removed, so
+      `/manualpeerlist:"a,0x8 b,0x8"` and `"/manualpeerlist:a,0x8 b,0x8"` are one argument;
+    - inside quotes, `""` is one literal quote (and ends the quoted part);
+    - backslashes are literal unless they precede a quote: 2n of them then a quote give
+      n backslashes and a quote that toggles quoting, 2n+1 give n and a literal quote;
+    - a line that ends inside quotes ends the last argument there.
+    """
     args: list[str] = []
     current: list[str] = []
     quoted = started = False
-    for ch in command:
+    i, n = 0, len(command)
+    while i < n:
+        ch = command[i]
+        if ch == "\\":
+            run = i
+            while run < n and command[run] == "\\":
+                run += 1
+            count = run - i
+            if run < n and command[run] == '"':
+                current.append("\\" * (count // 2))
+                if count % 2:  # the odd backslash escapes the quote
+                    current.append('"')
+                    i = run + 1
+                else:  # the quote is a delimiter, handled on the next turn
+                    i = run
+                started = True
+                continue
+            current.append("\\" * count)
+            i = run
+            continue
         if ch == '"':
+            if quoted and command[i + 1 : i + 2] == '"':
+                current.append('"')
+                quoted = False
+                i += 2
+                continue
             quoted = not quoted
             started = True
-        elif ch.isspace() and not quoted:
+        elif ch in " \t" and not quoted:
             if current or started:
                 args.append("".join(current))
             current, started = [], False
         else:
             current.append(ch)
+        i += 1
     if current or started:
         args.append("".join(current))
     return args
