@@ -62,6 +62,8 @@ class TxDelay:
 
 
 class Worker:
+    """The packet loop of one worker (see the module docstring); `run()` until stopped."""
+
     def __init__(
         self,
         sockets: list[ServerSocket],
@@ -209,7 +211,7 @@ class Worker:
         self._flushed = counters
 
 
-def drop_privileged_signals() -> None:
+def leave_signals_to_runner() -> None:
     """Workers leave SIGINT/SIGTERM to the runner, which stops them over the pipe."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -225,6 +227,6 @@ def worker_main(
     tx_compensation: bool = True,
 ) -> None:
     """Entry point of a worker process."""
-    drop_privileged_signals()
+    leave_signals_to_runner()
     random.seed()  # a forked child must not share the parent's random sequence
     Worker(sockets, policy, state, control, store_path, flush_interval_s, tx_compensation).run()
