@@ -303,6 +303,10 @@ def install_unit(
     reference: Annotated[
         Reference, typer.Option("--reference", "-r", help="host, upstream or local.")
     ] = Reference.HOST,
+    keys: Annotated[
+        Path | None,
+        typer.Option("--keys", help="Keys file, handed to the service as a systemd credential."),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a systemd unit for `orch server run` (it never calls systemctl)."""
@@ -312,11 +316,15 @@ def install_unit(
     command += ["server", "run", "--port", str(port), "--reference", reference.value]
     if config is not None:
         command += ["--config", str(config.resolve())]
+    credentials: list[tuple[str, str]] = []
+    if keys is not None:
+        credentials.append(("ntp.keys", str(keys.resolve())))
+        command += ["--keys", "%d/ntp.keys"]  # %d: the service's credentials directory
     if path.exists() and not force:
         raise ConfigError(f"{path} already exists", hint="pass --force to overwrite it")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(render_unit(command))
+        path.write_text(render_unit(command, credentials=credentials))
     except OSError as exc:
         raise ConfigError(
             f"cannot write {path}: {exc.strerror}", hint="run as root or pass --path"

@@ -9,15 +9,23 @@ from pathlib import Path
 DEFAULT_UNIT_PATH = Path("/etc/systemd/system/orch-server.service")
 
 
-def render_unit(exec_start: Sequence[str], *, data_dir: str = "/var/lib/orch") -> str:
+def render_unit(
+    exec_start: Sequence[str],
+    *,
+    data_dir: str = "/var/lib/orch",
+    credentials: Sequence[tuple[str, str]] = (),
+) -> str:
     """A hardened service unit.
 
     KillMode=mixed: SIGTERM goes to the main process only, which stops its workers
     over their pipes and flushes the client log; stragglers get SIGKILL later.
     The unit does not conflict with chrony: in `--reference host` chronyd may be the
     one disciplining the clock (then give us another port, or let chronyd not serve).
+    `credentials` are (name, path) pairs for LoadCredential=: a root-only keys file
+    reaches the DynamicUser service as `%d/<name>` without being made readable to it.
     """
     command = " ".join(shlex.quote(a) for a in exec_start)
+    creds = "".join(f"LoadCredential={name}:{path}\n" for name, path in credentials)
     return f"""\
 [Unit]
 Description=orch site NTP server
@@ -28,7 +36,7 @@ Wants=network-online.target
 [Service]
 Type=exec
 ExecStart={command}
-Environment=ORCH_DATA_DIR={data_dir}
+{creds}Environment=ORCH_DATA_DIR={data_dir}
 StateDirectory=orch
 KillMode=mixed
 TimeoutStopSec=10

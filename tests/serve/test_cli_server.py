@@ -147,6 +147,11 @@ def test_install_unit_writes_a_unit_and_never_overwrites(
     assert "AmbientCapabilities=CAP_NET_BIND_SERVICE" in text
     assert run(["server", "install-unit", "--path", str(unit)]) == 2
     assert "--force" in capsys.readouterr().err
+    keys = tmp_path / "ntp.keys"
+    assert run(["server", "install-unit", "--path", str(unit), "--keys", str(keys), "--force"]) == 0
+    text = unit.read_text()
+    assert f"LoadCredential=ntp.keys:{keys}" in text
+    assert "--keys %d/ntp.keys" in text
 
 
 def test_status_notices_a_server_that_died(
