@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -165,3 +166,16 @@ def test_status_notices_a_server_that_died(
     store.close()
     assert run(["server", "status", "--client-log", str(db), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["server"]["state"].startswith("not running")
+
+
+@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="needs systemd-analyze")
+def test_installed_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
+    # `verify` only parses the file (offline); it changes nothing in systemd
+    unit = tmp_path / "orch-server.service"
+    assert run(["server", "install-unit", "--path", str(unit), "--keys", "/etc/ntp.keys"]) == 0
+    out = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", str(unit)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "Unknown" not in out.stderr and "Failed" not in out.stderr, out.stderr
