@@ -11,10 +11,17 @@ import enum
 from dataclasses import dataclass, field
 from typing import Literal
 
-PlatformId = Literal["cisco_ios", "cisco_catos", "linux", "windows"]
-INVENTORY_PLATFORMS: tuple[str, ...] = ("cisco_ios", "cisco_catos", "linux", "windows")
-# Platforms `orch parse` understands in addition to the inventory ones.
-PARSE_PLATFORMS: tuple[str, ...] = (*INVENTORY_PLATFORMS, "cisco_xe", "cisco_xr", "cisco_nxos")
+PlatformId = Literal[
+    "cisco_ios", "cisco_catos", "linux", "windows", "eos", "junos", "nxos", "iosxr"
+]
+# Platforms orch's own drivers handle ...
+NATIVE_PLATFORMS: tuple[str, ...] = ("cisco_ios", "cisco_catos", "linux", "windows")
+# ... and those napalm's own drivers cover (drivers/napalm_generic.py, napalm driver names).
+NAPALM_PLATFORMS: tuple[str, ...] = ("eos", "junos", "nxos", "iosxr")
+# What an inventory may name; drivers/__init__.py registers exactly these.
+INVENTORY_PLATFORMS: tuple[str, ...] = (*NATIVE_PLATFORMS, *NAPALM_PLATFORMS)
+# Platforms `orch parse` understands: orch's own plus the Cisco ones it has templates for.
+PARSE_PLATFORMS: tuple[str, ...] = (*NATIVE_PLATFORMS, "cisco_xe", "cisco_xr", "cisco_nxos")
 
 KeyAlgorithm = Literal["md5", "sha1", "aes128"]
 

@@ -13,6 +13,7 @@ from functools import cache
 
 from orchestrator.drivers.base import Driver
 from orchestrator.errors import InputError
+from orchestrator.models import NAPALM_PLATFORMS
 
 # platform id -> (module, class name)
 _DRIVERS: dict[str, tuple[str, str]] = {
@@ -20,10 +21,7 @@ _DRIVERS: dict[str, tuple[str, str]] = {
     "cisco_catos": ("orchestrator.drivers.cisco_catos", "CiscoCatosDriver"),
     "windows": ("orchestrator.drivers.windows", "WindowsDriver"),
     "linux": ("orchestrator.drivers.linux", "LinuxDriver"),
-    "eos": ("orchestrator.drivers.napalm_generic", "NapalmDriver"),
-    "junos": ("orchestrator.drivers.napalm_generic", "NapalmDriver"),
-    "nxos": ("orchestrator.drivers.napalm_generic", "NapalmDriver"),
-    "iosxr": ("orchestrator.drivers.napalm_generic", "NapalmDriver"),
+    **{p: ("orchestrator.drivers.napalm_generic", "NapalmDriver") for p in NAPALM_PLATFORMS},
 }
 
 

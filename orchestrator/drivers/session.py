@@ -40,9 +40,8 @@ from netmiko.exceptions import (
 from orchestrator import paths
 from orchestrator.drivers.base import CommandResult
 from orchestrator.errors import CommandRejected, ConnectionFailure, InputError
-from orchestrator.models import Host
+from orchestrator.models import NAPALM_PLATFORMS, Host
 
-NAPALM_PLATFORMS: tuple[str, ...] = ("eos", "junos", "nxos", "iosxr")
 EXEC_PLATFORMS: tuple[str, ...] = ("linux", "windows")
 IOS_ERROR_RE = r"^% ?(?:Invalid input|Incomplete command|Ambiguous command|Unknown command).*$"
 # CatOS answers a bad command with `Unknown command "x".  Use 'help' for more info.` and a

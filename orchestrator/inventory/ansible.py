@@ -34,6 +34,15 @@ NETWORK_OS: Mapping[str, str] = {
     "cisco_ios": "cisco_ios",
     "catos": "cisco_catos",
     "cisco_catos": "cisco_catos",
+    # Platforms orch drives through napalm's own drivers.
+    "eos": "eos",
+    "arista.eos.eos": "eos",
+    "junos": "junos",
+    "junipernetworks.junos.junos": "junos",
+    "nxos": "nxos",
+    "cisco.nxos.nxos": "nxos",
+    "iosxr": "iosxr",
+    "cisco.iosxr.iosxr": "iosxr",
 }
 _WINDOWS_CONNECTIONS = {"winrm", "psrp"}
 _WINDOWS_SHELLS = {"powershell", "cmd"}

@@ -42,7 +42,7 @@ CASES = [
         "hosts.yaml",
         3,
         "host core1: platform 'ios' unknown "
-        "(expected one of cisco_ios, cisco_catos, linux, windows)",
+        "(expected one of cisco_ios, cisco_catos, linux, windows, eos, junos, nxos, iosxr)",
         hosts="core1:\n  hostname: 192.0.2.1\n  platform: ios\n  groups: [hq]\n",
     ),
     Case(
@@ -366,7 +366,7 @@ def test_a_broken_group_is_reported_once_not_again_for_its_members(
         load_inventory(directory)
     assert str(raised.value) == (
         f"{directory / 'groups.yaml'}:2: group ios: platform 'ios' unknown "
-        "(expected one of cisco_ios, cisco_catos, linux, windows)"
+        "(expected one of cisco_ios, cisco_catos, linux, windows, eos, junos, nxos, iosxr)"
     )
 
 
