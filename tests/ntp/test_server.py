@@ -268,3 +268,9 @@ def test_handle_never_crashes_amplifies_or_answers_control(
         assert struct.unpack("!Q", out.data[24:32]) == struct.unpack("!Q", data[40:48])
     else:
         assert out.reason in IgnoreReason
+
+
+@given(st.binary(min_size=72, max_size=72), st.sampled_from([68, 72]))
+def test_mac_fast_path_agrees_with_the_codec(data: bytes, n: int) -> None:
+    data = bytes([0x23]) + data[1:n]  # v4 client, header + a 20/24-octet MAC
+    assert P.decode(data).mac == P.Mac(int.from_bytes(data[48:52], "big"), data[52:])
