@@ -142,8 +142,11 @@ def catos_time(unix_s: float) -> str:
 # defaults (client mode disabled, broadcast delay 3000 µs) are those of Table 35-1 "NTP
 # Default Configuration", Catalyst 4000 CatOS 6.3/6.4 software guide. No machine-readable
 # capture of this command was found in the public corpora searched (napalm, genieparser,
-# ntc-templates have no CatOS NTP data), so the layout follows the command-reference
-# example; the CatOS parser tests (tests/parsing/test_catos.py) pin it.
+# ntc-templates have no CatOS NTP data; GitHub code holds no `show ntp` CatOS output; the
+# stored copies of the CatOS "Configuring NTP" chapters and of Cisco tech note 14978-83,
+# "NTP Sample Configuration for a High Availability Catalyst 6000 Switch", stop before
+# their examples), so the layout follows the command-reference example; the CatOS parser
+# tests (tests/parsing/test_catos.py) pin it.
 def catos_show_ntp(
     *,
     now_s: float,
