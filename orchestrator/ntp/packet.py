@@ -200,6 +200,14 @@ def encode(p: NtpPacket, *, include_mac: bool = True) -> bytes:
         parts.append(ef.value)
     if p.extensions and p.mac is None and p.extensions[-1].wire_length < MIN_LAST_EF_LEN:
         raise PacketError(f"the last extension field needs >= {MIN_LAST_EF_LEN} octets without MAC")
+    # decode() reads 4, 20 or 24 trailing octets as a MAC wherever they start: an extension
+    # field must never start where what follows has such a length (e.g. a 16-octet field
+    # followed by a crypto-NAK looks like a 20-octet MAC).
+    tail = p.mac.wire_length if include_mac and p.mac is not None else 0
+    for ef in reversed(p.extensions):
+        tail += ef.wire_length
+        if tail == CRYPTO_NAK_LEN or tail in V4_MAC_LENS:
+            raise PacketError("ambiguous layout: an extension field would read as a MAC")
     if include_mac and p.mac is not None:
         m = p.mac
         allowed = _mac_len_ok(p.version, m.wire_length)
