@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -41,3 +42,39 @@ def test_console_script_entry_point_runs() -> None:
     )
     assert proc.returncode == 0
     assert proc.stdout.startswith("orch ")
+
+
+def test_paramiko_session_close_noise_needs_vv(capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    from orchestrator.cli.app import _configure_logging
+
+    noise = "Socket exception: Bad file descriptor (9)"
+    try:
+        for verbose in (0, 1):
+            _configure_logging(verbose, no_color=True)
+            logging.getLogger("paramiko.transport").error(noise)
+            assert noise not in capsys.readouterr().err
+        _configure_logging(2, no_color=True)
+        logging.getLogger("paramiko.transport").error(noise)
+        assert noise in capsys.readouterr().err
+        # our own warnings still show by default
+        _configure_logging(0, no_color=True)
+        logging.getLogger("orchestrator.test").warning("keys file readable by every user")
+        assert "keys file readable by every user" in capsys.readouterr().err
+    finally:
+        _configure_logging(0, no_color=True)
+
+
+def test_unwritable_path_is_input_error_not_internal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ORCH_DATA_DIR", str(tmp_path))
+    # /proc refuses new files even for root
+    code = run(["schedule", "install", "--unit-dir", "/proc/orch-no-such-dir"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "orch: error: /proc/orch-no-such-dir" in err
+    assert "internal error" not in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1

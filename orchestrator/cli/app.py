@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 
 from orchestrator import __version__
 from orchestrator.cli import (
@@ -107,6 +108,11 @@ def _configure_logging(verbose: int, no_color: bool) -> None:
     # Third-party libraries are chatty at INFO; keep them at WARNING unless -vv.
     for noisy in ("paramiko", "asyncssh", "netmiko", "napalm"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
+    # paramiko's transport thread logs at ERROR (even whole tracebacks) when a session
+    # closes ("Socket exception: Bad file descriptor"); real failures reach us as
+    # exceptions anyway, so its own log is only for -vv.
+    if verbose < 2:
+        logging.getLogger("paramiko").setLevel(logging.CRITICAL + 1)
 
 
 for _module in (
@@ -145,16 +151,27 @@ def run(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("orch: interrupted")
         return 130
+    except OSError as exc:
+        if exc.filename is None:  # not about a path the user gave: a bug of ours
+            return _internal_error(err, exc, args)
+        # A path given on the command line (or derived from one) cannot be read or
+        # written: the user can act on that, so it is an input error, not a crash.
+        err.print(f"orch: error: {exc.filename}: {exc.strerror or exc}", markup=False)
+        return EXIT_INPUT
     except Exception as exc:  # the one place an unexpected error becomes exit 3
-        err.print(
-            f"orch: internal error: {type(exc).__name__}: {exc} "
-            "(run with -vv for a traceback, and please report it)",
-            markup=False,
-        )
-        if any(a.startswith("-vv") for a in args):
-            traceback.print_exc()
-        return EXIT_INTERNAL
+        return _internal_error(err, exc, args)
     return EXIT_OK
+
+
+def _internal_error(err: Console, exc: Exception, args: list[str]) -> int:
+    err.print(
+        f"orch: internal error: {type(exc).__name__}: {exc} "
+        "(run with -vv for a traceback, and please report it)",
+        markup=False,
+    )
+    if any(a.startswith("-vv") for a in args):
+        traceback.print_exception(exc)
+    return EXIT_INTERNAL
 
 
 def main() -> None:
