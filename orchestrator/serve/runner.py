@@ -224,7 +224,7 @@ class NtpServerRunner:
         try:
             port = self.config.port
             for host in self.config.listen:
-                first = open_socket(host, port, self.config.rcvbuf_bytes)
+                first = open_socket(host, port, self.config.rcvbuf_bytes, exclusive=True)
                 self._sockets.append(first)
                 # port 0: every worker and address shares the port the kernel chose
                 port = first.address[1]

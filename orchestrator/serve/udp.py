@@ -86,11 +86,15 @@ def _bind_error(exc: OSError, host: str, port: int) -> ServerError:
 DEFAULT_RCVBUF = 4 << 20
 
 
-def open_socket(host: str, port: int, rcvbuf: int = DEFAULT_RCVBUF) -> ServerSocket:
+def open_socket(
+    host: str, port: int, rcvbuf: int = DEFAULT_RCVBUF, *, exclusive: bool = False
+) -> ServerSocket:
     """Bind a non-blocking UDP socket with SO_REUSEPORT and receive timestamps.
 
     `rcvbuf` asks for a receive queue of that many bytes (the kernel caps it at
-    net.core.rmem_max); 0 keeps the kernel default.
+    net.core.rmem_max); 0 keeps the kernel default. `exclusive` (for the first socket
+    of a server) fails when anyone already listens there: SO_REUSEPORT alone would
+    let a second `orch server run` join the first one's group and take half its clients.
     """
     try:
         ip = ipaddress.ip_address(host)
@@ -98,6 +102,8 @@ def open_socket(host: str, port: int, rcvbuf: int = DEFAULT_RCVBUF) -> ServerSoc
         raise ServerError(f"--listen {host!r} is not an IP address") from None
     family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
     wildcard = ip.is_unspecified
+    if exclusive and port != 0:
+        _check_port_free(family, host, port)
     sock = socket.socket(family, socket.SOCK_DGRAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
@@ -116,6 +122,17 @@ def open_socket(host: str, port: int, rcvbuf: int = DEFAULT_RCVBUF) -> ServerSoc
         raise _bind_error(exc, host, port) from None
     sock.setblocking(False)
     return ServerSocket(sock, family, wildcard, tx_timestamps)
+
+
+def _check_port_free(family: socket.AddressFamily, host: str, port: int) -> None:
+    """A probe bind without SO_REUSEPORT fails if any socket (ours or not) holds the port."""
+    with socket.socket(family, socket.SOCK_DGRAM) as probe:
+        try:
+            if family == socket.AF_INET6:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            probe.bind((host, port))
+        except OSError as exc:
+            raise _bind_error(exc, host, port) from None
 
 
 def _enable_timestamping(sock: socket.socket) -> bool:

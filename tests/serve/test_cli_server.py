@@ -179,3 +179,27 @@ def test_installed_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert "Unknown" not in out.stderr and "Failed" not in out.stderr, out.stderr
+
+
+def test_run_refuses_a_port_another_orch_server_holds(tmp_path: Path) -> None:
+    first = _orch(
+        "server", "run", "--listen", "127.0.0.1", "--port", "0", "--reference", "local",
+        "--workers", "1", "--client-log", str(tmp_path / "first.sqlite"),
+    )  # fmt: skip
+    try:
+        assert first.stderr is not None
+        banner = first.stderr.readline()
+        found = re.search(r"127\.0\.0\.1:(\d+)", banner)
+        assert found, banner
+        second = _orch(
+            "server", "run", "--listen", "127.0.0.1", "--port", found.group(1),
+            "--client-log", str(tmp_path / "second.sqlite"),
+        )  # fmt: skip
+        _, err = second.communicate(timeout=60)
+        assert second.returncode == 2, err
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and "already in use" in lines[0], err
+        assert "Traceback" not in err
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=60)

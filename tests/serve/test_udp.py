@@ -164,3 +164,18 @@ def test_a_bug_costs_one_packet_not_the_server(start_server: StartServer) -> Non
         client.request(host, port=port, version=4, timeout=0.5)  # the injected failure
     assert client.request(host, port=port, version=4, timeout=2).stratum == 10
     assert worker.internal_errors == 1
+
+
+def test_a_second_server_on_a_taken_port_is_refused() -> None:
+    # Both would set SO_REUSEPORT; without the exclusive probe the second one would
+    # silently join the first one's group and answer half its clients.
+    first = open_socket("127.0.0.1", 0)
+    try:
+        port = first.address[1]
+        with pytest.raises(ServerError, match="already in use"):
+            open_socket("127.0.0.1", port, exclusive=True)
+        open_socket("127.0.0.1", port).close()  # a worker of the same server still joins
+    finally:
+        first.close()
+    again = open_socket("127.0.0.1", port, exclusive=True)  # free again once closed
+    again.close()
