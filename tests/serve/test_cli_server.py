@@ -203,3 +203,51 @@ def test_run_refuses_a_port_another_orch_server_holds(tmp_path: Path) -> None:
     finally:
         first.send_signal(signal.SIGTERM)
         first.communicate(timeout=60)
+
+
+@pytest.mark.root
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv"
+)
+def test_port_123_without_privileges_is_one_line(tmp_path: Path) -> None:
+    # run as nobody: binding port 123 is refused by the kernel (nothing is sent anywhere)
+    out = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+         sys.executable, "-m", "orchestrator", "server", "run",
+         "--listen", "127.0.0.1", "--port", "123", "--client-log", "/nonexistent/c.sqlite"],
+        capture_output=True, text=True, timeout=120, cwd="/tmp", check=False,
+        env={**os.environ, "HOME": "/tmp", "MPLCONFIGDIR": "/tmp"},
+    )  # fmt: skip
+    assert out.returncode == 2
+    (line,) = [ln for ln in out.stderr.splitlines() if ln.startswith("orch:")]
+    assert line.startswith("orch: error: cannot listen on 127.0.0.1:123: permission denied")
+    assert "CAP_NET_BIND_SERVICE" in line and "--port" in line
+
+
+def test_status_after_a_restart_is_running_not_the_old_stopped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The previous run's "stopped" stays in the log; this run started after it.
+    db = tmp_path / "c.sqlite"
+    store = ClientLogStore(db)
+    store.set_meta({"stopped": "1000.0", "started": "2000.0", "pid": str(os.getpid())})
+    store.set_meta({"listen": "127.0.0.1:123", "reference": "local"})
+    store.close()
+    assert run(["server", "status", "--client-log", str(db), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["server"]["state"] == "running"
+    store = ClientLogStore(db)
+    store.set_meta({"stopped": "3000.0"})  # and this run stopped cleanly
+    store.close()
+    assert run(["server", "status", "--client-log", str(db)]) == 0
+    assert capsys.readouterr().out.startswith("Server stopped on 127.0.0.1:123")
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("--port", "70000"), ("--port", "-1"), ("--workers", "0")]
+)
+def test_run_out_of_range_numbers_are_usage_errors(
+    option: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["server", "run", "--listen", "127.0.0.1", option, value]) == 2
+    err = capsys.readouterr().err
+    assert option in err and "Traceback" not in err and "internal error" not in err
