@@ -31,8 +31,11 @@ fi
 if [ ! -x "$venv/bin/python" ]; then
     "$python" -m venv "$venv"
 fi
-"$venv/bin/python" -m pip install -q --upgrade pip >/dev/null
-"$venv/bin/python" -m pip install -q -e "$here[test]"
+# Some machines' pip.conf names find-links folders that do not exist; pip warns once per
+# package about them. Keep real warnings and errors, drop that noise.
+quiet_pip() { "$venv/bin/python" -m pip "$@" 2> >(grep -v "^WARNING: Location 'file:" >&2); }
+quiet_pip install -q --upgrade pip >/dev/null
+quiet_pip install -q -e "$here[test]"
 echo "install.sh: orch installed in $venv (activate with: . $venv/bin/activate)"
 
 if [ "${1:-}" = "--demo" ]; then

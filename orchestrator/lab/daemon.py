@@ -55,6 +55,9 @@ class LabOptions:
     ntp_port: int = 123
     ssh_port: int = 2222
     linux: int = 0  # real Linux hosts next to generated devices (--devices N --linux M)
+    # Every device on a free port the kernel picks, whatever the inventory says (the demo:
+    # it must run beside a lab or anything else on the usual ports).
+    free_ports: bool = False
 
     def argv(self, state_dir: Path) -> list[str]:
         args = [
@@ -92,7 +95,14 @@ def build_spec(options: LabOptions, state_dir: Path) -> LabSpec:
         return LabSpec(devices=devices, linux=linux, **common)
     if options.inventory is None:
         raise LabError("the lab needs an inventory or a device count")
-    return spec_from_inventory(options.inventory, **common)
+    spec = spec_from_inventory(options.inventory, **common)
+    if options.free_ports:
+        spec = dataclasses.replace(
+            spec,
+            devices=tuple(dataclasses.replace(d, port=0) for d in spec.devices),
+            linux=dataclasses.replace(spec.linux, ssh_port=0),
+        )
+    return spec
 
 
 # --------------------------------------------------------------------------- state files

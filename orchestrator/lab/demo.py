@@ -136,7 +136,10 @@ def run_demo(options: DemoOptions, on_step: StepCallback = lambda _: None) -> De
         result.server = bound
         on_step("starting the lab (simulated IOS, CatOS, Windows; real Linux hosts if possible)")
         lab_options = LabOptions(
-            inventory=source_inventory, poll_interval_s=options.poll_interval_s, ntp_port=port
+            inventory=source_inventory,
+            poll_interval_s=options.poll_interval_s,
+            ntp_port=port,
+            free_ports=True,
         )
         try:
             lab = EmbeddedLab(lab_options, workdir / "lab").start()
