@@ -70,7 +70,10 @@ def run(
         ),
     ] = None,
     port: Annotated[
-        int | None, typer.Option("--port", "-p", help="UDP port. Default: 123.")
+        int | None,
+        typer.Option(
+            "--port", "-p", min=0, max=65535, help="UDP port (0: any free port). Default: 123."
+        ),
     ] = None,
     reference: Annotated[
         Reference | None,
@@ -118,7 +121,7 @@ def run(
     ] = None,
     workers: Annotated[
         int | None,
-        typer.Option("--workers", "-w", help="Worker processes. Default: one per CPU core."),
+        typer.Option("--workers", "-w", min=1, help="Worker processes. Default: one per CPU core."),
     ] = None,
 ) -> None:
     """Run the NTP server until SIGTERM or Ctrl-C."""
@@ -211,7 +214,9 @@ def _ago(seconds: float) -> str:
 
 def _run_state(meta: Mapping[str, str]) -> str:
     """ "running", "stopped", or "not running" when the recorded process is gone (killed)."""
-    if "stopped" in meta:
+    # "stopped" stays in the log from an earlier run; it counts only if it is newer
+    # than this run's start.
+    if _stamp(meta, "stopped") >= _stamp(meta, "started") > 0:
         return "stopped"
     try:
         os.kill(int(meta.get("pid", "")), 0)  # signal 0: does the process exist?
@@ -220,6 +225,13 @@ def _run_state(meta: Mapping[str, str]) -> str:
     except PermissionError:
         pass  # exists, owned by another user
     return "running"
+
+
+def _stamp(meta: Mapping[str, str], key: str) -> float:
+    try:
+        return float(meta.get(key, "0"))
+    except ValueError:
+        return 0.0
 
 
 def _status_json(status: ServerStatus, path: Path) -> dict[str, Any]:

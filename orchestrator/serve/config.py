@@ -123,9 +123,14 @@ def load_config_file(path: Path, base: ServerConfig | None = None) -> ServerConf
     """Read a TOML (.toml) or YAML file over `base` (defaults). ConfigError names file and key."""
     base = base or ServerConfig()
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the server config: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not a text file (byte {exc.start} is not UTF-8)",
+            hint="give a TOML or YAML server config",
+        ) from None
     try:
         raw = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
@@ -179,10 +184,16 @@ def load_config_file(path: Path, base: ServerConfig | None = None) -> ServerConf
 
 def load_keys(path: Path) -> KeyStore:
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
         mode = path.stat().st_mode
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the keys file: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        # the offending bytes may be key material: say where, never what
+        raise ConfigError(
+            f"{path}: not a text file (byte {exc.start} is not UTF-8)",
+            hint="give a chrony/ntpd keys file, one 'ID TYPE KEY' per line",
+        ) from None
     if mode & 0o004:
         log.warning("keys file %s is readable by every user (chmod 600 it)", path)
     return parse_keys_file(text, str(path))

@@ -251,3 +251,18 @@ def test_run_out_of_range_numbers_are_usage_errors(
     assert run(["server", "run", "--listen", "127.0.0.1", option, value]) == 2
     err = capsys.readouterr().err
     assert option in err and "Traceback" not in err and "internal error" not in err
+
+
+@pytest.mark.parametrize("option", ["--config", "--keys"])
+def test_run_binary_config_or_keys_file_is_one_line(
+    option: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    binary = tmp_path / "blob.toml"
+    binary.write_bytes(b"\x87\x00\xffKEYMATERIAL\xfe")
+    binary.chmod(0o600)
+    code = run(["server", "run", "--listen", "127.0.0.1", "--port", "0", option, str(binary)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.startswith(f"orch: error: {binary}: not a text file"), err
+    assert len(err.strip().splitlines()) == 1
+    assert "KEYMATERIAL" not in err and "Traceback" not in err
