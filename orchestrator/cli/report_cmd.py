@@ -28,13 +28,22 @@ def parse_span(text: str, option: str = "--since") -> float:
         raise InputError(
             f"{option} {text!r}: expected a number and a unit s, m, h, d or w (e.g. 7d, 12h)"
         )
-    return float(match.group(1)) * _UNIT_S[match.group(2).lower()]
+    seconds = float(match.group(1)) * _UNIT_S[match.group(2).lower()]
+    if seconds <= 0:
+        raise InputError(f"{option} {text!r}: must be longer than zero (e.g. 7d, 12h)")
+    return seconds
 
 
 def write_atomically(path: Path, text: str) -> None:
     """Readers (node_exporter, a web server) never see a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:  # name the file the user gave, not our temporary one
+        raise InputError(
+            f"--out {path}: cannot write there ({exc.strerror or exc})",
+            hint="choose a writable directory",
+        ) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)

@@ -77,3 +77,21 @@ def test_bad_since_and_missing_db_are_input_errors(
     assert run(["report", "--since", "a week", "--db", str(tmp_path / "x")]) == 2
     assert "--since 'a week'" in capsys.readouterr().err
     assert run(["report", "--format", "pdf", "--db", str(tmp_path / "x")]) == 2
+
+
+def test_unwritable_out_names_the_given_file(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = "/proc/orch-no-such-dir/ntp.html"  # /proc refuses new entries even for root
+    assert run(["report", "--db", str(db), "--format", "html", "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"orch: error: --out {out}: cannot write there"), err
+    assert len(err.strip().splitlines()) == 1
+    assert ".tmp" not in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("since", ["0d", "0.0h"])
+def test_zero_since_is_an_input_error(
+    db: Path, since: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["report", "--db", str(db), "--since", since]) == 2
+    err = capsys.readouterr().err
+    assert f"--since '{since}': must be longer than zero" in err and "Traceback" not in err
