@@ -11,7 +11,7 @@ from rich import box
 from rich.table import Table
 
 from orchestrator.cli.context import options
-from orchestrator.errors import InputError
+from orchestrator.errors import InputError, InventoryError
 from orchestrator.inventory import inventory_or_packaged_lab, load_inventory
 from orchestrator.inventory.ansible import import_ansible
 from orchestrator.inventory.view import inventory_record, masked, unset_variables
@@ -155,12 +155,22 @@ def import_ansible_cmd(
     """Convert an Ansible inventory into hosts.yaml, groups.yaml and defaults.yaml."""
     opts = options(ctx)
     target = out if out is not None else Path("inventories") / file.stem
-    result = import_ansible(
-        file, target, ntp_servers=list(ntp_servers or []), site=site, force=force
-    )
+    servers = list(ntp_servers or [])
+    repeated = sorted({s for s in servers if servers.count(s) > 1})
+    if repeated:
+        raise InputError(f"--ntp-server {repeated[0]} is given more than once")
+    result = import_ansible(file, target, ntp_servers=servers, site=site, force=force)
     for warning in result.warnings:
         opts.err_console.print(f"warning: {warning}", markup=False)
-    inventory = load_inventory(target, resolve_secrets=False)  # what we wrote must load
+    try:
+        inventory = load_inventory(target, resolve_secrets=False)  # what we wrote must load
+    except InventoryError as exc:
+        # The files stay: what is missing (a login name...) was not in the Ansible
+        # inventory, so the user has to add it; say so instead of a bare problem list.
+        raise InventoryError(
+            f"{exc}\n{target}: imported, but the files need the edits above before use "
+            f"(then run: orch inventory check {target})"
+        ) from None
     opts.console.print(
         f"{target}: wrote {len(result.files)} files: {_count(result.hosts, 'host')}, "
         f"{_count(result.groups, 'group')}, {_count(len(inventory.sites()), 'site')}",

@@ -28,12 +28,20 @@ def load_inventory(directory: Path, *, resolve_secrets: bool = True) -> Inventor
     Secrets hold no value (for `inventory check` and `inventory show`).
     """
     directory = Path(directory)
+    if directory.is_file():
+        raise InventoryError(
+            f"{directory}: is a file; give the inventory directory that holds it "
+            f"({HOSTS_FILE}, {GROUPS_FILE}, {DEFAULTS_FILE})"
+        )
     if not directory.is_dir():
         raise InventoryError(
             f"{directory}: inventory directory not found "
             f"(it should hold {HOSTS_FILE}, and optionally {GROUPS_FILE} and {DEFAULTS_FILE})"
         )
     hosts_path = directory / HOSTS_FILE
+    for name in (HOSTS_FILE, GROUPS_FILE, DEFAULTS_FILE):
+        if (directory / name).is_dir():
+            raise InventoryError(f"{directory / name}: is a directory; it should be a YAML file")
     if not hosts_path.is_file():
         raise InventoryError(f"{hosts_path}: missing (an inventory needs at least {HOSTS_FILE})")
 

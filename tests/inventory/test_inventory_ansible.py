@@ -218,3 +218,32 @@ def test_import_refuses_to_overwrite_and_needs_a_server(
         )
         == 2
     )
+
+
+def test_import_that_needs_edits_says_what_to_do_next(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "net.ini"
+    source.write_text("[linux]\nsrv1 ansible_host=192.0.2.7\n")  # no ansible_user anywhere
+    out = tmp_path / "imported"
+    argv = ["inventory", "import", "ansible", str(source), "--out", str(out)]
+    assert run([*argv, "--ntp-server", "192.0.2.10"]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith(f"orch: error: {out / 'hosts.yaml'}:") and "no username" in lines[0]
+    assert lines[1] == (
+        f"{out}: imported, but the files need the edits above before use "
+        f"(then run: orch inventory check {out})"
+    )
+
+
+def test_import_refuses_a_repeated_ntp_server_before_writing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "net.ini"
+    source.write_text("[linux]\nsrv1 ansible_host=192.0.2.7 ansible_user=ops\n")
+    out = tmp_path / "imported"
+    argv = ["inventory", "import", "ansible", str(source), "--out", str(out)]
+    assert run([*argv, "--ntp-server", "192.0.2.10", "--ntp-server", "192.0.2.10"]) == 2
+    err = capsys.readouterr().err
+    assert err == "orch: error: --ntp-server 192.0.2.10 is given more than once\n"
+    assert not out.exists()

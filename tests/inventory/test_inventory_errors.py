@@ -378,3 +378,28 @@ def test_hostname_defaults_to_the_name_only_when_it_is_an_address(
     directory = write_inventory(hosts="core_1:\n  groups: [hq, ios]\n")
     with pytest.raises(InventoryError, match=r"hosts\.yaml:1: host core_1: no hostname"):
         load_inventory(directory)
+
+
+@pytest.mark.parametrize("as_directory", ["hosts.yaml", "groups.yaml", "defaults.yaml"])
+def test_a_directory_where_a_yaml_file_belongs_says_so(
+    tmp_path: Path, as_directory: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "hosts.yaml").write_text(VALID_HOSTS)
+    (tmp_path / as_directory).unlink(missing_ok=True)
+    (tmp_path / as_directory).mkdir()
+    assert run(["inventory", "check", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err == f"orch: error: {tmp_path / as_directory}: is a directory; it should be a YAML file\n"
+    )
+
+
+def test_a_file_given_as_the_inventory_directory_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hosts = tmp_path / "hosts.yaml"
+    hosts.write_text(VALID_HOSTS)
+    assert run(["inventory", "check", str(hosts)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"orch: error: {hosts}: is a file; give the inventory directory")
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
