@@ -78,3 +78,12 @@ def test_unwritable_path_is_input_error_not_internal(
     assert "internal error" not in err
     assert "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_cli_start_does_not_import_matplotlib() -> None:
+    # Loaded for every command; matplotlib is for HTML reports only (slow to import,
+    # and it warns on stderr when $HOME is not writable, e.g. `orch server run` as nobody).
+    code = "import sys, orchestrator.cli.app; print('matplotlib' in sys.modules)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "False"

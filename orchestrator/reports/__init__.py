@@ -10,11 +10,19 @@ from collections.abc import Callable
 from orchestrator.errors import InputError
 from orchestrator.reports.csv_report import render_csv
 from orchestrator.reports.data import NoRunsError, ReportInput, build_input
-from orchestrator.reports.html import render_html
 from orchestrator.reports.json_report import render_json
 from orchestrator.reports.junit import render_junit
 from orchestrator.reports.prometheus import render_prometheus
 from orchestrator.reports.table import build_table, render_table
+
+
+def render_html(data: ReportInput) -> str:
+    # Imported on use: the charts pull in matplotlib (0.4 s, and a warning when $HOME
+    # is not writable), which `orch server run` and every other command never need.
+    from orchestrator.reports.html import render_html as render
+
+    return render(data)
+
 
 RENDERERS: dict[str, Callable[[ReportInput], str]] = {
     "table": render_table,
