@@ -55,7 +55,12 @@ def _dates(ax: Axes, unix_times: Sequence[float]) -> Any:
     locator = AutoDateLocator(maxticks=6)  # type: ignore[no-untyped-call]
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
-    return date2num(stamps)  # type: ignore[no-untyped-call]
+    numbers = date2num(stamps)  # type: ignore[no-untyped-call]
+    if len(set(unix_times)) == 1:
+        # One instant: matplotlib would pad the axis by years; show the hour around it.
+        half_hour = 1 / 48  # date numbers are days
+        ax.set_xlim(numbers[0] - half_hour, numbers[0] + half_hour)
+    return numbers
 
 
 def _empty(ax: Axes, message: str) -> None:
