@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 
-from rich.console import Console, Group
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, Group, JustifyMethod, RenderResult
 from rich.table import Table
 from rich.text import Text
 
 from orchestrator.models import Verdict
 from orchestrator.reports.data import ReportInput, iso, reach_text
+from orchestrator.store.records import StoredDevice, StoredRun
 
 VERDICT_STYLE = {
     Verdict.COMPLIANT: "green",
@@ -22,37 +24,68 @@ VERDICT_STYLE = {
 }
 
 
+# Dropped, in this order, when the terminal is too narrow for every column: the
+# reason (what to act on) must stay readable rather than be cut to "…".
+_OPTIONAL = ("Site", "Platform", "Peer")
+_COLUMNS = ("Host", "Site", "Platform", "Verdict", "Peer", "Offset ms", "St", "Reach")
+_JUSTIFY: dict[str, JustifyMethod] = {"Offset ms": "right", "St": "right", "Reach": "right"}
+_REASON_MIN = 20
+
+
+def _widest(column: str, rows: list[dict[str, str | Text]]) -> int:
+    return max([cell_len(column), *(cell_len(str(row[column])) for row in rows)])
+
+
+class _DeviceTable:
+    """The device rows, with as many columns as the console width allows."""
+
+    def __init__(self, run: StoredRun) -> None:
+        self.run = run
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        rows = [self._cells(d) for d in self.run.devices]
+        for dropped in range(len(_OPTIONAL) + 1):
+            shown = [c for c in _COLUMNS if c not in _OPTIONAL[:dropped]]
+            # each column: its widest cell + 2 padding + 1 rule; then the reason's minimum
+            needed = 1 + _REASON_MIN + 3 + sum(_widest(c, rows) + 3 for c in shown)
+            if needed <= options.max_width:
+                break
+        yield self._table(shown, rows)
+
+    @staticmethod
+    def _cells(d: StoredDevice) -> dict[str, str | Text]:
+        return {
+            "Host": d.host,
+            "Site": d.site,
+            "Platform": d.platform,
+            "Verdict": Text(d.verdict.value, style=VERDICT_STYLE[d.verdict]),
+            "Peer": d.peer or "",
+            "Offset ms": "" if d.offset_ms is None else f"{d.offset_ms:.3f}",
+            "St": "" if d.stratum is None else str(d.stratum),
+            "Reach": reach_text(d.reach),
+            "Reason": d.reason,
+        }
+
+    def _table(self, shown: list[str], rows: list[dict[str, str | Text]]) -> Table:
+        run = self.run
+        table = Table(title=f"NTP compliance, run {run.id} at {iso(run.started_at)}")
+        # Identity and numbers never wrap; the reason takes whatever width is left.
+        for name in shown:
+            table.add_column(name, justify=_JUSTIFY.get(name, "left"), no_wrap=True)
+        table.add_column("Reason", overflow="fold", ratio=1, min_width=_REASON_MIN)
+        for row in rows:
+            table.add_row(*(row[name] for name in (*shown, "Reason")))
+        return table
+
+
 def build_table(data: ReportInput) -> Group:
     """The renderable (for a console that keeps colours)."""
     run = data.latest
-    table = Table(title=f"NTP compliance, run {run.id} at {iso(run.started_at)}")
-    # Identity and numbers never wrap; the reason takes whatever width is left.
-    table.add_column("Host", no_wrap=True)
-    table.add_column("Site", no_wrap=True)
-    table.add_column("Platform", no_wrap=True)
-    table.add_column("Verdict", no_wrap=True)
-    table.add_column("Peer", no_wrap=True)
-    table.add_column("Offset ms", justify="right", no_wrap=True)
-    table.add_column("St", justify="right", no_wrap=True)
-    table.add_column("Reach", justify="right", no_wrap=True)
-    table.add_column("Reason", overflow="fold", ratio=1, min_width=20)
-    for d in run.devices:
-        table.add_row(
-            d.host,
-            d.site,
-            d.platform,
-            Text(d.verdict.value, style=VERDICT_STYLE[d.verdict]),
-            d.peer or "",
-            "" if d.offset_ms is None else f"{d.offset_ms:.3f}",
-            "" if d.stratum is None else str(d.stratum),
-            reach_text(d.reach),
-            d.reason,
-        )
     summary = Text(
         f"{run.compliant}/{len(run.devices)} compliant"
         + "".join(f", {n} {v}" for v, n in run.counts.items() if n and v != "compliant")
     )
-    parts: list[Table | Text] = [table, summary]
+    parts: list[_DeviceTable | Text] = [_DeviceTable(run), summary]
     if run.unknown_clients:
         addresses = ", ".join(e.address for e in run.unknown_clients)
         parts.append(Text(f"polling our server but not in the inventory: {addresses}"))

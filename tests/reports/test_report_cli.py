@@ -95,3 +95,18 @@ def test_zero_since_is_an_input_error(
     assert run(["report", "--db", str(db), "--since", since]) == 2
     err = capsys.readouterr().err
     assert f"--since '{since}': must be longer than zero" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("columns", [80, 200])
+def test_table_fits_the_terminal_without_cutting_names_or_verdicts(
+    db: Path, columns: int, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("COLUMNS", str(columns))
+    assert run(["report", "--db", str(db)]) == 1
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= columns
+    assert "…" not in out  # rich's mark for a cell cut short
+    for d in run_verdicts(2):
+        assert d.host in out and d.verdict.value in out
+    # wide terminals keep every column; narrow ones drop site/platform/peer first
+    assert ("Platform" in out) is (columns == 200)
