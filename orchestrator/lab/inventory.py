@@ -116,12 +116,13 @@ def spec_from_inventory(directory: Path, **lab_options: Any) -> LabSpec:
             linux_hosts.append(host)
     linux = LinuxHostsSpec()
     if linux_hosts:
-        first = min(linux_hosts, key=lambda h: tuple(int(x) for x in h.hostname.split(".")))
+        by_address = sorted(linux_hosts, key=lambda h: tuple(int(x) for x in h.hostname.split(".")))
         ports = {h.port for h in linux_hosts}
         linux = LinuxHostsSpec(
             count=len(linux_hosts),
-            base_address=first.hostname,
+            base_address=by_address[0].hostname,
             ssh_port=ports.pop() if len(ports) == 1 else None,
+            names=tuple(h.name for h in by_address),
         )
     servers = {(s.address, s.port) for h in inventory.hosts for s in h.desired.servers} or {
         ("127.0.0.1", 123)

@@ -193,6 +193,7 @@ class Lab:
             # Start like a fresh host with no time source: `orch push` is what configures
             # them (a server preset in chrony.conf would make the push a silent duplicate).
             ntp_servers=[],
+            names=self.spec.linux.names or None,
             **extra,
         )
         infos = pool.start()

@@ -69,6 +69,9 @@ class LinuxHostsSpec:
     count: int = 0
     base_address: str = "127.0.2.1"
     ssh_port: int | None = None  # None: the pool's choice (22 where free)
+    # The inventory's names in address order, so `orch lab status` and the inventory
+    # agree; () = the pool's linux-01, linux-02, ...
+    names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

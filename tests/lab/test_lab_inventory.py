@@ -67,3 +67,20 @@ def test_written_inventory_points_at_the_running_lab(tmp_path: Path) -> None:
     hosts = {h.name: h for h in load_inventory(out).hosts}
     assert hosts["lab-rtr1"].port == 2222 and hosts["lab-rtr1"].platform == "cisco_ios"
     assert hosts["lab-linux1"].port == 2201 and hosts["lab-linux1"].ssh_key_file == "/k"
+
+
+def test_linux_hosts_keep_their_inventory_names_in_address_order(tmp_path: Path) -> None:
+    # `orch lab status` lists the pool's names: they must be the inventory's
+    # (lab-linux1...), not the pool's default linux-01, or --host finds nothing.
+    spec = spec_from_inventory(REPO_LAB, poll_interval_s=1.0)
+    assert spec.linux.names == ("lab-linux1", "lab-linux2")
+    (tmp_path / "hosts.yaml").write_text(
+        "b-srv:\n  hostname: 127.0.2.10\n  platform: linux\n  port: 22\n"
+        "a-srv:\n  hostname: 127.0.2.9\n  platform: linux\n  port: 22\n"
+    )
+    (tmp_path / "defaults.yaml").write_text(
+        "username: root\ndata:\n  site: lab\n  ntp:\n    servers:\n      - address: 127.0.0.1\n"
+    )
+    spec = spec_from_inventory(tmp_path, poll_interval_s=1.0)
+    assert spec.linux.base_address == "127.0.2.9"
+    assert spec.linux.names == ("a-srv", "b-srv")
