@@ -87,3 +87,16 @@ def test_cli_start_does_not_import_matplotlib() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    "command", [["push"], ["verify"], ["report"], ["inventory", "show"], ["parse", "-p", "linux"]]
+)
+def test_every_format_option_takes_dash_f_after_the_command(
+    command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `orch verify -f json` must work like `orch -f json verify` and `orch server status -f json`
+    code = run([*command, "-f", "xml", *(["x.txt"] if command[0] == "parse" else [])])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "No such option" not in err and "'xml'" in err, err

@@ -77,7 +77,7 @@ def show(
         str | None, typer.Option("--group", help="Only members of this group.")
     ] = None,
     output_format: Annotated[
-        str | None, typer.Option("--format", help="table or json (default: table).")
+        str | None, typer.Option("--format", "-f", help="table or json (default: table).")
     ] = None,
 ) -> None:
     """Show the resolved hosts (after inheritance); secrets are masked."""

@@ -58,7 +58,7 @@ def push(
         ),
     ] = False,
     output_format: Annotated[
-        str | None, typer.Option("--format", help="table (default) or json.")
+        str | None, typer.Option("--format", "-f", help="table (default) or json.")
     ] = None,
 ) -> None:
     """Render and push NTP client configuration to the devices of a site.

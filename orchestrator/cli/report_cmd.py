@@ -62,7 +62,7 @@ def report(
     site: Annotated[str | None, typer.Option("--site", help="Only devices of this site.")] = None,
     output_format: Annotated[
         str | None,
-        typer.Option("--format", help=f"One of {', '.join(FORMATS)} (default table)."),
+        typer.Option("--format", "-f", help=f"One of {', '.join(FORMATS)} (default table)."),
     ] = None,
     out: Annotated[
         Path | None, typer.Option("--out", help="Write the report to this file (atomically).")

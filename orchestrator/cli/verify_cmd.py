@@ -76,7 +76,7 @@ def verify(
         ),
     ] = None,
     output_format: Annotated[
-        str | None, typer.Option("--format", help="table (default) or json.")
+        str | None, typer.Option("--format", "-f", help="table (default) or json.")
     ] = None,
     workers: Annotated[
         int, typer.Option("--workers", min=1, max=1000, help="Devices collected at once.")
@@ -97,8 +97,7 @@ def verify(
 ) -> None:
     """Collect, parse and judge each device's synchronisation; store the run.
 
-    One verdict per device with the reason to act on. Exit status 1 if any device is
-    not compliant.
+    One verdict per device, with the reason to act on. Exit 1 if any is not compliant.
     """
     opts = options(ctx)
     fmt = output_format or opts.output_format or "table"
