@@ -71,18 +71,18 @@ class AccessControl:
 
     def __init__(self, rules: AccessList, cache_size: int = 65536) -> None:
         self.rules = rules
-        self._cache: dict[str, bool] = {}
+        self.cache: dict[str, bool] = {}  # address -> decision; bounded by cache_size
         self._cache_size = cache_size
 
     def permits(self, address: str) -> bool:
-        hit = self._cache.get(address)
+        hit = self.cache.get(address)
         if hit is not None:
             return hit
         try:
             ok = self.rules.decide(normalise(address))
         except ValueError:
             ok = False
-        if len(self._cache) >= self._cache_size:
-            self._cache.clear()  # cheap and bounded; a flood of addresses just re-decides
-        self._cache[address] = ok
+        if len(self.cache) >= self._cache_size:
+            self.cache.clear()  # cheap and bounded; a flood of addresses just re-decides
+        self.cache[address] = ok
         return ok

@@ -79,14 +79,28 @@ class ClientLog:
             rec = totals[address] = ClientRecord(address, now, now)
         else:
             totals.move_to_end(address)
-        _count(rec, now, outcome, key_id)
         delta = self._deltas.get(address)
         if delta is None:
             if len(self._deltas) >= self.max_clients:
                 self.unsaved += 1
+                _count(rec, now, outcome, key_id)
                 return
             delta = self._deltas[address] = ClientRecord(address, now, now)
-        _count(delta, now, outcome, key_id)
+        # both records, inlined: this runs for every packet
+        rec.last_seen = delta.last_seen = now
+        rec.requests += 1
+        delta.requests += 1
+        if outcome is Outcome.RESPONDED:
+            rec.responses += 1
+            delta.responses += 1
+        elif outcome is Outcome.KOD:
+            rec.kods += 1
+            delta.kods += 1
+        else:
+            rec.drops += 1
+            delta.drops += 1
+        if key_id is not None:
+            rec.key_id = delta.key_id = key_id
 
     def entries(self) -> list[ClientLogEntry]:
         """Current records, most recently seen last."""

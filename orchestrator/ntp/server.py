@@ -127,6 +127,7 @@ class NtpServerCore:
     def __init__(self, policy: ServerPolicy, state: SystemState = UNSYNCHRONISED) -> None:
         self.policy = policy
         self.access = AccessControl(policy.access)
+        self._allowed = self.access.cache  # read directly on the hot path
         self.limiter = RateLimiter(policy.ratelimit) if policy.ratelimit else None
         self.client_log = ClientLog(policy.max_clients)
         self.counters: dict[str, int] = {"received": 0, "answered": 0, "kod-rate": 0}
@@ -141,6 +142,8 @@ class NtpServerCore:
         self._root_delay = ts.short_from_s(state.root_delay_s)
         self._ref_ts = ts.from_unix_ns(state.ref_time_ns) if state.ref_time_ns else 0
         self._leap_bits = state.leap << 6
+        self._precision = state.precision
+        self._ref_id = state.ref_id
         self._ref_ns = state.ref_time_ns
         self._disp0 = state.root_dispersion_s
         # timestamp bits at or above the precision are kept; those below are random
@@ -189,7 +192,10 @@ class NtpServerCore:
                 except pk.PacketError:
                     return self._ignore(client, now, IgnoreReason.MALFORMED)
 
-        if not self.access.permits(client):
+        allowed = self._allowed.get(client)
+        if allowed is None:
+            allowed = self.access.permits(client)
+        if not allowed:
             if self.policy.deny_kod and self._kod_allowed(client, now):
                 counters["kod-deny"] += 1
                 return self._kod(client, now, datagram, pk.KISS_DENY)
@@ -261,10 +267,10 @@ class NtpServerCore:
             self._leap_bits | (b0 & 0x38) | reply_mode,
             self._stratum,
             request[2],
-            self.state.precision,
+            self._precision,
             self._root_delay,
             root_disp,
-            self.state.ref_id,
+            self._ref_id,
             self._ref_ts,
             origin,
             rx,

@@ -31,7 +31,7 @@ def test_access_cache_is_bounded() -> None:
     acl = AccessControl(AccessList.from_rules(["127.0.0.0/8"]), cache_size=10)
     for i in range(100):
         assert acl.permits(f"127.0.0.{i}")
-    assert len(acl._cache) <= 10
+    assert len(acl.cache) <= 10
 
 
 def test_token_bucket_burst_then_interval() -> None:
