@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich import box
 from rich.table import Table
+from rich.text import Text
 
 from orchestrator.cli.context import options
 from orchestrator.errors import InputError, InventoryError
@@ -111,15 +112,19 @@ def _table(hosts: tuple[Host, ...], title: str) -> Table:
     for host in hosts:
         limits = host.desired.thresholds
         secret = masked(host.password) or "no password"
-        table.add_row(
-            host.name,
-            host.site,
-            host.platform,
+        address = (
             f"[{host.hostname}]:{host.port}"
             if ":" in host.hostname
-            else f"{host.hostname}:{host.port}",
-            f"{host.username} {secret}",
-            "\n".join(_server(s) for s in host.desired.servers),
+            else f"{host.hostname}:{host.port}"
+        )
+        # Plain Text, never markup: "[fd00::10]:22" would otherwise vanish as a tag.
+        table.add_row(
+            Text(host.name),
+            Text(host.site),
+            Text(host.platform),
+            Text(address),
+            Text(f"{host.username} {secret}"),
+            Text("\n".join(_server(s) for s in host.desired.servers)),
             f"{limits.max_offset_ms:g}ms st{limits.max_stratum} r{limits.min_reach}",
         )
     return table

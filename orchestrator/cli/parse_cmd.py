@@ -11,6 +11,7 @@ import typer
 from rich import box
 from rich.measure import Measurement
 from rich.table import Table
+from rich.text import Text
 
 from orchestrator.cli.context import options
 from orchestrator.errors import InputError
@@ -89,14 +90,14 @@ def _table(path: Path, parsed: ParsedOutput) -> Table:
         for header, _ in columns:
             table.add_column(header, justify="left" if header in _LEFT else "right")
         for row in rows:
-            table.add_row(*(_cell(row[field]) for _, field in columns))
+            table.add_row(*(Text(_cell(row[field])) for _, field in columns))
         return table
     section: dict[str, Any] = data.get("status") or data.get("config") or {}
     table = Table(title=title, show_header=False)
     table.add_column("field")
     table.add_column("value")
     for key, value in section.items():
-        table.add_row(key, _cell(value))
+        table.add_row(key, Text(_cell(value)))
     return table
 
 

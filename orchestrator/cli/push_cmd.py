@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from orchestrator.cli.context import options
 from orchestrator.engine.push import PushOptions, push_hosts
@@ -120,11 +121,12 @@ def _print_table(out: Console, run_id: str, dry_run: bool, results: list[PushRes
         table.add_column(column, overflow="fold")
     for r in results:
         notes = "; ".join(filter(None, [r.reason, *r.warnings]))
+        # Device text is never markup: "[fd00::1]:22" in a reason would vanish as a tag.
         table.add_row(
-            r.host,
-            r.platform,
-            f"[{_STYLE[r.outcome]}]{r.outcome.value}[/]",
-            notes,
+            Text(r.host),
+            Text(r.platform),
+            Text(r.outcome.value, style=_STYLE[r.outcome]),
+            Text(notes),
             f"{r.duration_s:.1f}s",
         )
     out.print(table)

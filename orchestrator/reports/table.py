@@ -54,16 +54,17 @@ class _DeviceTable:
 
     @staticmethod
     def _cells(d: StoredDevice) -> dict[str, str | Text]:
+        # Text, never markup: a reason naming "[fd00::1]:22" would lose it as a tag.
         return {
-            "Host": d.host,
-            "Site": d.site,
-            "Platform": d.platform,
+            "Host": Text(d.host),
+            "Site": Text(d.site),
+            "Platform": Text(d.platform),
             "Verdict": Text(d.verdict.value, style=VERDICT_STYLE[d.verdict]),
-            "Peer": d.peer or "",
+            "Peer": Text(d.peer or ""),
             "Offset ms": "" if d.offset_ms is None else f"{d.offset_ms:.3f}",
             "St": "" if d.stratum is None else str(d.stratum),
             "Reach": reach_text(d.reach),
-            "Reason": d.reason,
+            "Reason": Text(d.reason),
         }
 
     def _table(self, shown: list[str], rows: list[dict[str, str | Text]]) -> Table:

@@ -118,3 +118,18 @@ def test_push_table_names_outcomes_and_backups(
     assert code == 0
     assert "ios-cli" in out and "changed" in out and "1 changed" in out
     assert f"backups of the changed devices: {tmp_path / 'data' / 'backups'}" in out
+
+
+def test_push_table_prints_device_text_literally() -> None:
+    import io
+
+    from rich.console import Console
+
+    from orchestrator.cli.push_cmd import _print_table
+    from orchestrator.models import PushOutcome, PushResult
+
+    buffer = io.StringIO()
+    reason = "r1 ([fd00::1]:22): connect: refused"  # "[fd00::1]" parses as a markup tag
+    result = PushResult("r1", "cisco_ios", PushOutcome.FAILED, reason=reason)
+    _print_table(Console(file=buffer, width=200), "run-1", False, [result])
+    assert reason in buffer.getvalue()

@@ -403,3 +403,15 @@ def test_a_file_given_as_the_inventory_directory_says_so(
     err = capsys.readouterr().err
     assert err.startswith(f"orch: error: {hosts}: is a file; give the inventory directory")
     assert len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_show_prints_bracketed_ipv6_addresses_literally(
+    write_inventory: WriteInventory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # "[fd00::10]:22" looks like rich markup (a tag starts with a letter): it must print as is
+    hosts = "core1:\n  hostname: fd00::10\n  groups: [hq, ios]\n"
+    directory = write_inventory(
+        hosts=hosts, defaults=VALID_DEFAULTS.replace('"192.0.2.0/24"', '"fd00::/8"')
+    )
+    assert run(["--inventory", str(directory), "inventory", "show"]) == 0
+    assert "[fd00::10]:22" in capsys.readouterr().out

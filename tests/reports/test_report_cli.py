@@ -110,3 +110,18 @@ def test_table_fits_the_terminal_without_cutting_names_or_verdicts(
         assert d.host in out and d.verdict.value in out
     # wide terminals keep every column; narrow ones drop site/platform/peer first
     assert ("Platform" in out) is (columns == 200)
+
+
+def test_table_prints_reasons_literally_not_as_markup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import dataclasses
+
+    monkeypatch.setenv("COLUMNS", "250")  # one line per device
+    reason = "could not read the device: rtr1 ([fd00::1]:22): connect: refused [bold]"
+    verdict = dataclasses.replace(run_verdicts(0)[0], reason=reason)
+    path = tmp_path / "h.sqlite"
+    with HistoryStore(path) as store:
+        store.save_run([verdict], started_at=time.time() - 5, finished_at=time.time())
+    run(["report", "--db", str(path)])
+    assert reason in capsys.readouterr().out
