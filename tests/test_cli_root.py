@@ -100,3 +100,21 @@ def test_every_format_option_takes_dash_f_after_the_command(
     err = capsys.readouterr().err
     assert code == 2
     assert "No such option" not in err and "'xml'" in err, err
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["inventory", "check"], ["push", "--dry-run"], ["verify"], ["verify", "--site", "x"]],
+)
+def test_an_inventory_without_hosts_says_so(
+    command: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("ORCH_DATA_DIR", str(tmp_path / "data"))
+    (tmp_path / "hosts.yaml").write_text("# nothing yet\n")
+    assert run(["--inventory", str(tmp_path), *command]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"orch: error: {tmp_path / 'hosts.yaml'}: no hosts defined"), err
+    assert len(err.splitlines()) == 1

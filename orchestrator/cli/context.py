@@ -9,6 +9,9 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from orchestrator.errors import InventoryError
+from orchestrator.inventory import Inventory
+
 DEFAULT_INVENTORY = Path("inventories/lab")
 
 
@@ -36,6 +39,15 @@ def make_console(*, stderr: bool, no_color: bool = False) -> Console:
 def default_inventory() -> Path:
     env = os.environ.get("ORCH_INVENTORY")
     return Path(env) if env else DEFAULT_INVENTORY
+
+
+def require_hosts(inventory: Inventory) -> None:
+    """An inventory without hosts is an input error, not "no hosts match the filters"."""
+    if not inventory.hosts:
+        raise InventoryError(
+            f"{inventory.directory / 'hosts.yaml'}: no hosts defined",
+            hint="add at least one host; inventories/example shows the layout",
+        )
 
 
 def options(ctx: typer.Context) -> GlobalOptions:

@@ -11,7 +11,7 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from orchestrator.cli.context import options
+from orchestrator.cli.context import options, require_hosts
 from orchestrator.errors import InputError, InventoryError
 from orchestrator.inventory import inventory_or_packaged_lab, load_inventory
 from orchestrator.inventory.ansible import import_ansible
@@ -50,6 +50,7 @@ def check(
     opts = options(ctx)
     path = _directory(ctx, directory)
     inventory = load_inventory(path, resolve_secrets=resolve_secrets)
+    require_hosts(inventory)
     sites = inventory.sites()
     opts.console.print(
         f"{path}: OK, {_count(len(inventory.hosts), 'host')}, {_count(len(sites), 'site')} "

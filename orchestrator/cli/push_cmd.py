@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from orchestrator.cli.context import options
+from orchestrator.cli.context import options, require_hosts
 from orchestrator.engine.push import PushOptions, push_hosts
 from orchestrator.errors import InputError
 from orchestrator.inventory import inventory_or_packaged_lab, load_inventory
@@ -71,6 +71,7 @@ def push(
     if fmt not in FORMATS:
         raise InputError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
     inventory = load_inventory(inventory_or_packaged_lab(opts.inventory))
+    require_hosts(inventory)
     hosts = inventory.select(site=site, hosts=host or None, platform=platform, group=group)
     if not hosts:
         raise InputError("no hosts match the filters (see `orch inventory show`)")

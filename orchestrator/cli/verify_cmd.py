@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from orchestrator import paths
-from orchestrator.cli.context import options
+from orchestrator.cli.context import options, require_hosts
 from orchestrator.engine.verify import store_run, verify_hosts
 from orchestrator.errors import InputError
 from orchestrator.inventory import inventory_or_packaged_lab, load_inventory
@@ -104,6 +104,7 @@ def verify(
     if fmt not in FORMATS:
         raise InputError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
     inventory = load_inventory(inventory_or_packaged_lab(opts.inventory))
+    require_hosts(inventory)
     hosts = inventory.select(site=site, hosts=host or None, platform=platform, group=group)
     if not hosts:
         raise InputError("no hosts match the filters (see `orch inventory show`)")
