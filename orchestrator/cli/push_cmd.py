@@ -118,10 +118,12 @@ def _print_table(out: Console, run_id: str, dry_run: bool, results: list[PushRes
             if r.diff:
                 out.print(r.diff, markup=False, highlight=False, end="")
     table = Table(title=f"push {run_id}" + (" (dry run)" if dry_run else ""))
-    for column in ("device", "platform", "result", "reason / warnings", "time"):
-        table.add_column(column, overflow="fold")
+    for column in ("device", "platform", "result"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("reason / warnings", overflow="fold", ratio=1, min_width=20)
+    table.add_column("time", justify="right", no_wrap=True)
     for r in results:
-        notes = "; ".join(filter(None, [r.reason, *r.warnings]))
+        notes = "; ".join(filter(None, [_without_device(r.host, r.reason), *r.warnings]))
         # Device text is never markup: "[fd00::1]:22" in a reason would vanish as a tag.
         table.add_row(
             Text(r.host),
@@ -136,6 +138,14 @@ def _print_table(out: Console, run_id: str, dry_run: bool, results: list[PushRes
     backups = sorted({str(Path(r.backup_path).parent) for r in results if r.backup_path})
     if backups:
         out.print(f"backups of the changed devices: {backups[0]}", markup=False)
+
+
+def _without_device(host: str, reason: str) -> str:
+    """'r1 (10.0.0.1:22): connect: refused' -> 'connect: refused': the row names the device."""
+    prefix = f"{host} ("
+    if reason.startswith(prefix) and "): " in reason:
+        return reason.split("): ", 1)[1]
+    return reason
 
 
 def register(app: typer.Typer) -> None:

@@ -129,7 +129,24 @@ def test_push_table_prints_device_text_literally() -> None:
     from orchestrator.models import PushOutcome, PushResult
 
     buffer = io.StringIO()
-    reason = "r1 ([fd00::1]:22): connect: refused"  # "[fd00::1]" parses as a markup tag
+    reason = "source [fd00::1]:22 unreachable"  # "[fd00::1]" parses as a markup tag
     result = PushResult("r1", "cisco_ios", PushOutcome.FAILED, reason=reason)
     _print_table(Console(file=buffer, width=200), "run-1", False, [result])
     assert reason in buffer.getvalue()
+
+
+def test_push_table_does_not_repeat_the_device_in_its_reason() -> None:
+    import io
+
+    from rich.console import Console
+
+    from orchestrator.cli.push_cmd import _print_table
+    from orchestrator.models import PushOutcome, PushResult
+
+    buffer = io.StringIO()
+    reason = "sw1 (192.0.2.5:22): connect: unknown host key; run with --accept-new-host-keys"
+    result = PushResult("sw1", "cisco_ios", PushOutcome.FAILED, reason=reason)
+    _print_table(Console(file=buffer, width=200), "run-1", False, [result])
+    out = buffer.getvalue()
+    assert "connect: unknown host key; run with --accept-new-host-keys" in out
+    assert "192.0.2.5:22" not in out and out.count("sw1") == 1
