@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich import box
+from rich.cells import cell_len
 from rich.table import Table
 from rich.text import Text
 
@@ -93,42 +94,61 @@ def show(
         record = inventory_record(inventory, chosen)
         opts.console.out(json.dumps(record, indent=2), highlight=False)
         return
-    opts.console.print(_table(chosen, f"{inventory.directory}: {len(chosen)} hosts"))
+    console = opts.console
+    console.print(_table(chosen, f"{inventory.directory}: {len(chosen)} hosts", console.width))
 
 
-def _table(hosts: tuple[Host, ...], title: str) -> Table:
+# Left out, in this order, when the terminal is too narrow for every column (rather
+# than folding addresses and server lists mid-word).
+_OPTIONAL_COLUMNS = ("Policy", "Login")
+_CAPTIONS = {
+    "NTP servers": "servers: * prefer, k key id",
+    "Policy": "policy: max |offset|, max stratum, min reach of 8",
+}
+
+
+def _table(hosts: tuple[Host, ...], title: str, width: int) -> Table:
+    rows = [_row(host) for host in hosts]
+    for dropped in range(len(_OPTIONAL_COLUMNS) + 1):
+        shown = [c for c in _ROW_COLUMNS if c not in _OPTIONAL_COLUMNS[:dropped]]
+        # widest line of each column, its padding (2) and rule (1), and the closing rule
+        if 1 + sum(_widest(c, rows) + 3 for c in shown) <= width:
+            break
     table = Table(
         title=title,
         title_justify="left",
         box=box.SIMPLE_HEAD,
-        caption="servers: * prefer, k key id; policy: max |offset|, max stratum, min reach of 8",
+        caption="; ".join(text for column, text in _CAPTIONS.items() if column in shown),
         caption_justify="left",
     )
-    for column in ("Host", "Site", "Platform"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("Address", overflow="fold", min_width=15)
-    table.add_column("Login", overflow="fold")
-    table.add_column("NTP servers", overflow="fold", min_width=17)
-    table.add_column("Policy")
-    for host in hosts:
-        limits = host.desired.thresholds
-        secret = masked(host.password) or "no password"
-        address = (
-            f"[{host.hostname}]:{host.port}"
-            if ":" in host.hostname
-            else f"{host.hostname}:{host.port}"
-        )
+    for column in shown:
+        table.add_column(column, overflow="fold")
+    for row in rows:
         # Plain Text, never markup: "[fd00::10]:22" would otherwise vanish as a tag.
-        table.add_row(
-            Text(host.name),
-            Text(host.site),
-            Text(host.platform),
-            Text(address),
-            Text(f"{host.username} {secret}"),
-            Text("\n".join(_server(s) for s in host.desired.servers)),
-            f"{limits.max_offset_ms:g}ms st{limits.max_stratum} r{limits.min_reach}",
-        )
+        table.add_row(*(Text(row[column]) for column in shown))
     return table
+
+
+_ROW_COLUMNS = ("Host", "Site", "Platform", "Address", "Login", "NTP servers", "Policy")
+
+
+def _row(host: Host) -> dict[str, str]:
+    limits = host.desired.thresholds
+    address = f"[{host.hostname}]" if ":" in host.hostname else host.hostname
+    return {
+        "Host": host.name,
+        "Site": host.site,
+        "Platform": host.platform,
+        "Address": f"{address}:{host.port}",
+        "Login": f"{host.username} {masked(host.password) or 'no password'}",
+        "NTP servers": "\n".join(_server(s) for s in host.desired.servers),
+        "Policy": f"{limits.max_offset_ms:g}ms st{limits.max_stratum} r{limits.min_reach}",
+    }
+
+
+def _widest(column: str, rows: list[dict[str, str]]) -> int:
+    lines = [column, *(line for row in rows for line in row[column].splitlines())]
+    return max(cell_len(line) for line in lines)
 
 
 def _server(server: NtpServerSpec) -> str:

@@ -178,3 +178,26 @@ def test_check_without_directory_uses_the_packaged_lab(
     monkeypatch.setenv("ORCH_INVENTORY", str(EXAMPLE))
     assert run(["inventory", "check"]) == 0
     assert capsys.readouterr().out.startswith(f"{EXAMPLE}: OK, 8 hosts")
+
+
+@pytest.mark.parametrize("columns", [80, 200])
+def test_show_fits_the_terminal_without_folding_addresses(
+    columns: int, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("COLUMNS", str(columns))
+    assert run(["--inventory", str(EXAMPLE), "inventory", "show"]) == 0
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= columns
+    for whole in ("198.51.100.20:22", "[2001:db8:10::21]:2222", "192.0.2.10 k10*", "hq-core1"):
+        assert whole in out
+    # narrow terminals leave out the policy, then the login (and its masked password)
+    assert ("Administrator ********" in out) is (columns == 200)
+
+
+def test_show_of_the_lab_at_80_columns_keeps_addresses_whole(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    assert run(["--inventory", str(REPO / "inventories" / "lab"), "inventory", "show"]) == 0
+    out = capsys.readouterr().out
+    assert "127.0.1.4:2222" in out and max(len(line) for line in out.splitlines()) <= 80
