@@ -118,3 +118,14 @@ def test_an_inventory_without_hosts_says_so(
     err = capsys.readouterr().err
     assert err.startswith(f"orch: error: {tmp_path / 'hosts.yaml'}: no hosts defined"), err
     assert len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "level"),
+    [(["-vv", "push"], 2), (["-v", "-v", "push"], 2), (["--verbose", "--verbose"], 2),
+     (["-v", "push"], 1), (["push", "--", "-vv"], 0), (["-vvx"], 0)],
+)  # fmt: skip
+def test_verbosity_counts_every_spelling(args: list[str], level: int) -> None:
+    from orchestrator.cli.app import _verbosity
+
+    assert _verbosity(args) == level

@@ -169,9 +169,22 @@ def _internal_error(err: Console, exc: Exception, args: list[str]) -> int:
         "(run with -vv for a traceback, and please report it)",
         markup=False,
     )
-    if any(a.startswith("-vv") for a in args):
+    if _verbosity(args) >= 2:
         traceback.print_exception(exc)
     return EXIT_INTERNAL
+
+
+def _verbosity(args: list[str]) -> int:
+    """How many -v the user gave (-vv, -v -v, --verbose --verbose), before any `--`."""
+    count = 0
+    for arg in args:
+        if arg == "--":
+            break
+        if arg == "--verbose":
+            count += 1
+        elif arg.startswith("-v") and set(arg[1:]) == {"v"}:
+            count += len(arg) - 1
+    return count
 
 
 def main() -> None:
