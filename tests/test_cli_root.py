@@ -90,11 +90,17 @@ def test_cli_start_does_not_import_matplotlib() -> None:
 
 
 @pytest.mark.parametrize(
-    "command", [["push"], ["verify"], ["report"], ["inventory", "show"], ["parse", "-p", "linux"]]
-)
+    "command",
+    [["push"], ["verify"], ["report"], ["inventory", "show"], ["parse", "-p", "linux"],
+     ["lab", "status"]],
+)  # fmt: skip
 def test_every_format_option_takes_dash_f_after_the_command(
-    command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    command: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    monkeypatch.setenv("ORCH_DATA_DIR", str(tmp_path))
     # `orch verify -f json` must work like `orch -f json verify` and `orch server status -f json`
     code = run([*command, "-f", "xml", *(["x.txt"] if command[0] == "parse" else [])])
     err = capsys.readouterr().err

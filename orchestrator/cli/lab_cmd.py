@@ -146,22 +146,28 @@ def up(
 
 
 @group.command("status")
-def status(ctx: typer.Context) -> None:
+def status(
+    ctx: typer.Context,
+    output_format: Annotated[
+        str | None, typer.Option("--format", "-f", help="table (default) or json.")
+    ] = None,
+) -> None:
     """Show whether the lab runs and its devices (`-f json` for scripts). Exit 1 if not."""
     opts = options(ctx)
+    fmt = output_format or opts.output_format
     console = opts.console
     state_dir = paths.lab_state_dir()
     pid = running_pid(state_dir)
     current = read_status(state_dir)
-    if opts.output_format == "json":
+    if fmt == "json":
         running = pid is not None and current is not None and current.get("state") == "running"
         document = current if running and current is not None else {"state": "stopped"}
         console.print(json.dumps(document, indent=2), markup=False)
         if not running:
             raise typer.Exit(1)
         return
-    if opts.output_format not in (None, "table"):
-        raise InputError(f"orch lab status: unknown format {opts.output_format!r} (table, json)")
+    if fmt not in (None, "table"):
+        raise InputError(f"--format {fmt!r}: choose one of table, json")
     if pid is None or current is None:
         console.print("Lab: not running.")
         raise typer.Exit(1)
