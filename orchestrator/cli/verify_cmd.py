@@ -16,6 +16,7 @@ from orchestrator.errors import InputError
 from orchestrator.inventory import inventory_or_packaged_lab, load_inventory
 from orchestrator.models import DeviceVerdict
 from orchestrator.reports import build_input, build_table, render
+from orchestrator.store import HistoryStore
 
 FORMATS = ("table", "json")
 DEFAULT_KEEP_DAYS = 90.0
@@ -109,6 +110,10 @@ def verify(
     if not hosts:
         raise InputError("no hosts match the filters (see `orch inventory show`)")
     log_path = client_log or paths.client_log_db()
+    db_path = db or paths.history_db()
+    # Open the history first: a bad --db must fail before minutes of collection, not after.
+    with HistoryStore(db_path):
+        pass
     if client_log is not None and not client_log.exists():
         raise InputError(f"--client-log {client_log}: no such file")
 
@@ -145,7 +150,6 @@ def verify(
             accept_new_host_keys=accept_new_host_keys,
         )
 
-    db_path = db or paths.history_db()
     stored = store_run(
         db_path,
         run,

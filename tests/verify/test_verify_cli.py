@@ -57,3 +57,24 @@ def test_unknown_site_and_bad_format_are_input_errors(
     missing = tmp_path / "none.sqlite"
     assert run(["--inventory", str(inventory), "verify", "--client-log", str(missing)]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_a_bad_db_fails_before_any_device_is_contacted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ORCH_DATA_DIR", str(tmp_path / "data"))
+    not_a_db = tmp_path / "history.sqlite"
+    not_a_db.write_text("this is not sqlite\n" * 100)
+    with socket.socket() as device:  # a "device" that records whether anyone knocked
+        device.bind(("127.0.0.1", 0))
+        device.listen(8)
+        inventory = tmp_path / "inv"
+        write_inventory(inventory, device.getsockname()[1])
+        code = run(["--inventory", str(inventory), "verify", "--db", str(not_a_db)])
+        device.settimeout(0.2)
+        with pytest.raises(TimeoutError):
+            device.accept()  # nobody connected: the error came first
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith(f"orch: error: {not_a_db}: cannot open the history database"), err
+    assert "Traceback" not in err
