@@ -79,7 +79,10 @@ def _table(path: Path, parsed: ParsedOutput) -> Table:
     data = parsed.to_json_dict()
     title = f"{path} — {parsed.platform}: {parsed.command} (times in ms, when/poll in s)"
     if "associations" in data:
-        table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
+        # collapse_padding: one space between columns, so a 12-column row fits in 80.
+        table = Table(
+            title=title, box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True
+        )
         rows: list[dict[str, Any]] = data["associations"]
         # Leave out columns the platform never prints (jitter on IOS, offset on NX-OS).
         columns = [

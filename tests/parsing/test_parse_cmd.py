@@ -51,3 +51,16 @@ def test_missing_file_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert run(["parse", str(missing), "-p", "cisco_ios"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "no such file" in err and str(missing) in err
+
+
+def test_ios_association_table_rows_fit_80_columns(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Twelve columns of an IPv4 `show ntp associations` fit an 80-column terminal
+    # (one space between columns) instead of wrapping every row.
+    capture = CASES / "cisco_ios/show_ntp_associations/muninn_1054_catalyst3750x_ios15.raw"
+    monkeypatch.setenv("COLUMNS", "80")
+    assert run(["parse", str(capture), "-p", "cisco_ios", "-f", "table"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if "192.0.2.1" in line]
+    assert len(rows) == 2 and all(len(row) <= 80 for row in rows), rows
+    assert "sys.peer" in rows[1] and "1.303" in rows[0]
