@@ -23,7 +23,7 @@ import typer
 from orchestrator.cli.context import GlobalOptions, options
 from orchestrator.cli.report_cmd import parse_span
 from orchestrator.errors import ConfigError, InputError
-from orchestrator.inventory import inventory_or_packaged_lab
+from orchestrator.inventory import inventory_or_packaged_lab, load_inventory
 
 group = typer.Typer(
     help="Run verify and report on a schedule (systemd timer or cron).", no_args_is_help=True
@@ -235,11 +235,19 @@ def install(
     every_s = parse_span(every, "--every")
     if every_s < 60:
         raise InputError(f"--every {every}: at least 1m, a verify run takes a while")
+    # What the job will need must work now, not fail every hour in a journal nobody reads:
+    # the inventory loads (secrets come from the job's environment), the site exists, the
+    # report directory can be created.
+    inventory = load_inventory(inventory_or_packaged_lab(opts.inventory), resolve_secrets=False)
+    if site is not None:
+        inventory.select(site=site)
+    reports = (report_dir or paths.data_dir() / "reports").resolve()
+    reports.mkdir(parents=True, exist_ok=True)
     job = Job(
         every_s=every_s,
-        inventory=inventory_or_packaged_lab(opts.inventory).resolve(),
+        inventory=inventory.directory.resolve(),
         site=site,
-        report_dir=(report_dir or paths.data_dir() / "reports").resolve(),
+        report_dir=reports,
         db=db.resolve() if db else None,
         data_dir=os.environ.get("ORCH_DATA_DIR"),
     )

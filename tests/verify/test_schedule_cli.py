@@ -11,6 +11,8 @@ import pytest
 
 from orchestrator.cli.app import run
 
+EXAMPLE = Path(__file__).resolve().parents[2] / "inventories" / "example"
+
 
 def test_systemd_units_run_verify_then_reports_and_are_removed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -20,7 +22,7 @@ def test_systemd_units_run_verify_then_reports_and_are_removed(
     code = run(
         [
             "--inventory",
-            str(tmp_path / "inv"),
+            str(EXAMPLE),  # install checks the inventory loads and has the site
             "schedule",
             "install",
             "--every",
@@ -90,3 +92,30 @@ def test_intervals_cron_cannot_express_are_refused(
     assert "divisors of an hour or a day" in capsys.readouterr().err
     assert run([*args, "--every", "soon"]) == 2
     assert not (tmp_path / "c").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--site", "moon"], "unknown site 'moon'"),
+        (["--report-dir", "/proc/orch-no-such-dir"], "/proc/orch-no-such-dir"),
+    ],
+)
+def test_install_refuses_what_the_job_would_fail_on_every_hour(
+    args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    units = tmp_path / "units"
+    argv = ["--inventory", str(EXAMPLE), "schedule", "install", "--unit-dir", str(units)]
+    assert run([*argv, *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("orch: error: ") and message in err, err
+    assert "Traceback" not in err and len(err.splitlines()) == 1
+    assert not units.exists()  # nothing installed
+
+
+def test_install_refuses_a_missing_inventory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--inventory", str(tmp_path / "nope"), "schedule", "install"]
+    assert run([*argv, "--unit-dir", str(tmp_path / "units")]) == 2
+    assert "inventory directory not found" in capsys.readouterr().err
