@@ -290,7 +290,12 @@ def status(
             _ago(now - c.last_seen),
             "-" if c.key_id is None else str(c.key_id),
         )
-    console.print(table)
+    if st.clients:
+        console.print(table)
+    else:  # an empty table reads like a broken one
+        console.print(f"No clients in {path} yet.", markup=False)
+    if not st.counters:
+        return
     counters = Table(box=box.SIMPLE_HEAD, pad_edge=False, title="Server counters (this run)")
     counters.add_column("counter")
     counters.add_column("value", justify="right")

@@ -266,3 +266,16 @@ def test_run_binary_config_or_keys_file_is_one_line(
     assert err.startswith(f"orch: error: {binary}: not a text file"), err
     assert len(err.strip().splitlines()) == 1
     assert "KEYMATERIAL" not in err and "Traceback" not in err
+
+
+def test_status_without_clients_says_so_instead_of_empty_tables(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "c.sqlite"
+    store = ClientLogStore(db)
+    store.set_meta({"listen": "127.0.0.1:123", "reference": "local", "pid": str(os.getpid())})
+    store.close()
+    assert run(["server", "status", "--client-log", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert f"No clients in {db} yet." in out
+    assert "Hostname" not in out and "counter" not in out
