@@ -68,7 +68,7 @@ class ServerConfig:
     persist_client_log: bool = True
     workers: int = 1  # 0 = one per CPU core
     max_clients: int = 4096
-    max_offset_s: float = 0.128  # upstream: unsynchronised beyond this host-clock offset
+    max_offset_s: float = 0.128  # upstream/host: unsynchronised beyond this clock offset
     chronyc_socket: Path | None = None  # host: a chronyd command socket other than the default
     flush_interval_s: float = 2.0
     rcvbuf_bytes: int = 4 << 20  # per-socket receive queue; 0 = kernel default

@@ -91,6 +91,9 @@ class ChronyTracking:
     root_delay_s: float
     root_dispersion_s: float
     leap_status: str  # "Normal", "Insert second", "Delete second", "Not synchronised"
+    # How far the system clock is from chronyd's estimate of true time ("System time").
+    # A chronyd that controls the clock slews this away; one run with -x only measures it.
+    system_offset_s: float = 0.0
 
     @property
     def synchronised(self) -> bool:
@@ -119,6 +122,7 @@ def parse_tracking_csv(line: str) -> ChronyTracking | None:
             root_delay_s=float(cols[10]),
             root_dispersion_s=float(cols[11]),
             leap_status=cols[13],
+            system_offset_s=float(cols[4]),
         )
     except ValueError:
         return None

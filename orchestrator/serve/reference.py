@@ -4,10 +4,9 @@ Every reference serves the host's system clock; they differ in what the header
 *claims* about it (leap, stratum, refid, root delay and dispersion), which must
 be the truth:
 
-  * `host`: the kernel's adjtimex status decides whether the clock is synchronised
-    (LI from it); where chronyd runs, its tracking gives stratum, refid and root
-    delay/dispersion. A chronyd that does not control the clock (`-x`) does not
-    make the kernel synchronised, so it does not make us claim to be.
+  * `host`: where chronyd answers, its tracking decides (LI, stratum, refid, root
+    delay/dispersion), also when the kernel still flags the clock unsynchronised;
+    where it does not, the kernel's adjtimex status does. See `host_state`.
   * `upstream`: we poll the configured servers ourselves with the lab's sans-I/O
     client (orchestrator.ntp.client: filter, selection); stratum = theirs + 1,
     refid = their address; unsynchronised when the measured offset of the host
@@ -81,20 +80,37 @@ def host_state(
     now_ns: int,
     precision: int,
     fallback_stratum: int,
+    max_offset_s: float = 0.128,
 ) -> SystemState:
-    """The system state that the host clock's status justifies (pure)."""
-    if kernel is None or not kernel.synchronised:
-        return SystemState(precision=precision)
-    if tracking is not None and tracking.synchronised:
+    """The system state that the host clock's status justifies (pure).
+
+    `tracking` is chronyd's view (None: no chronyd answered). chronyd, where it
+    runs, is the time daemon of record and its view wins over the kernel's
+    STA_UNSYNC flag in both directions: a chronyd that does not control the
+    clock (`-x`, or a container without CAP_SYS_TIME) never clears that flag,
+    yet it measures the system clock against its sources all the same, and that
+    measurement, not a flag nobody maintains, is what tells whether the clock we
+    serve is right. Because such a chronyd does not correct the clock, the
+    system-clock offset it measures is an error we serve: beyond `max_offset_s`
+    we are unsynchronised, below it the offset is added to the root dispersion.
+    """
+    unsynchronised = SystemState(precision=precision)
+    if tracking is not None:
+        offset = abs(tracking.system_offset_s)
+        if not tracking.synchronised or offset > max_offset_s:
+            return unsynchronised
+        kernel_leap = kernel.leap if kernel is not None and kernel.synchronised else 0
         return SystemState(
-            leap=kernel.leap if kernel.leap else tracking.leap,
-            stratum=tracking.stratum,
+            leap=kernel_leap or tracking.leap,  # a leap second the kernel has armed counts too
+            stratum=tracking.stratum,  # chronyd's source + 1: the clock we serve is its clock
             ref_id=tracking.ref_id,
             ref_time_ns=tracking.ref_time_ns,
             root_delay_s=tracking.root_delay_s,
-            root_dispersion_s=tracking.root_dispersion_s,
+            root_dispersion_s=tracking.root_dispersion_s + offset,
             precision=precision,
         )
+    if kernel is None or not kernel.synchronised:
+        return unsynchronised
     # Synchronised by an unknown discipline (ntpd, timesyncd, PTP): the kernel's maximum
     # error bound is the honest dispersion; it grows by itself, so the reference is "now".
     return SystemState(
@@ -119,23 +135,26 @@ class HostReference:
         fallback_stratum: int,
         chronyc_socket: Path | None = None,
         interval_s: float = 8.0,
+        max_offset_s: float = 0.128,
     ) -> None:
         self.precision = precision
         self.fallback_stratum = fallback_stratum
         self.chronyc_socket = chronyc_socket
         self.interval_s = interval_s
+        self.max_offset_s = max_offset_s
 
     def update(self) -> SystemState:
+        # chronyd is asked even when the kernel says unsynchronised: its view decides
+        # (host_state). chronyc fails at once where no chronyd listens on the socket.
         kernel = hostclock.kernel_status()
-        tracking = None
-        if kernel is not None and kernel.synchronised:
-            tracking = hostclock.chrony_tracking(self.chronyc_socket)
+        tracking = hostclock.chrony_tracking(self.chronyc_socket)
         return host_state(
             kernel,
             tracking,
             now_ns=time.time_ns(),
             precision=self.precision,
             fallback_stratum=self.fallback_stratum,
+            max_offset_s=self.max_offset_s,
         )
 
     def close(self) -> None:

@@ -49,7 +49,9 @@ def make_reference(config: ServerConfig, precision: int) -> Reference:
     if config.reference == "upstream":
         servers = [parse_server(s) for s in config.upstream]
         return UpstreamReference(servers, precision, max_offset_s=config.max_offset_s)
-    return HostReference(precision, config.stratum, config.chronyc_socket)
+    return HostReference(
+        precision, config.stratum, config.chronyc_socket, max_offset_s=config.max_offset_s
+    )
 
 
 @dataclass

@@ -158,6 +158,7 @@ cfg = ServerConfig(
     listen=("127.0.0.1",), port=123, reference=args["reference"], ratelimit=None,
     keys_file=Path(args["keys"]) if args["keys"] else None,
     client_log=Path(args["client_log"]), upstream=upstream,
+    chronyc_socket=Path(args["chronyc_socket"]) if args["chronyc_socket"] else None,
 )
 server = NtpServerRunner(cfg)
 runners.append(server)
@@ -177,14 +178,23 @@ print(json.dumps({"rc": out.returncode, "stdout": out.stdout, "stderr": out.stde
 
 
 def ntpdig_in_netns(
-    tmp_path: Path, reference: str, ntpdig_args: list[str], keys: Path | None = None
+    tmp_path: Path,
+    reference: str,
+    ntpdig_args: list[str],
+    keys: Path | None = None,
+    chronyc_socket: Path | None = None,
 ) -> dict[str, object]:
-    """Run our server on 127.0.0.1:123 and `ntpdig ARGS 127.0.0.1` in a fresh network namespace."""
+    """Run our server on 127.0.0.1:123 and `ntpdig ARGS 127.0.0.1` in a fresh network namespace.
+
+    `chronyc_socket` (host mode) may be a chronyd outside the namespace: a Unix socket
+    path belongs to the file system, not to the network namespace.
+    """
     import json
 
     spec = {
         "reference": reference,
         "keys": str(keys) if keys else "",
+        "chronyc_socket": str(chronyc_socket) if chronyc_socket else "",
         "client_log": str(tmp_path / "netns-clients.sqlite"),
         "ntpdig": [NTPDIG, *ntpdig_args, "127.0.0.1"],
     }

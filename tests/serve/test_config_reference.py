@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import errno
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from orchestrator.errors import ConfigError
 from orchestrator.ntp.ratelimit import RateLimitConfig
+from orchestrator.ntp.server import SystemState
 from orchestrator.serve.config import ServerConfig, build_policy, load_config_file
 from orchestrator.serve.hostclock import (
     STA_UNSYNC,
     TIME_INS,
     TIME_OK,
+    ChronyTracking,
     KernelClock,
     parse_tracking_csv,
 )
@@ -114,24 +118,72 @@ def test_parse_chronyc_tracking_csv() -> None:
     assert parse_tracking_csv("506 Cannot talk to daemon") is None
 
 
+# chrony 4.3 `chronyc -c -n tracking` of a `chronyd -x` synchronised to our local-mode
+# server at 127.0.0.1 (stratum 10): stratum 11, "System time" 3.6 us slow of NTP time.
+TRACKING_X = (
+    "7F000001,127.0.0.1,11,1795322772.134839595,0.000003619,-0.000000182,0.000003339,"
+    "-0.648,-0.017,0.961,0.000000258,0.000022693,0.3,Normal"
+)
 SYNCED_KERNEL = KernelClock(TIME_OK, 0, 0.05, 0.001)
+UNSYNCED_KERNEL = KernelClock(5, STA_UNSYNC, 16.0, 16.0)  # TIME_ERROR, as here and under -x
+NOW = 1_800_000_000 * 10**9
 
 
-def test_host_state_follows_kernel_and_chrony() -> None:
-    now = 1_800_000_000 * 10**9
-    unsynced = KernelClock(5, STA_UNSYNC, 16.0, 16.0)
-    s = host_state(unsynced, parse_tracking_csv(TRACKING_LOCAL), now_ns=now, precision=-20,
-                   fallback_stratum=10)  # fmt: skip
-    assert (s.leap, s.stratum, s.synchronised) == (3, 16, False)  # chronyd -x does not count
-    s = host_state(SYNCED_KERNEL, parse_tracking_csv(TRACKING_LOCAL), now_ns=now,
-                   precision=-20, fallback_stratum=10)  # fmt: skip
-    assert (s.leap, s.stratum, s.ref_id) == (0, 8, bytes.fromhex("7F7F0101"))
-    s = host_state(SYNCED_KERNEL, None, now_ns=now, precision=-20, fallback_stratum=10)
-    assert (s.stratum, s.ref_id, s.root_dispersion_s, s.ref_time_ns) == (10, REFID_HOST, 0.05, now)
-    s = host_state(KernelClock(TIME_INS, 0, 0.01, 0.0), None, now_ns=now, precision=-20,
-                   fallback_stratum=10)  # fmt: skip
-    assert s.leap == 1  # leap second announced by the kernel
-    assert host_state(None, None, now_ns=now, precision=-20, fallback_stratum=10).leap == 3
+def _tracking(line: str = TRACKING_X, **changes: Any) -> ChronyTracking:
+    t = parse_tracking_csv(line)
+    assert t is not None
+    return replace(t, **changes)
+
+
+def _host(kernel: KernelClock | None, tracking: ChronyTracking | None) -> SystemState:
+    return host_state(kernel, tracking, now_ns=NOW, precision=-20, fallback_stratum=10)
+
+
+def test_parse_chronyd_x_tracking_keeps_the_system_clock_offset() -> None:
+    t = _tracking()
+    assert (t.ref_id, t.name, t.stratum, t.leap) == (bytes([127, 0, 0, 1]), "127.0.0.1", 11, 0)
+    assert t.system_offset_s == pytest.approx(3.619e-6)
+    assert (t.root_delay_s, t.root_dispersion_s) == (0.000000258, 0.000022693)
+
+
+@pytest.mark.parametrize("kernel", [UNSYNCED_KERNEL, SYNCED_KERNEL, None])
+def test_synchronised_chronyd_wins_over_the_kernel_flag(kernel: KernelClock | None) -> None:
+    # chronyd -x never clears STA_UNSYNC: its tracking, not the flag, says we are synchronised
+    t = _tracking()
+    s = _host(kernel, t)
+    assert s.synchronised and (s.leap, s.stratum, s.ref_id) == (0, 11, bytes([127, 0, 0, 1]))
+    assert s.ref_time_ns == t.ref_time_ns and s.root_delay_s == t.root_delay_s
+    # the offset chronyd -x measures but does not correct is an error we serve
+    assert s.root_dispersion_s == pytest.approx(t.root_dispersion_s + t.system_offset_s)
+    # ...growing by 15 ppm per second since chronyd's last update
+    later = s.root_dispersion_at(t.ref_time_ns + 10 * 10**9)
+    assert later == pytest.approx(s.root_dispersion_s + 150e-6)
+
+
+@pytest.mark.parametrize("kernel", [UNSYNCED_KERNEL, SYNCED_KERNEL])
+def test_unsynchronised_chronyd_wins_over_the_kernel_flag(kernel: KernelClock) -> None:
+    s = _host(kernel, parse_tracking_csv(TRACKING_UNSYNC))
+    assert (s.leap, s.stratum, s.synchronised) == (3, 16, False)
+
+
+@pytest.mark.parametrize("offset_s", [0.5, -0.2])
+def test_chronyd_measuring_a_far_clock_makes_us_unsynchronised(offset_s: float) -> None:
+    s = _host(UNSYNCED_KERNEL, _tracking(system_offset_s=offset_s))
+    assert (s.leap, s.stratum) == (3, 16)
+    assert _host(UNSYNCED_KERNEL, _tracking(system_offset_s=offset_s / 10)).synchronised
+
+
+def test_leap_second_from_chronyd_or_the_kernel() -> None:
+    assert _host(UNSYNCED_KERNEL, _tracking(leap_status="Insert second")).leap == 1
+    assert _host(SYNCED_KERNEL, _tracking(leap_status="Delete second")).leap == 2
+    assert _host(KernelClock(TIME_INS, 0, 0.01, 0.0), _tracking()).leap == 1
+
+
+def test_without_chronyd_the_kernel_decides() -> None:
+    s = _host(SYNCED_KERNEL, None)
+    assert (s.stratum, s.ref_id, s.root_dispersion_s, s.ref_time_ns) == (10, REFID_HOST, 0.05, NOW)
+    assert _host(KernelClock(TIME_INS, 0, 0.01, 0.0), None).leap == 1  # kernel-armed leap
+    assert (_host(UNSYNCED_KERNEL, None).leap, _host(None, None).leap) == (3, 3)
 
 
 @pytest.mark.parametrize(

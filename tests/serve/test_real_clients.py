@@ -1,5 +1,7 @@
 """Real NTP clients against our server on loopback, in every reference mode.
 
+Host mode synchronised by a (private) chronyd is in test_host_reference_real.py.
+
 ntplib (pure Python) always runs; chronyd/chronyc and ntpdig need root and the Debian
 packages and are skipped cleanly without them.
 """
@@ -66,10 +68,11 @@ def test_ntplib_local_reference(start_server: StartServer, version: int) -> None
     assert (entry.address, entry.requests, entry.responses) == ("127.0.0.1", 1, 1)
 
 
-def test_ntplib_host_reference_tells_the_truth(start_server: StartServer) -> None:
+def test_ntplib_host_reference_tells_the_truth(start_server: StartServer, tmp_path: Path) -> None:
     from orchestrator.serve.hostclock import kernel_status
 
-    server = start_server(reference="host")
+    # no chronyd on this socket: the kernel decides (test_host_reference_real: with one)
+    server = start_server(reference="host", chronyc_socket=tmp_path / "no-chronyd.sock")
     host, port = server.addresses[0]
     r = ntplib.NTPClient().request(host, port=port, version=4, timeout=2)
     kernel = kernel_status()
@@ -135,7 +138,7 @@ def test_chronyd_oneshot_refuses_unsynchronised_host(
     kernel = kernel_status()
     if kernel is None or kernel.synchronised:
         pytest.skip("the host clock is synchronised here: nothing to refuse")
-    server = start_server(reference="host")
+    server = start_server(reference="host", chronyc_socket=tmp_path / "no-chronyd.sock")
     host, port = server.addresses[0]
     d = private_dir(tmp_path, "q")
     conf = chrony_conf(d, [f"server {host} port {port} iburst {FAST}"])
@@ -184,7 +187,8 @@ def test_continuous_chronyd_sees_li3_from_unsynchronised_host(
     kernel = kernel_status()
     if kernel is None or kernel.synchronised:
         pytest.skip("the host clock is synchronised here")
-    host, port = start_server(reference="host").addresses[0]
+    no_chronyd = tmp_path / "no-chronyd.sock"
+    host, port = start_server(reference="host", chronyc_socket=no_chronyd).addresses[0]
     d = private_dir(tmp_path, "x")
     client = ChronydClient(d, chrony_conf(d, [f"server {host} port {port} iburst {FAST}"]))
     try:
@@ -217,6 +221,7 @@ def test_ntpdig_drops_unsynchronised_host(tmp_path: Path) -> None:
     kernel = kernel_status()
     if kernel is None or kernel.synchronised:
         pytest.skip("the host clock is synchronised here")
-    res = ntpdig_in_netns(tmp_path, "host", ["-t", "3"])
+    no_chronyd = tmp_path / "no-chronyd.sock"
+    res = ntpdig_in_netns(tmp_path, "host", ["-t", "3"], chronyc_socket=no_chronyd)
     assert res["rc"] != 0
     assert "stratum 0" in str(res["stderr"]) or "leap not in sync" in str(res["stderr"]), res
