@@ -7,6 +7,8 @@ Example (`server.toml`; the same keys work in YAML):
     reference = "host"          # host | upstream | local
     stratum = 10                # local reference (and host without chronyd)
     upstream = ["192.0.2.10", "[2001:db8::10]:123"]
+    max_offset = 0.128          # upstream/host: unsynchronised beyond this clock offset (s)
+    chronyc_socket = "/run/chrony/chronyd.sock"  # host: the chronyd to ask (default: chronyc's)
     allow = ["10.20.0.0/16"]    # default: loopback + the inventory's site networks
     deny = []
     deny_kod = false            # answer denied clients with KoD DENY
