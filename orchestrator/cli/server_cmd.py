@@ -10,7 +10,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, replace
 from enum import StrEnum
 from pathlib import Path
@@ -25,7 +25,7 @@ from orchestrator.cli.context import options
 from orchestrator.errors import ConfigError, OrchError
 from orchestrator.ntp.access import LOOPBACK
 from orchestrator.serve.clientlog_store import ServerStatus, read_status
-from orchestrator.serve.config import ReferenceMode, ServerConfig, load_config_file
+from orchestrator.serve.config import ReferenceMode, ServerConfig, load_config_file, load_keys
 from orchestrator.serve.runner import NtpServerRunner
 from orchestrator.serve.unit import DEFAULT_UNIT_PATH, render_unit
 
@@ -316,7 +316,7 @@ def install_unit(
     config: Annotated[
         Path | None, typer.Option("--config", "-c", help="Config file the service should use.")
     ] = None,
-    port: Annotated[int, typer.Option("--port", "-p", help="UDP port.")] = 123,
+    port: Annotated[int, typer.Option("--port", "-p", min=1, max=65535, help="UDP port.")] = 123,
     reference: Annotated[
         Reference, typer.Option("--reference", "-r", help="host, upstream or local.")
     ] = Reference.HOST,
@@ -327,6 +327,21 @@ def install_unit(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a systemd unit for `orch server run` (it never calls systemctl)."""
+    # A file the service cannot use must fail here, not at every start of the service; one
+    # that is not there yet (deployed later) only gets a note.
+    checks: tuple[tuple[str, Path | None, Callable[[Path], object]], ...] = (
+        ("--config", config, load_config_file),
+        ("--keys", keys, load_keys),
+    )
+    for option, given, load in checks:
+        if given is not None and given.exists():
+            load(given)
+        elif given is not None:
+            options(ctx).err_console.print(
+                f"note: {option} {given} does not exist yet; the service will not start "
+                "until it does",
+                markup=False,
+            )
     argv0 = Path(sys.argv[0])
     orch = str(argv0.resolve()) if argv0.name == "orch" else shutil.which("orch")
     command = [orch] if orch else [sys.executable, "-m", "orchestrator"]

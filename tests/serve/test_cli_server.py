@@ -279,3 +279,25 @@ def test_status_without_clients_says_so_instead_of_empty_tables(
     out = capsys.readouterr().out
     assert f"No clients in {db} yet." in out
     assert "Hostname" not in out and "counter" not in out
+
+
+def test_install_unit_checks_the_files_it_points_at(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    unit = tmp_path / "orch-server.service"
+    keys = tmp_path / "ntp.keys"
+    keys.write_text("10 FOO TopSecretValue\n")
+    keys.chmod(0o600)
+    assert run(["server", "install-unit", "--path", str(unit), "--keys", str(keys)]) == 2
+    err = capsys.readouterr().err
+    assert f"{keys}:1: unknown key type 'FOO'" in err and "TopSecretValue" not in err
+    assert not unit.exists()
+    cfg = tmp_path / "server.toml"
+    cfg.write_text("nope = 1\n")
+    assert run(["server", "install-unit", "--path", str(unit), "--config", str(cfg)]) == 2
+    assert f"{cfg}: nope" in capsys.readouterr().err and not unit.exists()
+    assert run(["server", "install-unit", "--path", str(unit), "--port", "99999"]) == 2
+    assert not unit.exists()
+    later = tmp_path / "later.keys"  # deployed after the unit: a note, not an error
+    assert run(["server", "install-unit", "--path", str(unit), "--keys", str(later)]) == 0
+    assert f"note: --keys {later} does not exist yet" in capsys.readouterr().err
