@@ -63,7 +63,8 @@ def root(
             "--inventory",
             "-i",
             help="Inventory directory (hosts.yaml, groups.yaml, defaults.yaml). "
-            "Default: $ORCH_INVENTORY, else ./inventories/lab.",
+            "Default: $ORCH_INVENTORY, else ./inventories/lab, else the lab inventory "
+            "shipped with orch.",
             show_default=False,
         ),
     ] = None,
