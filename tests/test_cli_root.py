@@ -135,3 +135,14 @@ def test_verbosity_counts_every_spelling(args: list[str], level: int) -> None:
     from orchestrator.cli.app import _verbosity
 
     assert _verbosity(args) == level
+
+
+def test_an_unwritable_data_dir_points_at_orch_data_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = Path("/proc/orch-no-such-dir/data")  # cannot be created, even by root
+    monkeypatch.setenv("ORCH_DATA_DIR", str(data))
+    assert run(["lab", "up", "--devices", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("orch: error: /proc/orch-no-such-dir"), err
+    assert "set ORCH_DATA_DIR to a writable directory" in err and len(err.splitlines()) == 1

@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from orchestrator import __version__
+from orchestrator import __version__, paths
 from orchestrator.cli import (
     demo_cmd,
     inventory_cmd,
@@ -157,11 +157,23 @@ def run(argv: Sequence[str] | None = None) -> int:
             return _internal_error(err, exc, args)
         # A path given on the command line (or derived from one) cannot be read or
         # written: the user can act on that, so it is an input error, not a crash.
-        err.print(f"orch: error: {exc.filename}: {exc.strerror or exc}", markup=False)
+        err.print(
+            f"orch: error: {exc.filename}: {exc.strerror or exc}{_data_dir_hint(exc.filename)}",
+            markup=False,
+        )
         return EXIT_INPUT
     except Exception as exc:  # the one place an unexpected error becomes exit 3
         return _internal_error(err, exc, args)
     return EXIT_OK
+
+
+def _data_dir_hint(filename: object) -> str:
+    """Point at ORCH_DATA_DIR when the path is orch's own data directory (or on its way)."""
+    data = paths.data_dir().absolute()
+    failed = Path(str(filename)).absolute()
+    if failed == data or failed in data.parents or data in failed.parents:
+        return f" (orch keeps its data in {data}: set ORCH_DATA_DIR to a writable directory)"
+    return ""
 
 
 def _internal_error(err: Console, exc: Exception, args: list[str]) -> int:
