@@ -19,6 +19,11 @@ from orchestrator.parsing.types import RowError
 _MAY_HOLD_KEY = re.compile(r"key|secret|passw|trusted", re.IGNORECASE)
 
 
+# Tables whose header alone is a real answer, "no associations": chronyc prints just its
+# header when chronyd has no sources (a fresh host, or every server removed).
+_MAY_LIST_NOTHING = frozenset({"linux_chronyc_-n_sources"})
+
+
 def _quote(line: str) -> str:
     if _MAY_HOLD_KEY.search(line):
         return "(not shown: it may hold key material)"
@@ -60,6 +65,8 @@ def _parse_with(entry: IndexEntry, platform: str, text: str) -> ParsedOutput:
             hint="is this the output of that command? if so, please report this variant",
         ) from None
     if not result.rows:
+        if entry.stem in _MAY_LIST_NOTHING:  # every line was recognised: a header alone
+            return ParsedOutput(platform, command, associations=())
         raise ParseError(
             f"{platform} {command!r}: no {command!r} output recognised",
             platform=platform,

@@ -82,3 +82,15 @@ def test_a_rejected_line_that_may_hold_a_key_is_not_quoted() -> None:
         parse_output("cisco_ios", "show running-config | include ntp", text)
     assert caught.value.line == 1
     assert secret not in str(caught.value)
+
+
+def test_chronyc_sources_with_no_sources_is_an_empty_table_not_an_error() -> None:
+    # chronyc 4.3 (Debian 12) of a chronyd with no sources: the header alone, captured
+    # from a real chronyd in orch's lab (sshd + chronyd -x) before the first push.
+    header_only = (
+        "MS Name/IP address         Stratum Poll Reach LastRx Last sample               \n"
+        "===============================================================================\n"
+    )
+    parsed = parse_output("linux", "chronyc -n sources", header_only)
+    assert parsed.associations == ()
+    assert parse_output("linux", None, header_only).command == "chronyc -n sources"
