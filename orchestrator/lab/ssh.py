@@ -4,6 +4,12 @@ The terminal behaves like a router's vty: characters are echoed as typed, `\\r`,
 and `\\r\\n` each end one line, backspace edits, output lines end in `\\r\\n`. Device
 faults that concern the session (slow answers, a connection dropped mid-command) are
 applied here; the platform shells only decide what text to answer.
+
+Output is buffered per received chunk, as a vty's output is: what one SSH data message
+brings (a keystroke, or a whole line pasted by netmiko) is echoed, answered and
+prompted for in one SSH data message. The bytes are the same as a character-at-a-time
+echo; only the packet boundaries differ, and every SSH packet costs the client a
+decryption and a wake-up (paramiko does its part in Python).
 """
 
 from __future__ import annotations
@@ -50,13 +56,36 @@ class _DeviceServer(asyncssh.SSHServer):
         return self.device.check_login(username, password)
 
 
-async def _answer(device: SimDevice, process: Any, line: str, output: str) -> bool:
-    """Apply the session faults to one answer; False if the link was dropped instead."""
+class _Output:
+    """The vty's output buffer: text written while one received chunk is processed goes
+    out as one SSH data message on `flush()`."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self._parts: list[str] = []
+
+    def write(self, text: str) -> None:
+        self._parts.append(text)
+
+    def flush(self) -> None:
+        if self._parts:
+            self._stream.write("".join(self._parts))
+            self._parts.clear()
+
+
+async def _answer(device: SimDevice, process: Any, out: _Output, line: str, output: str) -> bool:
+    """Apply the session faults to one answer; False if the link was dropped instead.
+
+    A faulty device has echoed the line before it stalls or drops: what is buffered is
+    sent first."""
     faults = device.spec.faults
+    drop = faults.drop_on_command
+    dropping = drop is not None and drop != "" and line.strip().lower().startswith(drop.lower())
+    if faults.slow_response_s > 0 or dropping:
+        out.flush()
     if faults.slow_response_s > 0:
         await asyncio.sleep(faults.slow_response_s)
-    drop = faults.drop_on_command
-    if drop and line.strip().lower().startswith(drop.lower()):
+    if dropping:
         process.stdout.write(_crlf(output[: len(output) // 2]))
         await asyncio.sleep(0.05)
         conn = process.get_extra_info("connection")
@@ -75,7 +104,7 @@ class _Pager:
 
     MORE = " --More-- "
 
-    def __init__(self, out: Any, shell: Shell) -> None:
+    def __init__(self, out: _Output, shell: Shell) -> None:
         self.out = out
         self.shell = shell
         self.pending: list[str] = []
@@ -114,58 +143,85 @@ class _Pager:
         self.out.write(self.MORE if self.pending else self.shell.prompt())
 
 
-async def _interactive(device: SimDevice, process: Any) -> None:
-    shell = device.new_shell()
-    out = process.stdout
-    out.write(_crlf(shell.banner()) + shell.prompt())
-    pager = _Pager(out, shell)
-    buffer: list[str] = []
-    after_cr = False
-    while True:
-        try:
-            data = await process.stdin.read(4096)
-        except (asyncssh.TerminalSizeChanged, asyncssh.BreakReceived, asyncssh.SignalReceived):
-            continue
-        except (asyncssh.Error, ConnectionError):
-            return
-        if not data:
-            return
+class _Vty:
+    """One interactive session's line discipline: echo, line editing, paging, answers."""
+
+    def __init__(self, device: SimDevice, process: Any) -> None:
+        self.device = device
+        self.process = process
+        self.shell = device.new_shell()
+        self.out = _Output(process.stdout)
+        self.pager = _Pager(self.out, self.shell)
+        self.buffer: list[str] = []
+        self.after_cr = False
+
+    async def run(self) -> None:
+        self.out.write(_crlf(self.shell.banner()) + self.shell.prompt())
+        self.out.flush()
+        while True:
+            try:
+                data = await self.process.stdin.read(4096)
+            except (asyncssh.TerminalSizeChanged, asyncssh.BreakReceived, asyncssh.SignalReceived):
+                continue
+            except (asyncssh.Error, ConnectionError):
+                return
+            if not data:
+                return
+            go_on = await self.feed(data)
+            self.out.flush()
+            if not go_on:
+                return
+
+    async def feed(self, data: str) -> bool:
+        """Handle one received chunk; False once the session has ended."""
         for ch in data:
-            if after_cr and ch == "\n":
-                after_cr = False
+            if self.after_cr and ch == "\n":
+                self.after_cr = False
                 continue  # \r\n is one Enter
-            after_cr = ch == "\r"
-            if pager.active:
-                pager.key(ch)
+            self.after_cr = ch == "\r"
+            if self.pager.active:
+                self.pager.key(ch)
             elif ch in "\r\n":
-                line = "".join(buffer)
-                buffer.clear()
-                out.write("\r\n")
-                reply = shell.handle(line)
-                if not await _answer(device, process, line, reply.output):
-                    return
-                if reply.close:
-                    if reply.output:
-                        out.write(_crlf(reply.output))
-                    process.exit(0)
-                    return
-                pager.start(reply.output)
-            elif ch in _BACKSPACE:
-                if buffer:
-                    buffer.pop()
-                    if shell.echo():
-                        out.write("\b \b")
-            elif ch == "\x1a":  # Ctrl-Z leaves configuration mode
-                buffer.clear()
-                shell.handle("end")
-                out.write("^Z\r\n" + shell.prompt())
-            elif ch == "\x03":  # Ctrl-C abandons the line
-                buffer.clear()
-                out.write("\r\n" + shell.prompt())
-            elif ch >= " " or ch == "\t":
-                buffer.append(ch)
+                if not await self._enter():
+                    return False
+            else:
+                self._key(ch)
+        return True
+
+    async def _enter(self) -> bool:
+        line = "".join(self.buffer)
+        self.buffer.clear()
+        self.out.write("\r\n")
+        reply = self.shell.handle(line)
+        if not await _answer(self.device, self.process, self.out, line, reply.output):
+            return False
+        if reply.close:
+            if reply.output:
+                self.out.write(_crlf(reply.output))
+            self.out.flush()
+            self.process.exit(0)
+            return False
+        self.pager.start(reply.output)
+        return True
+
+    def _key(self, ch: str) -> None:
+        shell, out = self.shell, self.out
+        if ch in _BACKSPACE:
+            if self.buffer:
+                self.buffer.pop()
                 if shell.echo():
-                    out.write(ch)
+                    out.write("\b \b")
+        elif ch == "\x1a":  # Ctrl-Z leaves configuration mode
+            self.buffer.clear()
+            shell.handle("end")
+            out.write("^Z\r\n" + shell.prompt())
+        elif ch == "\x03":  # Ctrl-C abandons the line
+            self.buffer.clear()
+            out.write("\r\n" + shell.prompt())
+        elif ch >= " " or ch == "\t":
+            self.buffer.append(ch)
+            if shell.echo():
+                out.write(ch)
 
 
 def _exit(process: Any, status: int) -> None:
@@ -184,7 +240,9 @@ async def _handle_process(device: SimDevice, process: Any) -> None:
     try:
         if process.command is not None:
             result = await device.exec_command_async(process.command)
-            if not await _answer(device, process, process.command, result.stdout):
+            if not await _answer(
+                device, process, _Output(process.stdout), process.command, result.stdout
+            ):
                 return
             if result.stdout:
                 process.stdout.write(_crlf(result.stdout))
@@ -192,7 +250,7 @@ async def _handle_process(device: SimDevice, process: Any) -> None:
                 process.stderr.write(_crlf(result.stderr))
             _exit(process, result.exit_status)
             return
-        await _interactive(device, process)
+        await _Vty(device, process).run()
         process.exit(0)
     except (BrokenPipeError, ConnectionError, asyncssh.Error):
         return
