@@ -21,6 +21,7 @@ Everything stays on loopback: devices listen on 127.0.x.y and their NTP clients 
 from __future__ import annotations
 
 import argparse
+import logging
 import multiprocessing as mp
 import os
 import re
@@ -243,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=50)
     parser.add_argument("--ansible", action="store_true", help="also time Ansible if available")
     args = parser.parse_args(argv)
+    # paramiko logs "Socket exception" at ERROR when sessions close; not news here.
+    logging.getLogger("paramiko").setLevel(logging.CRITICAL)
     for n in args.sizes:
         if not 1 <= n <= 5000:
             parser.error("N must be between 1 and 5000")
