@@ -36,6 +36,8 @@ def parse_span(text: str, option: str = "--since") -> float:
 
 def write_atomically(path: Path, text: str) -> None:
     """Readers (node_exporter, a web server) never see a half-written file."""
+    if path.is_dir():
+        raise InputError(f"--out {path}: is a directory", hint="give a file name in it")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -49,6 +51,9 @@ def write_atomically(path: Path, text: str) -> None:
             handle.write(text)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
+    except OSError as exc:  # a full disk, a quota: again name the user's file
+        Path(tmp).unlink(missing_ok=True)
+        raise InputError(f"--out {path}: cannot write it ({exc.strerror or exc})") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

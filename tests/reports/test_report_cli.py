@@ -125,3 +125,14 @@ def test_table_prints_reasons_literally_not_as_markup(
         store.save_run([verdict], started_at=time.time() - 5, finished_at=time.time())
     run(["report", "--db", str(path)])
     assert reason in capsys.readouterr().out
+
+
+def test_out_naming_a_directory_says_so(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "reports"
+    target.mkdir()
+    assert run(["report", "--db", str(db), "--format", "csv", "--out", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"orch: error: --out {target}: is a directory (give a file name in it)\n"
+    assert list(target.iterdir()) == []  # no temporary file left behind
