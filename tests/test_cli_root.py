@@ -146,3 +146,14 @@ def test_an_unwritable_data_dir_points_at_orch_data_dir(
     err = capsys.readouterr().err
     assert err.startswith("orch: error: /proc/orch-no-such-dir"), err
     assert "set ORCH_DATA_DIR to a writable directory" in err and len(err.splitlines()) == 1
+
+
+def test_a_file_where_a_directory_is_needed_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ORCH_DATA_DIR", str(tmp_path / "data"))
+    a_file = tmp_path / "units"
+    a_file.write_text("not a directory\n")
+    assert run(["schedule", "install", "--unit-dir", str(a_file)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"orch: error: {a_file}: is a file, where a directory is needed\n"

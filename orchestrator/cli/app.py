@@ -7,6 +7,7 @@ Exit codes are decided here and only here:
 
 from __future__ import annotations
 
+import errno
 import logging
 import sys
 import traceback
@@ -157,10 +158,10 @@ def run(argv: Sequence[str] | None = None) -> int:
             return _internal_error(err, exc, args)
         # A path given on the command line (or derived from one) cannot be read or
         # written: the user can act on that, so it is an input error, not a crash.
-        err.print(
-            f"orch: error: {exc.filename}: {exc.strerror or exc}{_data_dir_hint(exc.filename)}",
-            markup=False,
-        )
+        why = exc.strerror or str(exc)
+        if exc.errno == errno.EEXIST and Path(str(exc.filename)).is_file():
+            why = "is a file, where a directory is needed"  # mkdir over a file
+        err.print(f"orch: error: {exc.filename}: {why}{_data_dir_hint(exc.filename)}", markup=False)
         return EXIT_INPUT
     except Exception as exc:  # the one place an unexpected error becomes exit 3
         return _internal_error(err, exc, args)
