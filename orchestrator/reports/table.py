@@ -44,8 +44,10 @@ class _DeviceTable:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         rows = [self._cells(d) for d in self.run.devices]
+        # A column no device filled (no peer, no offset: all unreachable) only takes room.
+        filled = [c for c in _COLUMNS if c in ("Host", "Verdict") or any(str(r[c]) for r in rows)]
         for dropped in range(len(_OPTIONAL) + 1):
-            shown = [c for c in _COLUMNS if c not in _OPTIONAL[:dropped]]
+            shown = [c for c in filled if c not in _OPTIONAL[:dropped]]
             # each column: its widest cell + 2 padding + 1 rule; then the reason's minimum
             needed = 1 + _REASON_MIN + 3 + sum(_widest(c, rows) + 3 for c in shown)
             if needed <= options.max_width:

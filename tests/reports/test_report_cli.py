@@ -136,3 +136,21 @@ def test_out_naming_a_directory_says_so(
     err = capsys.readouterr().err
     assert err == f"orch: error: --out {target}: is a directory (give a file name in it)\n"
     assert list(target.iterdir()) == []  # no temporary file left behind
+
+
+def test_table_leaves_out_columns_no_device_filled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import dataclasses
+
+    monkeypatch.setenv("COLUMNS", "200")
+    empty = dataclasses.replace(
+        run_verdicts(0)[0], peer=None, offset_ms=None, stratum=None, reach=None
+    )
+    path = tmp_path / "h.sqlite"
+    with HistoryStore(path) as store:
+        store.save_run([empty], started_at=time.time() - 5, finished_at=time.time())
+    run(["report", "--db", str(path)])
+    header = next(line for line in capsys.readouterr().out.splitlines() if "Host" in line)
+    assert "Verdict" in header and "Reason" in header
+    assert not any(name in header for name in ("Peer", "Offset ms", "Reach"))
