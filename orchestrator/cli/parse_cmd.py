@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 from enum import StrEnum
 from pathlib import Path
@@ -25,13 +26,21 @@ class OutputFormat(StrEnum):
 
 def _read(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8", errors="replace")
+        return _decode(path.read_bytes())
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise InputError(f"{path}: is a directory, not a saved command output") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def _decode(data: bytes) -> str:
+    """Saved output as text. Windows PowerShell's `w32tm ... > out.txt` writes UTF-16 with
+    a byte-order mark, and `Out-File -Encoding utf8` a UTF-8 one: honour the mark."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16", errors="replace")
+    return data.decode("utf-8-sig", errors="replace")
 
 
 def _parse_file(path: Path, platform: str, command: str | None) -> ParsedOutput:

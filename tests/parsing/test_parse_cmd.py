@@ -64,3 +64,20 @@ def test_ios_association_table_rows_fit_80_columns(
     rows = [line for line in capsys.readouterr().out.splitlines() if "192.0.2.1" in line]
     assert len(rows) == 2 and all(len(row) <= 80 for row in rows), rows
     assert "sys.peer" in rows[1] and "1.303" in rows[0]
+
+
+@pytest.mark.parametrize(
+    ("encoding", "bom"), [("utf-16-le", b"\xff\xfe"), ("utf-8", b"\xef\xbb\xbf")]
+)
+def test_windows_saved_output_with_a_byte_order_mark_parses(
+    encoding: str, bom: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `w32tm /query /peers > peers.txt` in Windows PowerShell 5 writes UTF-16LE with a BOM
+    # and CRLF line ends; `Out-File -Encoding utf8` writes a UTF-8 BOM.
+    capture = CASES / "windows/w32tm_query_peers/bolt_workshop_five_peers.raw"
+    assert run(["parse", str(capture), "-p", "windows"]) == 0
+    expected = json.loads(capsys.readouterr().out)
+    saved = tmp_path / "peers.txt"
+    saved.write_bytes(bom + capture.read_text().replace("\n", "\r\n").encode(encoding))
+    assert run(["parse", str(saved), "-p", "windows"]) == 0
+    assert json.loads(capsys.readouterr().out) == expected
