@@ -157,3 +157,14 @@ def test_a_file_where_a_directory_is_needed_says_so(
     assert run(["schedule", "install", "--unit-dir", str(a_file)]) == 2
     err = capsys.readouterr().err
     assert err == f"orch: error: {a_file}: is a file, where a directory is needed\n"
+
+
+@pytest.mark.parametrize("command", ["push", "verify"])
+def test_no_match_repeats_the_filters_given(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lab = Path(__file__).resolve().parents[1] / "inventories" / "lab"
+    argv = ["--inventory", str(lab), command, "--group", "ios", "--platform", "windows"]
+    assert run(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("orch: error: no hosts match --platform windows --group ios"), err

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from orchestrator.errors import InventoryError
+from orchestrator.errors import InputError, InventoryError
 from orchestrator.inventory import Inventory
 
 DEFAULT_INVENTORY = Path("inventories/lab")
@@ -48,6 +48,19 @@ def require_hosts(inventory: Inventory) -> None:
             f"{inventory.directory / 'hosts.yaml'}: no hosts defined",
             hint="add at least one host; inventories/example shows the layout",
         )
+
+
+def no_match(**filters: str | list[str] | None) -> InputError:
+    """ "no hosts match --site hq --platform windows": the filters, as the user typed them."""
+    given = " ".join(
+        f"--{name} {v}"
+        for name, value in filters.items()
+        for v in (value if isinstance(value, list) else [value])
+        if v
+    )
+    return InputError(
+        f"no hosts match {given}", hint="see `orch inventory show` with the same filters"
+    )
 
 
 def options(ctx: typer.Context) -> GlobalOptions:

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from orchestrator.cli.context import options, require_hosts
+from orchestrator.cli.context import no_match, options, require_hosts
 from orchestrator.engine.push import PushOptions, push_hosts
 from orchestrator.errors import InputError
 from orchestrator.inventory import inventory_or_packaged_lab, load_inventory
@@ -74,7 +74,7 @@ def push(
     require_hosts(inventory)
     hosts = inventory.select(site=site, hosts=host or None, platform=platform, group=group)
     if not hosts:
-        raise InputError("no hosts match the filters (see `orch inventory show`)")
+        raise no_match(site=site, host=host, platform=platform, group=group)
     push_options = PushOptions(
         dry_run=dry_run,
         workers=workers,

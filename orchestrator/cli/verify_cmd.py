@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from orchestrator import paths
-from orchestrator.cli.context import options, require_hosts
+from orchestrator.cli.context import no_match, options, require_hosts
 from orchestrator.engine.verify import store_run, verify_hosts
 from orchestrator.errors import InputError
 from orchestrator.inventory import inventory_or_packaged_lab, load_inventory
@@ -108,7 +108,7 @@ def verify(
     require_hosts(inventory)
     hosts = inventory.select(site=site, hosts=host or None, platform=platform, group=group)
     if not hosts:
-        raise InputError("no hosts match the filters (see `orch inventory show`)")
+        raise no_match(site=site, host=host, platform=platform, group=group)
     log_path = client_log or paths.client_log_db()
     db_path = db or paths.history_db()
     # Open the history first: a bad --db must fail before minutes of collection, not after.
