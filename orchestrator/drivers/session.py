@@ -199,6 +199,10 @@ def _describe(exc: BaseException, policy: _HostKeyPolicy | None) -> str:
         return f"SSH key file not found: {exc.filename}"
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
+    if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError):
+        # paramiko's "[Errno None] Unable to connect to port 22 on ...": every address
+        # refused or unreachable, the same as netmiko's TCP failure above
+        return "connection refused or unreachable"
     if isinstance(exc, EOFError | ConnectionResetError | BrokenPipeError):
         return "session dropped by the device"
     if isinstance(exc, OSError) and "closed" in str(exc).lower():

@@ -152,3 +152,15 @@ def test_refused_port(tmp_path: Path) -> None:
     port = _free_port()
     with pytest.raises(ConnectionFailure, match=rf"srv1 \(127\.0\.0\.1:{port}\): connect: "):
         open_session(_host(port, tmp_path / "none"), known_hosts=tmp_path / "kh", timeout_s=2)
+
+
+def test_refused_port_reads_like_the_cli_devices_do(tmp_path: Path) -> None:
+    # paramiko says "[Errno None] Unable to connect to port N on 127.0.0.1"; users see the
+    # same words as for an IOS device whose port is closed.
+    port = _free_port()
+    with pytest.raises(ConnectionFailure) as failure:
+        open_session(_host(port, tmp_path / "none"), known_hosts=tmp_path / "kh", timeout_s=2)
+    assert str(failure.value).endswith(
+        f"srv1 (127.0.0.1:{port}): connect: connection refused or unreachable"
+    ), str(failure.value)
+    assert "Errno" not in str(failure.value)
