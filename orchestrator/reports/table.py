@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, Group, JustifyMethod, RenderResult
@@ -30,6 +31,12 @@ _OPTIONAL = ("Site", "Platform", "Peer")
 _COLUMNS = ("Host", "Site", "Platform", "Verdict", "Peer", "Offset ms", "St", "Reach")
 _JUSTIFY: dict[str, JustifyMethod] = {"Offset ms": "right", "St": "right", "Reach": "right"}
 _REASON_MIN = 20
+
+
+def _without_device(host: str, reason: str) -> str:
+    """'could not read the device: r1 (10.0.0.1:22): connect: ...' -> '...: connect: ...':
+    the row already names the device."""
+    return re.sub(rf"{re.escape(host)} \([^()]*\): ", "", reason, count=1)
 
 
 def _widest(column: str, rows: list[dict[str, str | Text]]) -> int:
@@ -66,7 +73,7 @@ class _DeviceTable:
             "Offset ms": "" if d.offset_ms is None else f"{d.offset_ms:.3f}",
             "St": "" if d.stratum is None else str(d.stratum),
             "Reach": reach_text(d.reach),
-            "Reason": Text(d.reason),
+            "Reason": Text(_without_device(d.host, d.reason)),
         }
 
     def _table(self, shown: list[str], rows: list[dict[str, str | Text]]) -> Table:

@@ -118,7 +118,7 @@ def test_table_prints_reasons_literally_not_as_markup(
     import dataclasses
 
     monkeypatch.setenv("COLUMNS", "250")  # one line per device
-    reason = "could not read the device: rtr1 ([fd00::1]:22): connect: refused [bold]"
+    reason = "could not read the device: no route to [fd00::1]:22 [bold]"
     verdict = dataclasses.replace(run_verdicts(0)[0], reason=reason)
     path = tmp_path / "h.sqlite"
     with HistoryStore(path) as store:
@@ -154,3 +154,22 @@ def test_table_leaves_out_columns_no_device_filled(
     header = next(line for line in capsys.readouterr().out.splitlines() if "Host" in line)
     assert "Verdict" in header and "Reason" in header
     assert not any(name in header for name in ("Peer", "Offset ms", "Reach"))
+
+
+def test_table_reason_does_not_repeat_the_device_of_its_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import dataclasses
+
+    monkeypatch.setenv("COLUMNS", "250")
+    base = run_verdicts(0)[0]
+    reason = f"could not read the device: {base.host} (10.1.1.1:22): connect: refused"
+    path = tmp_path / "h.sqlite"
+    with HistoryStore(path) as store:
+        verdict = dataclasses.replace(base, reason=reason)
+        store.save_run([verdict], started_at=time.time() - 5, finished_at=time.time())
+    run(["report", "--db", str(path)])
+    out = capsys.readouterr().out
+    assert "could not read the device: connect: refused" in out and "10.1.1.1:22" not in out
+    run(["report", "--db", str(path), "--format", "csv"])  # the stored reason is whole
+    assert reason in capsys.readouterr().out
