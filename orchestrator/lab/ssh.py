@@ -20,7 +20,8 @@ import logging
 from typing import Any
 
 import asyncssh
-from asyncssh.packet import UInt32
+from asyncssh.constants import MSG_IGNORE
+from asyncssh.packet import String, UInt32
 
 from orchestrator.lab.device import Shell, SimDevice
 
@@ -33,6 +34,28 @@ def _crlf(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\n", "\r\n")
 
 
+_IGNORE_PADDING = (String(b""),)
+
+
+def _without_ignore_padding(conn: asyncssh.SSHServerConnection) -> None:
+    """Stop asyncssh from sending an empty SSH_MSG_IGNORE ahead of every packet.
+
+    That padding is the RFC 4251 9.3.1 countermeasure for CBC ciphers; asyncssh sends it
+    whatever the cipher, but offers no CBC by default (the lab leaves its defaults), and
+    real routers do not send it. It doubled the packets a client decrypts and wakes up
+    for, about 10% of the CPU of a lab login. asyncssh sends it from `send_packet`
+    itself, so the filter sits on this connection's `send_packet`.
+    """
+    send = conn.send_packet
+
+    def send_packet(pkttype: int, *args: bytes, handler: Any = None) -> None:
+        if pkttype == MSG_IGNORE and args == _IGNORE_PADDING:
+            return
+        send(pkttype, *args, handler=handler)
+
+    conn.send_packet = send_packet  # type: ignore[method-assign]
+
+
 class _DeviceServer(asyncssh.SSHServer):
     def __init__(self, device: SimDevice) -> None:
         self.device = device
@@ -40,6 +63,7 @@ class _DeviceServer(asyncssh.SSHServer):
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self._conn = conn
+        _without_ignore_padding(conn)
         self.device.sessions.add(conn)
 
     def connection_lost(self, exc: Exception | None) -> None:
