@@ -12,6 +12,17 @@ from orchestrator.cli.context import options
 from orchestrator.inventory import inventory_or_packaged_lab
 from orchestrator.reports import build_table
 
+# typer keeps a docstring's line breaks, so the help is built one paragraph per line.
+DEMO_HELP = (
+    "Lab + server + push + verify + report, in one command.\n\n"
+    "Starts orch's NTP server on 127.0.0.1 and the lab fleet on loopback (simulated IOS, "
+    "CatOS and Windows devices; real Linux hosts with sshd and chronyd -x when run as root "
+    "with the Debian packages installed), pushes the NTP client configuration, waits for the "
+    "devices to synchronise, verifies each one, writes the HTML report and stops everything "
+    "it started.\n\n"
+    "Exit 0 only when every lab device is compliant."
+)
+
 
 def demo(
     ctx: typer.Context,
@@ -43,14 +54,7 @@ def demo(
         ),
     ] = None,
 ) -> None:
-    """Lab + server + push + verify + report, in one command.
-
-    Starts orch's NTP server on 127.0.0.1 and the lab fleet on loopback (simulated IOS,
-    CatOS and Windows devices; real Linux hosts with sshd and chronyd -x when run as root
-    with the Debian packages installed), pushes the NTP client configuration, waits for
-    the devices to synchronise, verifies each one, writes the HTML report and stops
-    everything it started. Exit 0 only when every lab device is compliant.
-    """
+    """Lab + server + push + verify + report, in one command (help text: DEMO_HELP)."""
     from orchestrator.lab.demo import DemoOptions, run_demo
 
     opts = options(ctx)
@@ -85,4 +89,4 @@ def demo(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("demo")(demo)
+    app.command("demo", help=DEMO_HELP)(demo)
