@@ -374,6 +374,7 @@ class ExecSession:
         return ""
 
     def close(self) -> None:
+        _stop_reader(self._client.get_transport())
         self._client.close()
 
     def __enter__(self) -> ExecSession:
@@ -381,6 +382,25 @@ class ExecSession:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _stop_reader(transport: paramiko.Transport | None) -> None:
+    """End paramiko's reader thread before its socket descriptor is released.
+
+    Transport.close() closes the socket while the reader thread may still be inside a
+    read; in a busy fleet run the descriptor number is soon reused by another session's
+    new connection, and the stale thread then reads bytes of that connection, whose key
+    exchange fails ("Negotiation failed", about once in 2,000 sessions). Shutting the
+    socket down (the descriptor stays allocated) makes the reader see EOF at once; it
+    then closes the socket itself and marks the transport inactive, and the client's
+    close() that follows has nothing left to race with.
+    """
+    if transport is None or not transport.is_alive():
+        return
+    sock = transport.sock
+    with contextlib.suppress(OSError, AttributeError):
+        sock.shutdown(socket.SHUT_RDWR)
+    transport.join(1.0)
 
 
 def _drain(chan: paramiko.Channel, *, deadline: float) -> tuple[str, str]:
@@ -639,6 +659,9 @@ class CliSession:
         return output
 
     def close(self) -> None:
+        with contextlib.suppress(Exception):
+            pre = getattr(self._conn, "remote_conn_pre", None)
+            _stop_reader(pre.get_transport() if pre is not None else None)
         with contextlib.suppress(Exception):
             self._conn.disconnect()
 
