@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -70,3 +71,23 @@ def options(ctx: typer.Context) -> GlobalOptions:
     if isinstance(obj, GlobalOptions):
         return obj
     return GlobalOptions(default_inventory(), None, 0, False)
+
+
+# Options shared by the commands that work on a selection of hosts (push, verify), so
+# that their names, help and behaviour cannot drift apart.
+SiteOption = Annotated[str | None, typer.Option("--site", help="Only hosts of this site.")]
+HostOption = Annotated[
+    list[str] | None, typer.Option("--host", help="Only this host (repeatable).")
+]
+PlatformOption = Annotated[
+    str | None, typer.Option("--platform", help="Only hosts of this platform.")
+]
+GroupOption = Annotated[str | None, typer.Option("--group", help="Only hosts in this group.")]
+AcceptNewHostKeysOption = Annotated[
+    bool,
+    typer.Option(
+        "--accept-new-host-keys",
+        help="Trust and record unknown SSH host keys (first contact). Changed keys are "
+        "always refused.",
+    ),
+]

@@ -13,7 +13,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from orchestrator.cli.context import no_match, options, require_hosts
+from orchestrator.cli.context import (
+    AcceptNewHostKeysOption,
+    GroupOption,
+    HostOption,
+    PlatformOption,
+    SiteOption,
+    no_match,
+    options,
+    require_hosts,
+)
 from orchestrator.engine.push import PushOptions, push_hosts
 from orchestrator.errors import InputError
 from orchestrator.inventory import inventory_or_packaged_lab, load_inventory
@@ -31,14 +40,10 @@ _STYLE = {
 
 def push(
     ctx: typer.Context,
-    site: Annotated[str | None, typer.Option("--site", help="Only hosts of this site.")] = None,
-    host: Annotated[
-        list[str] | None, typer.Option("--host", help="Only this host (repeatable).")
-    ] = None,
-    platform: Annotated[
-        str | None, typer.Option("--platform", help="Only hosts of this platform.")
-    ] = None,
-    group: Annotated[str | None, typer.Option("--group", help="Only hosts in this group.")] = None,
+    site: SiteOption = None,
+    host: HostOption = None,
+    platform: PlatformOption = None,
+    group: GroupOption = None,
     dry_run: Annotated[
         bool,
         typer.Option("--dry-run", help="Print the diff per device; change nothing."),
@@ -50,14 +55,7 @@ def push(
         float,
         typer.Option("--timeout", min=1.0, help="Seconds allowed per device (whole push)."),
     ] = 120.0,
-    accept_new_host_keys: Annotated[
-        bool,
-        typer.Option(
-            "--accept-new-host-keys",
-            help="Trust and record unknown SSH host keys (first contact). Changed keys are "
-            "always refused.",
-        ),
-    ] = False,
+    accept_new_host_keys: AcceptNewHostKeysOption = False,
     output_format: Annotated[
         str | None, typer.Option("--format", "-f", help="table (default) or json.")
     ] = None,

@@ -10,7 +10,16 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from orchestrator import paths
-from orchestrator.cli.context import no_match, options, require_hosts
+from orchestrator.cli.context import (
+    AcceptNewHostKeysOption,
+    GroupOption,
+    HostOption,
+    PlatformOption,
+    SiteOption,
+    no_match,
+    options,
+    require_hosts,
+)
 from orchestrator.engine.verify import store_run, verify_hosts
 from orchestrator.errors import InputError
 from orchestrator.inventory import inventory_or_packaged_lab, load_inventory
@@ -49,14 +58,10 @@ DbPath = Annotated[
 
 def verify(
     ctx: typer.Context,
-    site: Annotated[str | None, typer.Option("--site", help="Only hosts of this site.")] = None,
-    host: Annotated[
-        list[str] | None, typer.Option("--host", help="Only this host (repeatable).")
-    ] = None,
-    platform: Annotated[
-        str | None, typer.Option("--platform", help="Only hosts of this platform.")
-    ] = None,
-    group: Annotated[str | None, typer.Option("--group", help="Only hosts in this group.")] = None,
+    site: SiteOption = None,
+    host: HostOption = None,
+    platform: PlatformOption = None,
+    group: GroupOption = None,
     wait: Annotated[
         float,
         typer.Option(
@@ -85,14 +90,7 @@ def verify(
     timeout: Annotated[
         float, typer.Option("--timeout", min=1.0, help="Seconds allowed per device.")
     ] = 30.0,
-    accept_new_host_keys: Annotated[
-        bool,
-        typer.Option(
-            "--accept-new-host-keys",
-            help="Trust and record unknown SSH host keys (first contact). Changed keys are "
-            "always refused.",
-        ),
-    ] = False,
+    accept_new_host_keys: AcceptNewHostKeysOption = False,
     keep_days: KeepDays = DEFAULT_KEEP_DAYS,
     keep_evidence_days: KeepEvidenceDays = DEFAULT_KEEP_EVIDENCE_DAYS,
 ) -> None:
