@@ -428,7 +428,18 @@ def import_ansible(
         raise InputError(
             "give the NTP server(s) the imported hosts should use with --ntp-server ADDRESS"
         )
-    layout = convert(read_ansible(source), ntp_servers=ntp_servers, site=site)
+    inventory = read_ansible(source)
+    if not inventory.hosts:  # empty, only comments, or only empty groups
+        raise InputError(
+            f"{source}: no hosts in this Ansible inventory (nothing to import)",
+            hint="give the inventory file that lists the hosts",
+        )
+    layout = convert(inventory, ntp_servers=ntp_servers, site=site)
+    if not layout.hosts:
+        raise InputError(
+            f"{source}: no host can be imported ({len(inventory.hosts)} skipped, first: "
+            f"{next(w for w in layout.warnings if w.startswith('host '))})"
+        )
     targets = {name: out / name for name in ("hosts.yaml", "groups.yaml", "defaults.yaml")}
     existing = [str(p) for p in targets.values() if p.exists()]
     if existing and not force:

@@ -247,3 +247,46 @@ def test_import_refuses_a_repeated_ntp_server_before_writing(
     err = capsys.readouterr().err
     assert err == "orch: error: --ntp-server 192.0.2.10 is given more than once\n"
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("empty.ini", ""),
+        ("comments.ini", "# nothing here yet\n; nor here\n"),
+        ("groups.ini", "[routers]\n[switches:vars]\nansible_user=ops\n"),
+        ("groups.yml", "all:\n  children:\n    routers:\n    switches: {}\n"),
+    ],
+)
+def test_import_of_an_inventory_without_hosts_is_an_input_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, text: str
+) -> None:
+    source = tmp_path / name
+    source.write_text(text)
+    out = tmp_path / "imported"
+    argv = ["inventory", "import", "ansible", str(source), "--out", str(out)]
+    assert run([*argv, "--ntp-server", "192.0.2.10"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == (
+        f"orch: error: {source}: no hosts in this Ansible inventory (nothing to import) "
+        "(give the inventory file that lists the hosts)\n"
+    )
+    assert captured.out == ""
+    assert not out.exists()
+
+
+def test_import_where_no_host_is_usable_is_an_input_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "net.ini"
+    source.write_text("[fw]\nfw1 ansible_network_os=fortios ansible_user=ops\n")
+    out = tmp_path / "imported"
+    argv = ["inventory", "import", "ansible", str(source), "--out", str(out)]
+    assert run([*argv, "--ntp-server", "192.0.2.10"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1
+    assert err.startswith(
+        f"orch: error: {source}: no host can be imported (1 skipped, first: host fw1"
+    )
+    assert "fw1" in err and "fortios" in err and "Traceback" not in err
+    assert not out.exists()
