@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -59,6 +60,10 @@ def write_atomically(path: Path, text: str) -> None:
         raise
 
 
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
 def report(
     ctx: typer.Context,
     since: Annotated[
@@ -85,6 +90,12 @@ def report(
     fmt = output_format or opts.output_format or "table"
     if fmt not in FORMATS:
         raise InputError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    if out is None and fmt == "html" and stdout_is_terminal():
+        # A whole page of markup is of no use on a terminal; a pipe or redirect still gets it.
+        raise InputError(
+            "--format html on a terminal: give --out FILE",
+            hint="or redirect: orch report --format html > report.html",
+        )
     window_s = parse_span(since)
     db_path = db or paths.history_db()
     if db is not None and not db.exists():

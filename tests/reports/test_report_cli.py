@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.cli import report_cmd
 from orchestrator.cli.app import run
 from orchestrator.store import DAY_S, HistoryStore
 from reports.report_fixtures import run_verdicts
@@ -173,3 +174,31 @@ def test_table_reason_does_not_repeat_the_device_of_its_row(
     assert "could not read the device: connect: refused" in out and "10.1.1.1:22" not in out
     run(["report", "--db", str(path), "--format", "csv"])  # the stored reason is whole
     assert reason in capsys.readouterr().out
+
+
+def test_html_on_a_terminal_asks_for_out_and_prints_nothing(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(report_cmd, "stdout_is_terminal", lambda: True)
+    assert run(["report", "--db", str(db), "--format", "html"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        "orch: error: --format html on a terminal: give --out FILE "
+        "(or redirect: orch report --format html > report.html)\n"
+    )
+    # --out still writes the page, and other formats still print on the terminal.
+    out = tmp_path / "ntp.html"
+    assert run(["report", "--db", str(db), "--format", "html", "--out", str(out)]) == 1
+    assert out.read_text().lstrip().lower().startswith("<!doctype html")
+    assert run(["report", "--db", str(db), "--format", "json"]) == 1
+    assert json.loads(capsys.readouterr().out)["summary"]["noncompliant"] == 1
+
+
+def test_html_to_a_pipe_prints_the_page(
+    db: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(report_cmd, "stdout_is_terminal", lambda: False)
+    assert run(["report", "--db", str(db), "--format", "html"]) == 1
+    page = capsys.readouterr().out
+    assert page.lstrip().lower().startswith("<!doctype html") and "sw9" in page
