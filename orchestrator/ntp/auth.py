@@ -7,7 +7,8 @@ Keys file, the chrony/ntpd `ID TYPE KEY` format, one key per line, `#` comments:
     3 AES128 HEX:<32 hex digits>   AES-128-CMAC (RFC 8573), key exactly 16 octets
     4 M plaintext                  ntpd: M = MD5; no prefix -> ASCII if <= 20
     5 SHA1 <40 hex digits>         characters, else hexadecimal (ntpd/NTPsec rule)
-    6 plaintext                    chrony: type omitted -> MD5
+    6 plaintext                    chrony: type omitted -> MD5 (the key must not
+                                   be a bare type name: `6 MD5` is an error)
 
 Digests: MD5 and SHA1 = H(key || packet) (the legacy, non-HMAC construction every
 NTP implementation uses); AES128 = CMAC(key, packet). The packet is the header
@@ -131,6 +132,10 @@ def parse_key_text(text: str) -> bytes:
     return text.encode()
 
 
+def _is_type_name(text: str) -> bool:
+    return text.upper() in _TYPE_ALIASES or text.upper() in _UNSUPPORTED_TYPES
+
+
 def parse_keys_file(text: str, source: str = "keys file") -> KeyStore:
     """Parse a chrony/ntpd keys file. Raises ConfigError naming `source:line` (never the key)."""
     keys: dict[int, SymmetricKey] = {}
@@ -140,6 +145,11 @@ def parse_keys_file(text: str, source: str = "keys file") -> KeyStore:
             continue
         cols = line.split()
         where = f"{source}:{lineno}"
+        if len(cols) == 2 and _is_type_name(cols[1]):
+            # `1 MD5` is a type with its key missing, not chrony's `ID KEY` form
+            raise ConfigError(
+                f"{where}: key type {cols[1]!r} has no key", hint="write 'ID TYPE KEY'"
+            )
         if len(cols) == 2:
             id_text, type_text, key_text = cols[0], "MD5", cols[1]
         elif len(cols) == 3:

@@ -42,6 +42,12 @@ def test_parse_keys_file_all_forms() -> None:
         ("1 MD5 HEX:0g", "keys:1: HEX: key is not"),
         ("1 MD5 a\n1 MD5 b", "keys:2: duplicate key id 1"),
         ("0 MD5 a", "keys:1: key id must be in"),
+        # a type and no key is not chrony's two-column `ID KEY` form
+        ("1 MD5", "keys:1: key type 'MD5' has no key"),
+        ("# c\n1 SHA1", "keys:2: key type 'SHA1' has no key"),
+        ("1 AES128", "keys:1: key type 'AES128' has no key"),
+        ("1 m", "keys:1: key type 'm' has no key"),
+        ("1 SHA256", "keys:1: key type 'SHA256' has no key"),
     ],
 )
 def test_bad_keys_files_name_the_line_never_the_key(text: str, message: str) -> None:
