@@ -26,7 +26,7 @@ from orchestrator.errors import ConfigError, OrchError
 from orchestrator.ntp.access import LOOPBACK
 from orchestrator.serve.clientlog_store import ServerStatus, read_status
 from orchestrator.serve.config import ReferenceMode, ServerConfig, load_config_file, load_keys
-from orchestrator.serve.runner import NtpServerRunner
+from orchestrator.serve.runner import NtpServerRunner, typed_meta, upgrade_meta
 from orchestrator.serve.unit import DEFAULT_UNIT_PATH, render_unit
 
 group = typer.Typer(help="Run the site NTP server and inspect its clients.", no_args_is_help=True)
@@ -237,7 +237,7 @@ def _stamp(meta: Mapping[str, str], key: str) -> float:
 def _status_json(status: ServerStatus, path: Path) -> dict[str, Any]:
     return {
         "client_log": str(path),
-        "server": {**status.meta, "state": _run_state(status.meta)},
+        "server": {**typed_meta(status.meta), "state": _run_state(status.meta)},
         "counters": dict(status.counters),
         "clients": [asdict(c) for c in status.clients],
     }
@@ -266,7 +266,7 @@ def status(
     if not st.meta and not st.clients:
         console.print(f"No client log at {path} yet: has `orch server run` been started?")
         return
-    m = st.meta
+    m = upgrade_meta(st.meta)
     running = _run_state(m)
     console.print(
         f"Server {running} on {m.get('listen', '?')} (pid {m.get('pid', '?')}), "

@@ -20,6 +20,7 @@ import multiprocessing
 import os
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from types import TracebackType
@@ -74,16 +75,68 @@ def _hostport(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def describe_state(state: SystemState) -> dict[str, str]:
+def describe_state(state: SystemState, reference: str) -> dict[str, str]:
+    """The reference state as stored in the client log's meta table (text values)."""
     return {
         "leap": str(state.leap),
         "stratum": str(state.stratum),
-        "refid": pk.refid_text(state.ref_id, state.stratum if state.stratum < 16 else 0),
+        "refid": _refid(state, reference),
         "synchronised": "yes" if state.synchronised else "no",
         "root_delay_s": f"{state.root_delay_s:.6f}",
         "root_dispersion_s": f"{state.root_dispersion_s:.6f}",
         "precision": str(state.precision),
     }
+
+
+def _refid(state: SystemState, reference: str) -> str:
+    # Our own local clock's refid is the ASCII code LOCL at any stratum; ntpq's
+    # dotted-quad rule (stratum >= 2) is for upstream IPv4 addresses.
+    if reference == "local":
+        return pk.refid_text(state.ref_id, 0)
+    return pk.refid_text(state.ref_id, state.stratum if state.stratum < 16 else 0)
+
+
+MetaValue = str | int | float | bool | None
+
+# How each stored meta value (text, see _meta/describe_state) reads back as a typed value.
+_META_TYPES: dict[str, Callable[[str], MetaValue]] = {
+    "pid": int,
+    "started": float,
+    "stopped": float,
+    "updated": float,
+    "workers": int,
+    "ratelimit": lambda v: {"on": True, "off": False}[v],
+    "leap": int,
+    "stratum": int,
+    "synchronised": lambda v: {"yes": True, "no": False}[v],
+    "root_delay_s": float,
+    "root_dispersion_s": float,
+    "precision": int,
+}
+_OLD_LOCAL_REFID = ".".join(str(b) for b in b"LOCL")  # written by versions before _refid()
+
+
+def upgrade_meta(meta: Mapping[str, str]) -> dict[str, str]:
+    """Stored meta with values older versions wrote wrongly corrected (text values)."""
+    fixed = dict(meta)
+    if fixed.get("reference") == "local" and fixed.get("refid") == _OLD_LOCAL_REFID:
+        fixed["refid"] = "LOCL"
+    return fixed
+
+
+def typed_meta(meta: Mapping[str, str]) -> dict[str, MetaValue]:
+    """Stored meta as JSON-ready typed values; an unreadable number or flag is None."""
+    typed: dict[str, MetaValue] = {}
+    for key, text in upgrade_meta(meta).items():
+        parse = _META_TYPES.get(key)
+        if parse is None:
+            typed[key] = text
+            continue
+        try:
+            typed[key] = parse(text)
+        except (ValueError, KeyError):
+            typed[key] = None
+    return typed
 
 
 class NtpServerRunner:
@@ -256,7 +309,7 @@ class NtpServerRunner:
             "workers": str(self.config.worker_count),
             "ratelimit": "on" if self.config.ratelimit else "off",
             "updated": f"{time.time():.3f}",
-            **describe_state(self.state),
+            **describe_state(self.state, self._reference.name),
         }
 
     def _track(self) -> None:
@@ -277,6 +330,8 @@ class NtpServerRunner:
                     w.control.send(state)
             if self._store is not None:
                 try:
-                    self._store.set_meta({"updated": f"{time.time():.3f}", **describe_state(state)})
+                    self._store.set_meta(
+                        {"updated": f"{time.time():.3f}", **describe_state(state, reference.name)}
+                    )
                 except Exception as exc:
                     log.warning("client log meta not updated: %s", exc)

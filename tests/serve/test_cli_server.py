@@ -18,7 +18,9 @@ import pytest
 
 from orchestrator.cli.app import run
 from orchestrator.ntp.clientlog import ClientLog, Outcome
+from orchestrator.ntp.server import SystemState
 from orchestrator.serve.clientlog_store import ClientLogStore
+from orchestrator.serve.runner import describe_state
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -63,10 +65,80 @@ def test_run_serves_then_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=60, cwd=REPO, check=True,
     ).stdout  # fmt: skip
     status = json.loads(capsys_out)
-    assert status["server"]["reference"] == "local" and status["server"]["stratum"] == "9"
+    server = status["server"]
+    assert server["reference"] == "local" and server["stratum"] == 9 and server["leap"] == 0
+    assert server["refid"] == "LOCL" and server["synchronised"] is True
+    assert server["workers"] == 2 and server["ratelimit"] is True
+    assert isinstance(server["root_dispersion_s"], float) and isinstance(server["pid"], int)
     assert status["counters"]["answered"] == 1
     (client,) = status["clients"]
     assert client["address"] == "127.0.0.1" and client["responses"] == 1
+    table = subprocess.run(
+        [sys.executable, "-m", "orchestrator", "server", "status", "--client-log", str(log)],
+        capture_output=True, text=True, timeout=60, cwd=REPO, check=True,
+    ).stdout  # fmt: skip
+    assert "stratum 9, refid LOCL, leap 0, synchronised yes" in table, table
+
+
+def test_status_json_is_typed_and_the_table_stays_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # meta as every version stores it (text), including the dotted-quad refid that
+    # versions before the fix wrote for the local reference
+    db = tmp_path / "c.sqlite"
+    store = ClientLogStore(db)
+    store.set_meta({
+        "pid": str(os.getpid()), "started": "2000.500", "listen": "127.0.0.1:123",
+        "reference": "local", "workers": "2", "ratelimit": "off", "updated": "2001.250",
+        "leap": "0", "stratum": "10", "refid": "76.79.67.76", "synchronised": "yes",
+        "root_delay_s": "0.000000", "root_dispersion_s": "0.001500", "precision": "-20",
+    })  # fmt: skip
+    store.add([], {"received": 3, "answered": 2})
+    store.close()
+    assert run(["server", "status", "--client-log", str(db), "--format", "json"]) == 0
+    server = json.loads(capsys.readouterr().out)["server"]
+    assert server == {
+        "pid": os.getpid(), "started": 2000.5, "listen": "127.0.0.1:123", "reference": "local",
+        "workers": 2, "ratelimit": False, "updated": 2001.25, "leap": 0, "stratum": 10,
+        "refid": "LOCL", "synchronised": True, "root_delay_s": 0.0, "root_dispersion_s": 0.0015,
+        "precision": -20, "state": "running",
+    }  # fmt: skip
+    assert run(["server", "status", "--client-log", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert "reference local: stratum 10, refid LOCL, leap 0, synchronised yes" in out
+
+
+def test_status_json_unreadable_value_is_null(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "c.sqlite"
+    store = ClientLogStore(db)
+    store.set_meta({"pid": str(os.getpid()), "stratum": "?", "synchronised": "maybe"})
+    store.close()
+    assert run(["server", "status", "--client-log", str(db), "--format", "json"]) == 0
+    server = json.loads(capsys.readouterr().out)["server"]
+    assert server["stratum"] is None and server["synchronised"] is None
+
+
+@pytest.mark.parametrize(
+    ("reference", "ref_id", "stratum", "shown"),
+    [
+        ("local", b"LOCL", 10, "LOCL"),
+        ("local", b"LOCL", 1, "LOCL"),
+        # an upstream IPv4 refid stays a dotted quad even when its bytes look like ASCII
+        ("upstream", b"LOCL", 3, "76.79.67.76"),
+        ("upstream", bytes([127, 0, 0, 1]), 2, "127.0.0.1"),
+        ("host", b"GPS\x00", 1, "GPS"),
+    ],
+)
+def test_refid_is_shown_like_ntpq_except_our_local_clock(
+    reference: str, ref_id: bytes, stratum: int, shown: str
+) -> None:
+    state = SystemState(
+        leap=0, stratum=stratum, ref_id=ref_id, ref_time_ns=0,
+        root_delay_s=0.0, root_dispersion_s=0.0, precision=-20,
+    )  # fmt: skip
+    assert describe_state(state, reference)["refid"] == shown
 
 
 def test_default_allow_is_loopback_plus_the_inventory_sites(tmp_path: Path) -> None:
@@ -108,6 +180,20 @@ def test_bad_config_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert run(["server", "run", "--config", str(cfg), "--port", "0"]) == 2
     err = capsys.readouterr().err
     assert f"{cfg}: ratelimit.burst" in err and "Traceback" not in err
+
+
+def test_keys_line_with_a_type_and_no_key_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keys = tmp_path / "ntp.keys"
+    keys.write_text("1 SHA1 HEX:" + "ab" * 20 + "\n2 MD5\n")
+    keys.chmod(0o600)
+    unit = tmp_path / "orch-server.service"
+    assert run(["server", "install-unit", "--path", str(unit), "--keys", str(keys)]) == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and f"{keys}:2: key type 'MD5' has no key" in lines[0], err
+    assert "ab" * 20 not in err and "Traceback" not in err and not unit.exists()
 
 
 def test_status_table_like_chronyc_clients(
