@@ -16,7 +16,7 @@ from typing import Any, cast
 from orchestrator.inventory.entries import Entry
 from orchestrator.inventory.problems import Problem
 from orchestrator.inventory.schema import NtpKeyModel, NtpServerModel, is_address
-from orchestrator.inventory.secrets import SecretProblem, make_secret
+from orchestrator.inventory.secrets import SecretProblem, make_secret, substitute_env
 from orchestrator.models import (
     INVENTORY_PLATFORMS,
     DesiredNtp,
@@ -163,6 +163,7 @@ def resolve_host(
     password = _secret(host, layers, problems, resolve_secrets, "password")
     enable_secret = _secret(host, layers, problems, resolve_secrets, "data", "enable_secret")
     keys = _keys(host, layers, problems, resolve_secrets)
+    ssh_key_file = _key_file(host, layers, problems, resolve_secrets, directory)
     desired = _desired(host, layers, site[0] if site else "?", keys, problems)
 
     if problems or platform is None or username is None or site is None or desired is None:
@@ -178,7 +179,7 @@ def resolve_host(
         groups=tuple(member_of),
         desired=desired,
         enable_secret=enable_secret,
-        ssh_key_file=_key_file(layers.value("data", "ssh_key_file"), directory),
+        ssh_key_file=ssh_key_file,
         data=tuple(sorted(layers.extras().items())),
     ), problems
 
@@ -285,9 +286,20 @@ def _keys(
     return tuple(keys)
 
 
-def _key_file(value: str | None, directory: Path) -> str | None:
-    """SSH key paths are relative to the inventory directory, so inventories can move."""
-    if value is None:
+def _key_file(
+    host: Entry, layers: _Layers, problems: list[Problem], resolve: bool, directory: Path
+) -> str | None:
+    """The SSH key path: `${env:...}` substituted, then `~` expanded; a relative path is
+    relative to the inventory directory, so inventories can move."""
+    found = layers.pick("data", "ssh_key_file")
+    if found is None:
         return None
+    try:
+        value = substitute_env(found[0], resolve=resolve)
+    except SecretProblem as exc:
+        problems.append(_at(found[1], host, f"data.ssh_key_file: {exc}", "data", "ssh_key_file"))
+        return None
+    if "${" in value:  # unresolved (resolve=False): shown as written
+        return value
     path = Path(value).expanduser()
     return str(path if path.is_absolute() else directory / path)

@@ -1,5 +1,7 @@
 """Secrets by reference: `${env:NAME}`, `${env:NAME:-default}`, `${keyring:service/user}`.
 
+Paths (data.ssh_key_file) may embed `${env:...}` references too (substitute_env).
+
 A value without `${` is taken literally (Nornir files often carry lab passwords);
 everything becomes a models.Secret, which masks itself when printed. The reference
 text kept as `Secret.source` never includes a default value, since a default is
@@ -70,6 +72,30 @@ def make_secret(text: str, *, resolve: bool, environ: Mapping[str, str] | None =
     if not resolve:
         return Secret("", reference.shown)
     return Secret(_lookup(reference, os.environ if environ is None else environ), reference.shown)
+
+
+def substitute_env(
+    text: str, *, resolve: bool = True, environ: Mapping[str, str] | None = None
+) -> str:
+    """`text` (a path, not a secret) with each `${env:NAME}` / `${env:NAME:-default}` in it
+    replaced. SecretProblem for a malformed or keyring reference, and, when resolving, for
+    an unset variable without a default; resolve=False keeps such a reference as written.
+    As in the shell (and paths.data_dir()), an empty variable counts as unset."""
+    env = {k: v for k, v in (os.environ if environ is None else environ).items() if v}
+
+    def replace(match: re.Match[str]) -> str:
+        reference = parse_reference(match[0])
+        if reference is None or reference.scheme != "env":
+            raise SecretProblem("only ${env:NAME} or ${env:NAME:-default} can appear in a path")
+        if not resolve and reference.name not in env and reference.default is None:
+            return match[0]
+        return _lookup(reference, env)
+
+    if "${" in _REFERENCE.sub("", text):
+        raise SecretProblem(
+            "malformed reference (write ${env:NAME} or ${env:NAME:-default} in a path)"
+        )
+    return _REFERENCE.sub(replace, text)
 
 
 def _lookup(reference: Reference, environ: Mapping[str, str]) -> str:
