@@ -39,7 +39,7 @@ from pathlib import Path
 from orchestrator.engine.push import PushOptions, push_hosts
 from orchestrator.lab.runtime import DeviceEndpoint, Lab
 from orchestrator.lab.spec import DeviceSpec, LabSpec, generated_devices
-from orchestrator.models import DesiredNtp, Host, NtpServerSpec, PushOutcome, Secret
+from orchestrator.models import DesiredNtp, Host, NtpServerSpec, PushOutcome
 
 
 def _free_port() -> int:
@@ -77,21 +77,7 @@ class LabProcess:
 
 
 def _hosts(endpoints: list[DeviceEndpoint], desired: DesiredNtp) -> list[Host]:
-    return [
-        Host(
-            name=e.name,
-            hostname=e.address,
-            platform=e.platform,
-            port=e.port,
-            username=e.username,
-            password=Secret(e.password),
-            site="lab",
-            groups=(),
-            desired=_desired_for(e.platform, desired),
-            enable_secret=Secret(e.password),
-        )
-        for e in endpoints
-    ]
+    return [e.as_host(_desired_for(e.platform, desired)) for e in endpoints]
 
 
 def _desired_for(platform: str, desired: DesiredNtp) -> DesiredNtp:

@@ -34,8 +34,8 @@ from orchestrator.drivers import get_driver
 from orchestrator.engine.push import PushOptions, push_hosts
 from orchestrator.engine.verify import VerifyRun, verify_hosts
 from orchestrator.errors import InputError
-from orchestrator.lab import DeviceSpec, Lab, LabSpec, generated_devices
-from orchestrator.models import DesiredNtp, Host, NtpServerSpec, Secret
+from orchestrator.lab import Lab, LabSpec, generated_devices
+from orchestrator.models import DesiredNtp, Host, NtpServerSpec
 
 TARGET_S = 20.0
 BENCH_PORT = 2522  # apart from `orch lab up` (2222) and the tests' labs
@@ -59,21 +59,6 @@ def _serve_lab(spec: LabSpec, ready: Event, stop: Event) -> None:
     with Lab(spec):
         ready.set()
         stop.wait()
-
-
-def _host(d: DeviceSpec, desired: DesiredNtp) -> Host:
-    return Host(
-        name=d.name,
-        hostname=d.address,
-        platform=d.platform,
-        port=d.port,
-        username=d.username,
-        password=Secret(d.password),
-        site="bench",
-        groups=(),
-        desired=desired,
-        enable_secret=Secret(d.enable_secret),
-    )
 
 
 def _timed_verify(
@@ -132,7 +117,7 @@ def main() -> None:
     specs = [d for d in generated_devices(args.devices, port=BENCH_PORT) if _supported(d.platform)]
     specs = [type(d)(**{**d.__dict__, "startup_config": BOOT.get(d.platform, ())}) for d in specs]
     desired = DesiredNtp(servers=(NtpServerSpec("127.0.0.1", port=server.port),))
-    hosts = [_host(d, desired) for d in specs]
+    hosts = [d.as_host(desired, site="bench") for d in specs]
     ios = [h for h in hosts if h.platform == "cisco_ios"][: args.peer_devices]
 
     ctx = multiprocessing.get_context("spawn")

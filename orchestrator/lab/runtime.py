@@ -24,6 +24,7 @@ import asyncssh
 from orchestrator.errors import LabError
 from orchestrator.lab.device import SimDevice
 from orchestrator.lab.spec import DeviceSpec, LabSpec
+from orchestrator.models import DesiredNtp, Host, Secret
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,26 @@ class DeviceEndpoint:
     username: str
     password: str
     key_file: str | None = None
+
+    def as_host(
+        self, desired: DesiredNtp, *, site: str = "lab", groups: tuple[str, ...] = ()
+    ) -> Host:
+        """The inventory host that reaches this device (tests and benchmarks build fleets
+        from a running lab without writing YAML). Lab devices take their login password
+        as enable secret too."""
+        return Host(
+            name=self.name,
+            hostname=self.address,
+            platform=self.platform,
+            port=self.port,
+            username=self.username,
+            password=Secret(self.password),
+            site=site,
+            groups=groups,
+            desired=desired,
+            enable_secret=Secret(self.password),
+            ssh_key_file=self.key_file,
+        )
 
 
 def make_device(spec: DeviceSpec, lab: LabSpec) -> SimDevice:

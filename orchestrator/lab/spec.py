@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from orchestrator.models import DesiredNtp, Host, Secret
+
 SIMULATED_PLATFORMS: tuple[str, ...] = ("cisco_ios", "cisco_catos", "windows")
 DEFAULT_SSH_PORT = 2222  # unprivileged, so `orch lab up` works without root
 DEFAULT_PASSWORD = "orch-lab"
@@ -60,6 +62,23 @@ class DeviceSpec:
     faults: Faults = field(default_factory=Faults)
     # Extra startup configuration lines in the platform's own syntax.
     startup_config: tuple[str, ...] = ()
+
+    def as_host(
+        self, desired: DesiredNtp, *, site: str = "lab", groups: tuple[str, ...] = ()
+    ) -> Host:
+        """The inventory host that reaches this device at its configured port."""
+        return Host(
+            name=self.name,
+            hostname=self.address,
+            platform=self.platform,
+            port=self.port,
+            username=self.username,
+            password=Secret(self.password),
+            site=site,
+            groups=groups,
+            desired=desired,
+            enable_secret=Secret(self.enable_secret),
+        )
 
 
 @dataclass(frozen=True)

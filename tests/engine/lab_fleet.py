@@ -83,16 +83,5 @@ def desired_for(platform: str) -> DesiredNtp:
 
 
 def host_of(ep: DeviceEndpoint, **changes: object) -> Host:
-    host = Host(
-        name=ep.name,
-        hostname=ep.address,
-        platform=ep.platform,
-        port=ep.port,
-        username=ep.username,
-        password=Secret(ep.password),
-        site="lab",
-        groups=(ep.platform,),
-        desired=desired_for(ep.platform),
-        enable_secret=Secret(ep.password),
-    )
+    host = ep.as_host(desired_for(ep.platform), groups=(ep.platform,))
     return replace(host, **changes)  # type: ignore[arg-type]

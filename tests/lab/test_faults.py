@@ -7,30 +7,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from netmiko import ConnectHandler
 from netmiko.exceptions import NetmikoAuthenticationException, ReadException
 
 from orchestrator.lab import Faults
 from orchestrator.lab.runtime import DeviceEndpoint, Lab
-from tests.lab.test_ios_ntp import associations
+from tests.lab.test_ios_ntp import associations, login
 
 LabMaker = Callable[..., tuple[Lab, list[DeviceEndpoint]]]
-
-
-def login(ep: DeviceEndpoint, **extra: Any) -> Any:
-    conn = ConnectHandler(
-        device_type="cisco_ios",
-        host=ep.address,
-        port=ep.port,
-        username=ep.username,
-        password=ep.password,
-        secret=ep.password,
-        use_keys=False,
-        allow_agent=False,
-        **extra,
-    )
-    conn.enable()
-    return conn
 
 
 def ios(make_lab: LabMaker, faults: Faults, **lab: Any) -> DeviceEndpoint:

@@ -6,6 +6,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from netmiko import ConnectHandler
@@ -32,7 +33,8 @@ def associations(conn: object, address: str) -> dict[str, str] | None:
     return None
 
 
-def login(ep: DeviceEndpoint) -> object:
+def login(ep: DeviceEndpoint, **extra: Any) -> Any:
+    """An unmodified netmiko cisco_ios session on a lab device, in enable mode."""
     conn = ConnectHandler(
         device_type="cisco_ios",
         host=ep.address,
@@ -42,6 +44,7 @@ def login(ep: DeviceEndpoint) -> object:
         secret=ep.password,
         use_keys=False,
         allow_agent=False,
+        **extra,
     )
     conn.enable()
     return conn

@@ -26,7 +26,6 @@ from orchestrator.models import (
     Host,
     NtpServerSpec,
     PushOutcome,
-    Secret,
     Verdict,
 )
 from orchestrator.ntp import packet as pk
@@ -92,21 +91,7 @@ def device(name: str, platform: str, last_octet: int, **kw: object) -> DeviceSpe
 
 def hosts_for(lab: LabSpec, server_port: int) -> list[Host]:
     desired = DesiredNtp(servers=(NtpServerSpec("127.0.0.1", port=server_port),))
-    return [
-        Host(
-            name=d.name,
-            hostname=d.address,
-            platform=d.platform,
-            port=d.port,
-            username=d.username,
-            password=Secret(d.password),
-            site="lab",
-            groups=(),
-            desired=desired,
-            enable_secret=Secret(d.enable_secret),
-        )
-        for d in lab.devices
-    ]
+    return [d.as_host(desired) for d in lab.devices]
 
 
 SPEC_DEVICES = (
