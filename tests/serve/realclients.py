@@ -10,6 +10,7 @@ by their own PID.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -92,6 +93,16 @@ def chronyd_oneshot(conf: Path, timeout_s: int = 10) -> tuple[int, str]:
         check=False,
     )
     return out.returncode, out.stdout + out.stderr
+
+
+_WRONG_BY = re.compile(r"System clock wrong by (-?\d+\.\d+) seconds")
+
+
+def oneshot_offset_s(output: str) -> float | None:
+    """The offset `chronyd -Q` measured ("System clock wrong by X seconds"), or None when it
+    accepted no sample from the server."""
+    m = _WRONG_BY.search(output)
+    return float(m.group(1)) if m else None
 
 
 class ChronydClient:
