@@ -14,15 +14,6 @@ from orchestrator import paths
 from orchestrator.cli.context import options
 from orchestrator.errors import InputError
 from orchestrator.inventory import inventory_or_packaged_lab
-from orchestrator.lab.daemon import (
-    LOG_FILE,
-    LabOptions,
-    read_status,
-    running_pid,
-    serve,
-    start_background,
-    stop_background,
-)
 
 group = typer.Typer(
     help="A simulated fleet on loopback, for trying orch without hardware.", no_args_is_help=True
@@ -106,13 +97,16 @@ def up(
     ] = 0,
 ) -> None:
     """Start the lab (in the background unless --foreground) and write its inventory."""
+    # Imported here: the lab pulls in asyncssh, which no other command needs at start-up.
+    from orchestrator.lab import daemon
+
     opts = options(ctx)
     source = None
     if devices is None:
         source = inventory_or_packaged_lab(inventory or opts.inventory)
         if not source.is_dir():
             raise InputError(f"{source}: lab inventory directory not found")
-    lab_options = LabOptions(
+    lab_options = daemon.LabOptions(
         inventory=source,
         devices=devices,
         poll_interval_s=poll_interval,
@@ -125,7 +119,7 @@ def up(
     state_dir = paths.lab_state_dir()
     console = opts.console
     if foreground:
-        pid = running_pid(state_dir)
+        pid = daemon.running_pid(state_dir)
         if pid is not None:
             raise InputError(f"the lab is already running (pid {pid}); `orch lab down` first")
 
@@ -135,14 +129,16 @@ def up(
             console.print(_endpoint_table(status))
             console.print("Press Ctrl-C to stop.")
 
-        serve(lab_options, state_dir, announce=announce)
+        daemon.serve(lab_options, state_dir, announce=announce)
         console.print("Lab stopped.")
         return
-    status = start_background(lab_options, state_dir)
+    status = daemon.start_background(lab_options, state_dir)
     for line in _summary(status):
         console.print(line, markup=False)
     console.print(_endpoint_table(status))
-    console.print(f"Log: {state_dir / LOG_FILE}; stop it with `orch lab down`.", markup=False)
+    console.print(
+        f"Log: {state_dir / daemon.LOG_FILE}; stop it with `orch lab down`.", markup=False
+    )
 
 
 @group.command("status")
@@ -153,12 +149,15 @@ def status(
     ] = None,
 ) -> None:
     """Show whether the lab runs and its devices (`-f json` for scripts). Exit 1 if not."""
+    # Imported here: the lab pulls in asyncssh, which no other command needs at start-up.
+    from orchestrator.lab import daemon
+
     opts = options(ctx)
     fmt = output_format or opts.output_format
     console = opts.console
     state_dir = paths.lab_state_dir()
-    pid = running_pid(state_dir)
-    current = read_status(state_dir)
+    pid = daemon.running_pid(state_dir)
+    current = daemon.read_status(state_dir)
     if fmt == "json":
         running = pid is not None and current is not None and current.get("state") == "running"
         document = current if running and current is not None else {"state": "stopped"}
@@ -184,8 +183,11 @@ def status(
 @group.command("down")
 def down(ctx: typer.Context) -> None:
     """Stop the lab and everything it started."""
+    # Imported here: the lab pulls in asyncssh, which no other command needs at start-up.
+    from orchestrator.lab import daemon
+
     console = options(ctx).console
-    pid = stop_background(paths.lab_state_dir())
+    pid = daemon.stop_background(paths.lab_state_dir())
     if pid is None:
         console.print("Lab: not running; nothing to stop.")
     else:
