@@ -169,7 +169,7 @@ def test_ntplib_sees_host_mode_follow_chronyd(chain: HostChain) -> None:
             s.root_dispersion_at(sent_ns)
             >= s.root_dispersion_s + PHI * (sent_ns - s.ref_time_ns) / 1e9 - 1e-12
         )
-    assert r.root_dispersion < 0.01 and abs(r.offset) < 0.01
+    assert r.root_dispersion < 0.01 and abs(r.offset) <= r.delay / 2 + 0.001  # same clock
 
 
 @needs_chrony

@@ -63,7 +63,8 @@ def test_ntplib_local_reference(start_server: StartServer, version: int) -> None
     assert (r.leap, r.version, r.mode, r.stratum) == (0, version, 4, 7)
     assert r.ref_id.to_bytes(4, "big") == b"LOCL"
     assert ntplib.ref_id_to_text(r.ref_id, 1) == "uncalibrated local clock"  # ntplib knows LOCL
-    assert abs(r.offset) < 0.05 and 0 <= r.delay < 0.05
+    # one sample, same clock both ends: its offset error is at most half its round trip
+    assert 0 <= r.delay < 0.5 and abs(r.offset) <= r.delay / 2 + 0.001
     time.sleep(0.5)  # the worker flushes its client log every 0.2 s here
     (entry,) = read_client_log(server.config.client_log_path)
     assert (entry.address, entry.requests, entry.responses) == ("127.0.0.1", 1, 1)
