@@ -98,6 +98,20 @@ def substitute_env(
     return _REFERENCE.sub(replace, text)
 
 
+def path_references(text: str) -> tuple[Reference, ...]:
+    """The well-formed `${env:...}` references embedded in a path (malformed ones are
+    reported by substitute_env when the inventory loads)."""
+    found: list[Reference] = []
+    for match in _REFERENCE.finditer(text):
+        try:
+            reference = parse_reference(match[0])
+        except SecretProblem:
+            continue
+        if reference is not None and reference.scheme == "env":
+            found.append(reference)
+    return tuple(found)
+
+
 def _lookup(reference: Reference, environ: Mapping[str, str]) -> str:
     if reference.scheme == "env":
         value = environ.get(reference.name)

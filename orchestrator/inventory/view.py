@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from orchestrator.inventory.inventory import Inventory
-from orchestrator.inventory.secrets import parse_reference
+from orchestrator.inventory.secrets import Reference, parse_reference, path_references
 from orchestrator.models import Host, Secret
 
 MASK = Secret.MASK
@@ -90,6 +90,11 @@ def inventory_record(inventory: Inventory, hosts: Iterable[Host]) -> dict[str, A
     }
 
 
+def _needs(reference: Reference | None) -> bool:
+    """An environment reference without a default: the variable must be set."""
+    return reference is not None and reference.scheme == "env" and reference.default is None
+
+
 def unset_variables(
     inventory: Inventory, environ: Mapping[str, str] | None = None
 ) -> tuple[str, ...]:
@@ -99,14 +104,13 @@ def unset_variables(
     for host in inventory.hosts:
         secrets = [host.password, host.enable_secret, *(k.secret for k in host.desired.keys)]
         for secret in secrets:
-            if secret is None:
-                continue
-            reference = parse_reference(secret.source) if secret.source.startswith("${") else None
-            if (
-                reference is not None
-                and reference.scheme == "env"
-                and reference.default is None
-                and reference.name not in env
-            ):
+            if secret is not None and secret.source.startswith("${"):
+                reference = parse_reference(secret.source)
+                if _needs(reference) and reference is not None and reference.name not in env:
+                    names.add(reference.name)
+        # unresolved references stay in the path as written; an empty variable counts as
+        # unset in a path, as substitute_env treats it
+        for reference in path_references(host.ssh_key_file or ""):
+            if _needs(reference) and not env.get(reference.name):
                 names.add(reference.name)
     return tuple(sorted(names))

@@ -85,3 +85,23 @@ def test_substitute_env_forms() -> None:
         substitute_env("${keyring:svc/user}/k", environ=env)
     with pytest.raises(SecretProblem, match="malformed"):
         substitute_env("${env:A/k", environ=env)
+
+
+def test_check_notes_an_unset_variable_in_the_key_path(
+    write_inventory: WriteInventory,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.delenv("ORCH_TEST_NO_SUCH_DIR", raising=False)
+    monkeypatch.setenv("ORCH_TEST_EMPTY_DIR", "")  # empty counts as unset in a path
+    directory = _with_key(
+        write_inventory, "${env:ORCH_TEST_NO_SUCH_DIR}/${env:ORCH_TEST_EMPTY_DIR}/id"
+    )
+    assert run(["inventory", "check", str(directory)]) == 0
+    err = capsys.readouterr().err
+    assert "note: ORCH_TEST_EMPTY_DIR, ORCH_TEST_NO_SUCH_DIR not set" in err
+    # a default, or a set variable, needs nothing
+    monkeypatch.setenv("ORCH_TEST_NO_SUCH_DIR", "/keys")
+    monkeypatch.setenv("ORCH_TEST_EMPTY_DIR", "sub")
+    assert run(["inventory", "check", str(directory)]) == 0
+    assert "not set" not in capsys.readouterr().err
