@@ -76,6 +76,11 @@ class CandidateSession(Session, Protocol):
         """napalm's `get_ntp_servers()`: address -> attributes."""
         ...
 
+    def get_ntp_stats(self) -> object:
+        """napalm's `get_ntp_stats()` as returned (a list of dicts, one per association);
+        the driver checks its shape."""
+        ...
+
     def running_config(self) -> str: ...
 
     def merge_candidate(self, config: str) -> str:

@@ -1,6 +1,8 @@
 """One driver for the platforms napalm already covers: eos, junos, nxos, iosxr.
 
-State is napalm's `get_ntp_servers()` (address -> attributes); a change is the
+Configuration is napalm's `get_ntp_servers()` (address -> attributes); what the device
+measures is `get_ntp_stats()`, normalised per napalm driver (parsing.normalise_napalm).
+A change is the
 platform's NTP server lines merged as a candidate (`load_merge_candidate`), checked with
 `compare_config` and committed (`commit_config`). A restore merges the lines that bring
 the server set back to the backup's, so it needs no state from the failed attempt.
@@ -11,14 +13,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from orchestrator.drivers.base import ApplyReport, Backup, CandidateSession, Plan, Session
 from orchestrator.drivers.common import state_from, unified_diff
-from orchestrator.errors import CommandRejected, InputError
+from orchestrator.errors import CommandRejected, InputError, ParseError
 from orchestrator.models import ConfiguredNtp, DesiredNtp, DeviceState, NtpServerSpec
+from orchestrator.parsing.normalise_napalm import associations_from_napalm
 
 STATE_KEY = "state:get_ntp_servers"
+STATS_KEY = "state:get_ntp_stats"
 
 
 @dataclass(frozen=True)
@@ -95,11 +99,31 @@ class NapalmDriver:
         self.syntax = SYNTAX[platform]
 
     def collect(self, session: Session) -> Mapping[str, str]:
-        return {STATE_KEY: json.dumps(_candidate(session).get_ntp_servers(), sort_keys=True)}
+        candidate = _candidate(session)
+        return {
+            STATE_KEY: json.dumps(candidate.get_ntp_servers(), sort_keys=True),
+            STATS_KEY: json.dumps(candidate.get_ntp_stats(), sort_keys=True),
+        }
 
     def parse(self, host: str, raw: Mapping[str, str]) -> DeviceState:
         state = json.loads(raw.get(STATE_KEY, "{}"))
-        return state_from(host, self.platform, ConfiguredNtp(servers=servers_of(state)), raw)
+        configured = state_from(host, self.platform, ConfiguredNtp(servers=servers_of(state)), raw)
+        if STATS_KEY not in raw:  # a backup holds configuration only
+            return configured
+        stats = json.loads(raw[STATS_KEY])
+        if not isinstance(stats, list):
+            raise ParseError(
+                f"{host}: napalm get_ntp_stats returned {type(stats).__name__}, not a list",
+                platform=self.platform,
+                command="get_ntp_stats",
+            )
+        try:
+            associations = associations_from_napalm(self.platform, stats)
+        except ParseError as exc:  # name the device, not only the platform
+            raise ParseError(
+                f"{host}: {exc}", platform=exc.platform, command=exc.command, line=exc.line
+            ) from None
+        return replace(configured, associations=associations)
 
     def backup(self, session: Session) -> Backup:
         state = json.dumps(_candidate(session).get_ntp_servers(), sort_keys=True)

@@ -744,6 +744,11 @@ class NapalmSession:
             servers = self._device.get_ntp_servers()
         return {str(k): dict(v) for k, v in servers.items()}
 
+    def get_ntp_stats(self) -> object:
+        with _device_errors(self.host, "get_ntp_stats"):
+            stats: object = self._device.get_ntp_stats()
+        return stats
+
     def running_config(self) -> str:
         with _device_errors(self.host, "get_config"):
             config = self._device.get_config(retrieve="running")

@@ -3,6 +3,7 @@ mock driver (napalm.base.mock.MockDriver, fed with get_ntp_servers/compare_confi
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -12,7 +13,16 @@ from orchestrator.drivers import get_driver
 from orchestrator.drivers.base import Backup
 from orchestrator.drivers.napalm_generic import STATE_KEY, NapalmDriver
 from orchestrator.engine.push import PushOptions, push_hosts
-from orchestrator.models import DesiredNtp, Host, NtpServerSpec, PushOutcome, Secret
+from orchestrator.engine.verify import verify_hosts
+from orchestrator.models import (
+    DesiredNtp,
+    DeviceVerdict,
+    Host,
+    NtpServerSpec,
+    PushOutcome,
+    Secret,
+    Verdict,
+)
 
 DESIRED = DesiredNtp((NtpServerSpec("127.0.0.10", prefer=True), NtpServerSpec("127.0.0.11")))
 
@@ -106,3 +116,67 @@ def test_device_that_does_not_take_the_change_fails_the_check(tmp_path: Path) ->
     assert result.outcome is PushOutcome.FAILED
     assert "after the push the device still differs" in result.reason
     assert result.reason.endswith("the device is unchanged")
+
+
+# --------------------------------------------------------------------------- verify
+
+# Shapes as napalm's drivers return them: eos/junos read ntpq columns (ms, reach as the
+# printed octal digits), nxos reads `show ntp peer-status` (delay in s, offset hard-coded).
+EOS_STATS = [
+    {"remote": "127.0.0.10", "referenceid": "127.127.1.1", "synchronized": True, "stratum": 3,
+     "type": "u", "when": "5m", "hostpoll": 64, "reachability": 377, "delay": 0.418,
+     "offset": -0.048, "jitter": 0.012},
+    {"remote": "127.0.0.11", "referenceid": ".INIT.", "synchronized": False, "stratum": 16,
+     "type": "u", "when": "-", "hostpoll": 64, "reachability": 0, "delay": 0.0,
+     "offset": 0.0, "jitter": 0.0},
+]  # fmt: skip
+
+
+def _verify(tmp_path: Path, platform: str, stats: object) -> DeviceVerdict:
+    _write(tmp_path, "get_ntp_servers.1", {"127.0.0.10": {"prefer": True}, "127.0.0.11": {}})
+    _write(tmp_path, "get_ntp_stats.1", stats)
+    host = dataclasses.replace(_mock_host(tmp_path), platform=platform)
+    (verdict,) = verify_hosts([host]).verdicts
+    return verdict
+
+
+def test_verify_through_napalm_reads_get_ntp_stats(tmp_path: Path) -> None:
+    verdict = _verify(tmp_path, "eos", EOS_STATS)
+    assert verdict.verdict is Verdict.COMPLIANT, verdict.reason
+    assert verdict.offset_ms == -0.048 and verdict.peer == "127.0.0.10"
+    synced, down = verdict.state.associations if verdict.state else ((), ())
+    assert (synced.reach, synced.state, synced.when_s) == (255, "sys.peer", 300)
+    assert synced.delay_ms == 0.418 and synced.jitter_ms == 0.012
+    assert (down.reach, down.state, down.when_s) == (0, "unreachable", None)
+
+
+def test_verify_through_napalm_nxos_has_no_offset_and_delay_in_seconds(tmp_path: Path) -> None:
+    stats = [dict(EOS_STATS[0], delay=0.01311, offset=0.0, jitter=0.0, when="", type="")]
+    verdict = _verify(tmp_path, "nxos", stats)
+    assert verdict.verdict is Verdict.COMPLIANT, verdict.reason
+    (assoc,) = verdict.state.associations if verdict.state else ()
+    assert assoc.offset_ms is None and assoc.jitter_ms is None  # napalm's 0.0 is not a reading
+    assert assoc.delay_ms == 13.11 and assoc.reach == 255
+
+
+def test_verify_through_napalm_not_synchronised(tmp_path: Path) -> None:
+    stats = [dict(e, synchronized=False, reachability=17) for e in EOS_STATS]
+    verdict = _verify(tmp_path, "junos", stats)
+    assert verdict.verdict is Verdict.UNSYNCHRONISED, verdict.reason
+    assert verdict.state is not None and verdict.state.associations[0].reach == 0o17
+
+
+@pytest.mark.parametrize(
+    ("stats", "message"),
+    [
+        ([dict(EOS_STATS[0], reachability=388)], "reach '388' is not an octal number"),
+        ([{"remote": "127.0.0.10"}], "entry 1: missing 'reachability'"),
+        ({"not": "a list"}, "returned dict, not a list"),
+    ],
+)
+def test_verify_through_napalm_malformed_stats_say_so(
+    tmp_path: Path, stats: object, message: str
+) -> None:
+    verdict = _verify(tmp_path, "eos", stats)
+    assert verdict.verdict is not Verdict.COMPLIANT
+    assert message in verdict.reason, verdict.reason
