@@ -19,8 +19,13 @@ from orchestrator.parsing.values import (
     text_or_none,
 )
 
-# Sources that mean "no time source": w32tm free-runs on the local clock.
+# Sources that mean "no time source": w32tm free-runs on the local clock. The name is
+# localised ("Lokale CMOS-Uhr", "Horloge CMOS locale", "Reloj CMOS local"), but "CMOS"
+# survives translation.
 _LOCAL_CLOCKS = frozenset({"local cmos clock", "free-running system clock"})
+# Reference IDs of a clock that follows no source, whatever the language: none yet
+# ("0x00000000 (unspecified)") or its own local clock ("0x4C4F434C (source name: "LOCL")").
+_NO_SOURCE_REFERENCE_IDS = frozenset({0x00000000, 0x4C4F434C})
 _LEAP = {"0": "none", "1": "add", "2": "delete", "3": "unsynchronised"}
 
 
@@ -30,7 +35,12 @@ def _peer_name(text: str) -> str:
 
 
 def _is_local_clock(source: str) -> bool:
-    return source.strip().lower() in _LOCAL_CLOCKS
+    name = source.strip().lower()
+    return name in _LOCAL_CLOCKS or "cmos" in name
+
+
+def _follows_no_source(reference_id: str) -> bool:
+    return bool(reference_id) and int(reference_id, 16) in _NO_SOURCE_REFERENCE_IDS
 
 
 def _seconds_ms(text: str, what: str) -> float | None:
@@ -58,10 +68,11 @@ def _status(row: Row) -> NtpStatus:
     leap = _LEAP.get(row["LEAP_INDICATOR"])
     if leap is None:
         raise ValueError(f"leap indicator {row['LEAP_INDICATOR']!r} is not 0-3")
-    local = _is_local_clock(source)
+    local = _is_local_clock(source) or _follows_no_source(row["REFERENCE_ID"])
     last_sync = text_or_none(row["LAST_SYNC"])
     return NtpStatus(
-        # "Leap Indicator: 3" or "Source: Local CMOS Clock" both mean not synchronised.
+        # "Leap Indicator: 3", "Source: Local CMOS Clock" (in any language) or a LOCL /
+        # unspecified reference ID all mean not synchronised to a time source.
         synchronized=leap != "unsynchronised" and not local and bool(source),
         stratum=_stratum(row["STRATUM"]),
         reference=None if local or not source else _peer_name(source),
@@ -69,7 +80,8 @@ def _status(row: Row) -> NtpStatus:
         root_delay_ms=_seconds_ms(row["ROOT_DELAY"], "root delay"),
         root_dispersion_ms=_seconds_ms(row["ROOT_DISPERSION"], "root dispersion"),
         leap=leap,
-        last_sync=None if last_sync == "unspecified" else last_sync,
+        # "unspecified" while never synchronised; localised ("non spécifié") it stays text.
+        last_sync=None if last_sync in ("unspecified", "(null)") else last_sync,
     )
 
 
@@ -102,17 +114,16 @@ def query_source(rows: list[Row]) -> NtpStatus:
 # --------------------------------------------------------------------------- /query /peers
 
 
-def _peer_state(state: str, reach: int | None) -> AssociationState:
+def _peer_state(state: str, mode: str, reach: int | None) -> AssociationState:
     # w32tm marks no system peer here (that is `/query /source`). "Pending" means the
-    # peer has not answered (or not been resolved) yet.
-    if state == "Pending" or reach == 0:
+    # peer has not answered (or not been resolved) yet; the word is localised
+    # ("Ausstehend"), but such a peer also shows "Mode: 0 (reserved)": no NTP exchange.
+    if state == "Pending" or mode == "0" or reach == 0:
         return "unreachable"
     return "candidate"
 
 
 def _peer(row: Row) -> Association:
-    if not row["PEER"]:
-        raise ValueError("peer details without a 'Peer:' line")
     # Reachability (/verbose) is the reach register printed in decimal, not octal.
     reach = int_or_none(row["REACHABILITY"], "reachability")
     if reach is not None and reach > 255:
@@ -129,14 +140,15 @@ def _peer(row: Row) -> Association:
         jitter_ms=None,
         dispersion_ms=None,
         selected=False,
-        state=_peer_state(row["STATE"], reach),
+        state=_peer_state(row["STATE"], row["MODE"], reach),
         configured=True,  # /query /peers lists the manual or domain peers w32tm uses
     )
 
 
 def query_peers(rows: list[Row]) -> list[Association]:
-    # "#Peers: 0" is recorded as a NO_PEERS row: a valid, empty answer.
-    return normalise_each([r for r in rows if not r.get("NO_PEERS")], _peer)
+    # "#Peers: 0" is recorded as a NO_PEERS row: a valid, empty answer. A peer slot
+    # without a name ("Peer: ", seen pending on de-DE) names no server to check.
+    return normalise_each([r for r in rows if not r.get("NO_PEERS") and r["PEER"]], _peer)
 
 
 NORMALISERS: dict[str, Normaliser] = {

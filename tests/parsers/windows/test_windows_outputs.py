@@ -1,8 +1,8 @@
 """w32tm parsers beyond the capture cases: error messages and the peer-state rules.
 
-The case files next to this module cover the published captures. The peer-state
-rules are checked on normaliser rows (the template's own output shape), because no
-public `/query /peers` capture with a Pending or verbose peer names its source.
+The case files next to this module cover the published captures (among them verbose
+and localised `/query /peers` with Pending peers). The peer-state rules are also
+checked here on normaliser rows (the template's own output shape).
 """
 
 from __future__ import annotations
@@ -102,3 +102,24 @@ def test_reachability_beyond_the_register_names_the_row() -> None:
     with pytest.raises(RowError) as caught:
         peers([_peer_row(PEER="a", STATE="Active"), _peer_row(PEER="b", REACHABILITY="256")])
     assert caught.value.row == 1
+
+
+# The "Local CMOS Clock" source as Windows prints it in other languages, quoted from
+# Microsoft's localised documentation of `w32tm /query /source` / `/status /verbose`
+# (learn.microsoft.com de-de, fr-fr, es-es: "Windows Server 2016 accurate time" and
+# "Time sync for Windows VMs in Azure").
+@pytest.mark.parametrize("source", ["Lokale CMOS-Uhr", "Horloge CMOS locale", "Reloj CMOS local"])
+def test_localised_local_cmos_clock_is_no_time_source(source: str) -> None:
+    status = parse_output("windows", "w32tm /query /source", f"{source}\n").status
+    assert status is not None
+    assert (status.synchronized, status.reference) == (False, None)
+
+
+def test_a_prompt_line_alone_is_not_a_time_source() -> None:
+    # A pasted session: the command line, its answer, the next prompt.
+    text = "C:\\Users\\admin>w32tm /query /source\ntime.windows.com,0x9\n\nC:\\Users\\admin>\n"
+    status = parse_output("windows", None, text).status
+    assert status is not None
+    assert (status.synchronized, status.reference) == (True, "time.windows.com")
+    with pytest.raises(ParseError):
+        parse_output("windows", "w32tm /query /source", "C:\\Users\\admin>\n")
