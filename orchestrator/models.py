@@ -195,6 +195,8 @@ class ConfiguredNtp:
     authenticate: bool = False
     trusted_keys: tuple[int, ...] = ()
     access_groups: tuple[str, ...] = ()  # raw lines such as "ntp access-group peer 10"
+    # the device's `access-list N ...` lines, read when an access group exists (None: not read)
+    acl_lines: tuple[str, ...] | None = None
     domain_policy: bool = False  # Windows: a GPO overrides the local peer list
 
 

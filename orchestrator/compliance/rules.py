@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from orchestrator.compliance.observe import Observation, normalise_address, reach_count
+from orchestrator.ios_acl import access_groups, peer_access
 from orchestrator.models import Check, ClientLogEntry, DeviceState, Host, Verdict
 
 # A device polls at most every 1024 s (maxpoll 10) by default; two missed polls plus
@@ -126,26 +127,41 @@ def domain_policy(f: Facts) -> Finding | None:
 
 
 def access_group(f: Facts) -> Finding | None:
-    groups = f.state.configured.access_groups
+    configured = f.state.configured
+    groups = access_groups(configured.access_groups)
     name = "access-group"
     expected = f"no ntp access-group, or one that lets the device sync to {f.desired_text}"
-    if not groups:
+    if not groups.any:
         return _ok(name, Verdict.BLOCKED, expected, "none")
-    actual = "; ".join(groups)
+    actual = "; ".join(groups.lines)
     if f.synced_to_desired:
         return _ok(name, Verdict.BLOCKED, expected, f"{actual} (synchronised to us, so it permits)")
     # IOS grants only the access types listed once any access-group exists; syncing to
-    # a server needs `peer` (platforms.md 3.1, [R43]).
-    has_peer = any(" peer " in f" {g} " for g in groups)
-    if has_peer:
+    # a server needs `peer`, with an ACL that permits it (platforms.md 3.1, [R43]).
+    access = {server: peer_access(groups, server, configured.acl_lines) for server in f.desired}
+    if not groups.peer_acls:
         reason = (
-            f"'{actual}' blocks {f.desired_text}: permit the server in that ACL so the "
+            f"'{actual}' grants no 'peer' access, so the device may sync to no server: add "
+            f"'ntp access-group peer <acl>' with an ACL permitting {f.desired_text}"
+        )
+        return _fail(name, Verdict.BLOCKED, expected, actual, reason)
+    if access and all(allowed is True for allowed in access.values()):
+        # The ACL lets our servers in: whatever keeps the device unsynchronised, it is not
+        # the access group, and the rules after this one say what it is.
+        permits = f"{actual} (ACL {groups.peer_acls[0]} permits {f.desired_text})"
+        return _ok(name, Verdict.BLOCKED, expected, permits)
+    denied = sorted(server for server, allowed in access.items() if allowed is False)
+    acl = groups.peer_acls[0]
+    if denied:
+        reason = (
+            f"'{actual}' blocks {', '.join(denied)}: ACL {acl} does not permit "
+            f"{'it' if len(denied) == 1 else 'them'}; add a permit for the server so the "
             "device can synchronise to it"
         )
     else:
         reason = (
-            f"'{actual}' grants no 'peer' access, so the device may sync to no server: add "
-            f"'ntp access-group peer <acl>' with an ACL permitting {f.desired_text}"
+            f"'{actual}' may block {f.desired_text}: permit the server in ACL {acl} so the "
+            "device can synchronise to it"
         )
     return _fail(name, Verdict.BLOCKED, expected, actual, reason)
 

@@ -14,10 +14,8 @@ calendar (Catalyst 2960, 3750-X) it answers `% Invalid input`, which is a warnin
 from __future__ import annotations
 
 import contextlib
-import ipaddress
-import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from orchestrator.drivers.base import ApplyReport, Backup, Plan, Session
 from orchestrator.drivers.common import (
@@ -30,6 +28,7 @@ from orchestrator.drivers.common import (
     unified_diff,
 )
 from orchestrator.errors import CommandRejected
+from orchestrator.ios_acl import access_groups, peer_access
 from orchestrator.models import (
     Association,
     ConfiguredNtp,
@@ -164,80 +163,43 @@ def _same_server(a: NtpServerSpec, b: NtpServerSpec) -> bool:
 # --------------------------------------------------------------------------- access-group
 
 
-def _acl_permits(acl: str, address: str, acl_lines: Sequence[str]) -> bool | None:
-    """Whether numbered standard ACL `acl` permits `address`; None when it cannot tell."""
-    try:
-        target = ipaddress.ip_address(address)
-    except ValueError:
-        return None
-    entries = [_tokens(x)[2:] for x in acl_lines if _tokens(x)[:2] == ["access-list", acl]]
-    if not entries:
-        # IOS treats a numbered ACL that is not defined as `permit any`; a named ACL is
-        # not in `include ^access-list`, so say nothing about it.
-        return True if acl.isdigit() else None
-    for words in entries:
-        if not words or words[0] not in ("permit", "deny"):
-            continue  # remark
-        action, rest = words[0], words[1:]
-        if not rest:
-            continue
-        if rest[0] == "any":
-            matched = True
-        else:
-            if rest[0] == "host" and len(rest) > 1:
-                rest = rest[1:]
-            wildcard = rest[1] if len(rest) > 1 and rest[1][0].isdigit() else "0.0.0.0"
-            try:
-                base = int(ipaddress.IPv4Address(rest[0]))
-                mask = int(ipaddress.IPv4Address(wildcard))
-            except ValueError:
-                return None
-            matched = isinstance(target, ipaddress.IPv4Address) and (
-                int(target) & ~mask & 0xFFFFFFFF
-            ) == (base & ~mask & 0xFFFFFFFF)
-        if matched:
-            return action == "permit"
-    return False  # implicit deny
+def _has_access_group(config_text: str) -> bool:
+    return any(ln.strip().startswith("ntp access-group") for ln in config_text.splitlines())
 
 
-_ACCESS_GROUP = re.compile(
-    r"^ntp access-group (?:ipv4 |ipv6 )?(peer|serve|serve-only|query-only) (\S+)"
-)
+def _acl_lines(text: str) -> tuple[str, ...]:
+    """The `access-list` lines of `show running-config | include ^access-list` (the prompt
+    and echo lines of the capture dropped)."""
+    return tuple(ln.strip() for ln in text.splitlines() if ln.strip().startswith("access-list "))
 
 
 def access_group_warnings(
-    configured: ConfiguredNtp, desired: DesiredNtp, acl_lines: Sequence[str]
+    configured: ConfiguredNtp, desired: DesiredNtp, acl_lines: Sequence[str] | None
 ) -> tuple[str, ...]:
-    """Warn when an `ntp access-group` keeps the device from syncing to our servers.
-
-    "If any access groups are specified, only the specified access types are granted":
-    only `peer` allows the device to synchronise, and only to addresses its ACL permits.
-    """
-    groups = [m.groups() for g in configured.access_groups if (m := _ACCESS_GROUP.match(g))]
-    if not groups:
+    """Warn when an `ntp access-group` keeps the device from syncing to our servers."""
+    groups = access_groups(configured.access_groups)
+    if not groups.any:
         return ()
-    peer_acls = [acl for kind, acl in groups if kind == "peer"]
     warnings = []
     for server in desired.server_addresses:
-        if not peer_acls:
-            line = configured.access_groups[0]
+        permitted = peer_access(groups, server, acl_lines)
+        if permitted is True:
+            continue
+        if not groups.peer_acls:
             warnings.append(
-                f"'{line}' blocks syncing to {server}: only a 'peer' access-group lets the "
-                "device synchronise"
+                f"'{groups.lines[0]}' blocks syncing to {server}: only a 'peer' access-group "
+                "lets the device synchronise"
             )
-            continue
-        verdicts = [_acl_permits(acl, server, acl_lines) for acl in peer_acls]
-        if any(v is True for v in verdicts):
-            continue
-        if all(v is False for v in verdicts):
+        elif permitted is False:
+            acl = groups.peer_acls[0]
             warnings.append(
-                f"'ntp access-group peer {peer_acls[0]}' blocks {server}: ACL {peer_acls[0]} "
+                f"'ntp access-group peer {acl}' blocks {server}: ACL {acl} "
                 "does not permit it, so the device will never sync"
             )
         else:
             warnings.append(
-                f"'ntp access-group peer {peer_acls[0]}' may block {server}: check that the "
-                "ACL permits it"
+                f"'ntp access-group peer {groups.peer_acls[0]}' may block {server}: check that "
+                "the ACL permits it"
             )
     return tuple(warnings)
 
@@ -249,13 +211,17 @@ class CiscoIosDriver:
     platform = PLATFORM
 
     def collect(self, session: Session) -> Mapping[str, str]:
-        return {
-            cmd: session.run(cmd).output
-            for cmd in (SHOW_NTP_CONFIG, SHOW_ASSOCIATIONS, SHOW_STATUS)
-        }
+        raw = {SHOW_NTP_CONFIG: session.run(SHOW_NTP_CONFIG).output}
+        if _has_access_group(raw[SHOW_NTP_CONFIG]):  # the ACLs decide what it blocks
+            raw[SHOW_ACLS] = session.run(SHOW_ACLS).output
+        for cmd in (SHOW_ASSOCIATIONS, SHOW_STATUS):
+            raw[cmd] = session.run(cmd).output
+        return raw
 
     def parse(self, host: str, raw: Mapping[str, str]) -> DeviceState:
         configured = parse_config(PLATFORM, SHOW_NTP_CONFIG, raw.get(SHOW_NTP_CONFIG, ""))
+        if SHOW_ACLS in raw:
+            configured = replace(configured, acl_lines=_acl_lines(raw[SHOW_ACLS]))
         associations: tuple[Association, ...] = ()
         status: NtpStatus | None = None
         if raw.get(SHOW_ASSOCIATIONS, "").strip():
@@ -277,7 +243,7 @@ class CiscoIosDriver:
         text = session.run(SHOW_NTP_CONFIG).output
         lines = tuple(ln.rstrip() for ln in text.splitlines() if ln.startswith("ntp "))
         raw: list[tuple[str, str]] = [(SHOW_NTP_CONFIG, text)]
-        if any(ln.startswith("ntp access-group") for ln in lines):
+        if _has_access_group(text):
             raw.append((SHOW_ACLS, session.run(SHOW_ACLS).output))
         return Backup(
             host=session.host.name, platform=PLATFORM, config_lines=lines, extra=tuple(raw)
@@ -300,7 +266,8 @@ class CiscoIosDriver:
         _plan_keys(desired, cfg, lines, change)  # keys first: server lines may name them
         _plan_servers(desired, cfg, lines, change)
         _plan_globals(desired, cfg, lines, change)
-        acl_lines = raw_of(backup).get(SHOW_ACLS, "").splitlines()
+        acls = raw_of(backup).get(SHOW_ACLS)
+        acl_lines = None if acls is None else _acl_lines(acls)
         change.warnings.extend(access_group_warnings(cfg, desired, acl_lines))
 
         after = [ln for ln in lines if ln not in change.dropped]

@@ -17,7 +17,7 @@ from compliance.compliance_samples import (
     windows_state,
 )
 from orchestrator.compliance import evaluate, index_client_log, reach_count, unknown_clients
-from orchestrator.models import ClientLogEntry, DeviceVerdict, Thresholds, Verdict
+from orchestrator.models import ClientLogEntry, DeviceState, DeviceVerdict, Thresholds, Verdict
 
 NOW = 1_800_000_000.0
 
@@ -135,11 +135,43 @@ def test_access_group_without_peer_type_blocks() -> None:
     assert check.actual == "ntp access-group serve-only 10"
 
 
-def test_access_group_peer_acl_that_denies_our_server_blocks() -> None:
+def _with_acls(state: DeviceState, acl_lines: tuple[str, ...] | None) -> DeviceState:
+    return dataclasses.replace(
+        state, configured=dataclasses.replace(state.configured, acl_lines=acl_lines)
+    )
+
+
+def test_access_group_peer_acl_not_read_may_block() -> None:
     state = ios_state(synced=False, reach_octal="0", access_groups=("ntp access-group peer 10",))
     v = evaluate(host(), state, None, now=NOW)
     assert v.verdict is Verdict.BLOCKED
-    assert "permit the server in that ACL" in v.reason
+    assert "may block" in v.reason and "permit the server in ACL 10" in v.reason
+
+
+def test_access_group_peer_acl_that_denies_our_server_blocks() -> None:
+    state = ios_state(synced=False, reach_octal="0", access_groups=("ntp access-group peer 10",))
+    denies = ("access-list 10 permit 192.0.2.0 0.0.0.255", "access-list 10 deny any")
+    v = evaluate(host(), _with_acls(state, denies), None, now=NOW)
+    assert v.verdict is Verdict.BLOCKED
+    assert f"blocks {OUR_SERVER}: ACL 10 does not permit it" in v.reason
+
+
+@pytest.mark.parametrize(
+    "acl_lines",
+    [
+        (f"access-list 10 permit host {OUR_SERVER}",),
+        ("access-list 10 remark ntp", f"access-list 10 permit {OUR_SERVER} 0.0.0.255"),
+        (),  # read, and ACL 10 is not defined: IOS treats it as permit any
+    ],
+)
+def test_access_group_whose_acl_permits_us_is_not_the_reason(
+    acl_lines: tuple[str, ...],
+) -> None:
+    state = ios_state(synced=False, reach_octal="0", access_groups=("ntp access-group peer 10",))
+    v = evaluate(host(), _with_acls(state, acl_lines), None, now=NOW)
+    assert v.verdict is Verdict.UNSYNCHRONISED, v.reason  # the server, not the ACL
+    check = next(c for c in v.checks if c.name == "access-group")
+    assert check.passed and "ACL 10 permits" in check.actual
 
 
 def test_access_group_that_permits_us_is_fine() -> None:

@@ -187,7 +187,10 @@ def test_access_group_blocks_our_server(verdicts: dict[str, DeviceVerdict]) -> N
     v = verdicts["e2e-acl"]
     _readable(v)
     assert v.verdict is Verdict.BLOCKED, v.reason
-    assert "ntp access-group peer 99" in v.reason and "permit the server" in v.reason
+    assert "ntp access-group peer 99" in v.reason
+    assert "blocks 127.0.0.1: ACL 99 does not permit it" in v.reason  # read from the device
+    assert v.state is not None
+    assert v.state.configured.acl_lines == ("access-list 99 permit 10.0.0.0 0.255.255.255",)
 
 
 def test_windows_domain_policy_blocks(verdicts: dict[str, DeviceVerdict]) -> None:
