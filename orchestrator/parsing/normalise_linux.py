@@ -143,6 +143,9 @@ def _chrony_state(state: str, reach: int | None) -> AssociationState:
 def _chrony_source(row: Row) -> Association:
     reach = reach_from_octal(row["REACH"])  # None for chrony 1.x (no Reach column)
     refclock = row["MODE"] == "#"
+    # LastRx "-": nothing received yet. The sample then prints as "+0ns[ +0ns] +/- 0ns",
+    # which is no measurement, not a zero offset.
+    sampled = row["LAST_RX"].strip() != "-"
     return Association(
         address=row["NAME"],
         # A reference clock is listed by its reference ID (GPS0, PPS); NTP sources
@@ -154,8 +157,9 @@ def _chrony_source(row: Row) -> Association:
         reach=reach,
         delay_ms=None,
         # "+ 0.0" turns chrony's -0ns into 0.0 rather than -0.0.
-        offset_ms=-chrony_ms(row["ADJUSTED_OFFSET"], "offset") + 0.0,
-        jitter_ms=chrony_ms(row["ERROR"], "error"),  # the "+/-" estimated error
+        offset_ms=-chrony_ms(row["ADJUSTED_OFFSET"], "offset") + 0.0 if sampled else None,
+        # the "+/-" estimated error
+        jitter_ms=chrony_ms(row["ERROR"], "error") if sampled else None,
         dispersion_ms=None,
         selected=row["STATE"] == "*",
         state=_chrony_state(row["STATE"], reach),
@@ -167,7 +171,11 @@ def chrony_sources(rows: list[Row]) -> list[Association]:
     return normalise_each(rows, _chrony_source)
 
 
-_UNSYNCED_REFERENCE_IDS = frozenset({"00000000", "0.0.0.0"})
+# No reference ("00000000 ()" or dotted "0.0.0.0" in chrony <= 2) or the local
+# reference 127.127.1.1: "If the reference ID is 7F7F0101 and there is no name or IP
+# address, it means the computer is not synchronised to any external source and that
+# you have the local mode operating" (chronyc(1), tracking).
+_UNSYNCED_REFERENCE_IDS = frozenset({"00000000", "0.0.0.0", "7F7F0101", "127.127.1.1"})
 _CHRONY_LEAP = {
     "Normal": "none",
     "Insert second": "add",
