@@ -130,11 +130,11 @@ def guess_command(platform: str, text: str) -> str:
     """The command that produced `text`: the command echoed in the capture when there is
     one and its template parses the text, else the first command in index order whose
     template parses the whole text."""
+    candidates = _entries(platform)  # unknown platform: say so before "empty"
     if not text.strip():
         raise ParseError(
             f"{platform}: the output is empty; nothing to guess from", platform=platform
         )
-    candidates = _entries(platform)
     echoed = _echoed_entry(platform, text)
     if echoed is not None:
         candidates = (echoed, *(e for e in candidates if e is not echoed))

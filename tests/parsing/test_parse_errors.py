@@ -65,6 +65,9 @@ def test_other_platforms_output_matches_no_command() -> None:
 def test_unknown_platform_and_command_list_what_is_known() -> None:
     with pytest.raises(ParseError, match=r"known platforms: .*cisco_ios"):
         parse_output("juniper_junos", "show ntp associations", "x")
+    for text in ("x", ""):  # the platform is named before the output is judged
+        with pytest.raises(ParseError, match=r"no parsers for platform 'juniper_junos'"):
+            parse_output("juniper_junos", None, text)
     with pytest.raises(ParseError, match=r"known commands: .*'show ntp status'"):
         parse_output("cisco_ios", "show clock", "x")
 
