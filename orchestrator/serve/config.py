@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -121,6 +122,18 @@ class _ServerFile(BaseModel):
     tx_compensation: bool | None = None
 
 
+def _line_of(text: str, key: str) -> int | None:
+    """The first line that sets `key` (TOML `key =`, `[key]`; YAML `key:`), for messages:
+    the parsers validate values after parsing, when positions are gone."""
+    if not key:
+        return None
+    pattern = re.compile(rf"^\s*(?:\[\s*{re.escape(key)}\s*\]|{re.escape(key)}\s*[=:])")
+    for number, line in enumerate(text.splitlines(), start=1):
+        if pattern.match(line):
+            return number
+    return None
+
+
 def load_config_file(path: Path, base: ServerConfig | None = None) -> ServerConfig:
     """Read a TOML (.toml) or YAML file over `base` (defaults). ConfigError names file and key."""
     base = base or ServerConfig()
@@ -147,8 +160,16 @@ def load_config_file(path: Path, base: ServerConfig | None = None) -> ServerConf
         f = _ServerFile.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise ConfigError(f"{path}: {where}: {err['msg']}") from None
+        loc = [str(p) for p in err["loc"]]
+        where = ".".join(loc)
+        at = f"{path}:{line}" if (line := _line_of(text, loc[-1] if loc else "")) else f"{path}"
+        if err["type"] == "extra_forbidden":
+            nested = loc[:1] == ["ratelimit"]
+            model: type[BaseModel] = _RateLimitFile if nested else _ServerFile
+            scope = "ratelimit settings" if nested else "settings (top-level keys)"
+            known = ", ".join(model.model_fields)
+            raise ConfigError(f"{at}: unknown setting '{where}' ({scope}: {known})") from None
+        raise ConfigError(f"{at}: {where}: {err['msg']}") from None
     rl = f.ratelimit
     ratelimit: RateLimitConfig | bool | None = None
     if rl is not None:
