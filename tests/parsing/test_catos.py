@@ -61,3 +61,32 @@ def test_an_unknown_line_fails_with_its_number() -> None:
     with pytest.raises(ParseError) as caught:
         parse_output("cisco_catos", "show ntp", text)
     assert caught.value.line == 8
+
+
+def test_layout_variants_are_tolerated() -> None:
+    # Not a capture: the same fields in the shapes older or key-less releases may print
+    # (server column alone, '-' for no key, no key strings), so such output is not refused.
+    text = "\n".join(
+        [
+            "Console> (enable) show ntp",
+            "Current time: Tue Jun 23 1998, 20:29:25 pst",
+            "Timezone: 'pst', offset from UTC is -8 hours",
+            "Summertime: 'pst', disabled",
+            "Last NTP update: Tue Jun 23 1998, 20:28:51",
+            "Broadcast client mode: disabled",
+            "Broadcast delay: 3000 microseconds",
+            "Client mode: enabled",
+            "NTP-Server",
+            "----------------------------------------",
+            "192.0.2.10",
+            "time.example.net                         -",
+            "Key Number Mode",
+            "---------- ---------",
+            "5          trusted",
+            "Console> (enable) ",
+        ]
+    )
+    assert guess_command("cisco_catos", text) == "show ntp"
+    status = parse_output("cisco_catos", "show ntp", text).status
+    assert status is not None and status.synchronized
+    assert status.last_sync == "Tue Jun 23 1998, 20:28:51"
