@@ -9,6 +9,7 @@ time"), so both are converted here.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 
@@ -60,19 +61,31 @@ def _ntpq_address(remote: str) -> str:
     return remote.split(" (", 1)[0]
 
 
+def _ntpq_poll_s(text: str) -> int | None:
+    # The poll interval is a power of two (2**hpoll s), but ntpq prints it in minutes,
+    # hours or days once it no longer fits ("68m" is 4096 s, not 4080).
+    seconds = duration_s(text, "poll")
+    if not seconds or text.strip().isdigit():
+        return seconds
+    return int(2 ** round(math.log2(seconds)))
+
+
 def _ntpq_association(row: Row) -> Association:
     reach = reach_from_octal(row["REACH"])
     state = _ntpq_state(row["TALLY"], row["TYPE"], reach)
+    # when "-" and reach 0: nothing ever received (a pool prototype, a server not yet
+    # answering). ntpq then prints 0.000 (or 4000.00) placeholders, not measurements.
+    measured = not (row["WHEN"].strip() == "-" and not reach)
     return Association(
         address=_ntpq_address(row["REMOTE"]),
         refid=text_or_none(row["REFID"]),
         stratum=int_or_none(row["STRATUM"], "st"),
         when_s=duration_s(row["WHEN"], "when"),
-        poll_s=duration_s(row["POLL"], "poll"),
+        poll_s=_ntpq_poll_s(row["POLL"]),
         reach=reach,
-        delay_ms=float_or_none(row["DELAY"], "delay"),
-        offset_ms=float_or_none(row["OFFSET"], "offset"),
-        jitter_ms=float_or_none(row["JITTER"], "jitter"),
+        delay_ms=float_or_none(row["DELAY"], "delay") if measured else None,
+        offset_ms=float_or_none(row["OFFSET"], "offset") if measured else None,
+        jitter_ms=float_or_none(row["JITTER"], "jitter") if measured else None,
         dispersion_ms=None,
         selected=state == "sys.peer",
         state=state,
@@ -218,9 +231,16 @@ def chrony_tracking(rows: list[Row]) -> NtpStatus:
 
 # --------------------------------------------------------------------------- timedatectl
 
-_TIMESPAN_PART = re.compile(r"([-+]?\d+(?:\.\d+)?)(us|µs|ms|s|min|h|d|w)?")
+# systemd's format_timespan(): parts from years down to microseconds, the sign (when
+# timesyncd prints one) in front of the whole span: "-1min 4s" is -64 s,
+# "+6month 2w 8h 36min 32.899708s" a clock six months behind. A month is 30.44 days
+# and a year 365.25 days (USEC_PER_MONTH, USEC_PER_YEAR); systemd >= 246 prints "μs"
+# (Greek mu) for microseconds in UTF-8 locales, older ones "us".
+_TIMESPAN_PART = re.compile(r"(\d+(?:\.\d+)?)(y|month|w|d|h|min|s|ms|us|μs|µs|ns)?")
 _TIMESPAN_MS = {
+    "ns": 1e-6,
     "us": 1e-3,
+    "μs": 1e-3,
     "µs": 1e-3,
     "ms": 1.0,
     "s": 1000.0,
@@ -228,6 +248,8 @@ _TIMESPAN_MS = {
     "h": 3_600_000.0,
     "d": 86_400_000.0,
     "w": 604_800_000.0,
+    "month": 2_629_800_000.0,
+    "y": 31_557_600_000.0,
 }
 
 
@@ -235,16 +257,18 @@ def timespan_ms(text: str | None, what: str) -> float | None:
     """systemd's human time spans -> milliseconds: `-5.224ms`, `+316us`, `1min 4s`, `0`."""
     if text is None or not text.strip():
         return None
+    span = text.strip()
+    sign = -1.0 if span.startswith("-") else 1.0
     total = 0.0
-    for part in text.split():
+    for part in span.lstrip("+-").split():
         match = _TIMESPAN_PART.fullmatch(part)
         if match is None:
-            raise ValueError(f"{what} {text.strip()!r} is not a time span like 1min 4s or 5ms")
+            raise ValueError(f"{what} {span!r} is not a time span like 1min 4s or 5ms")
         value, unit = match.groups()
         if unit is None and float(value) != 0:
-            raise ValueError(f"{what} {text.strip()!r} has no unit")
+            raise ValueError(f"{what} {span!r} has no unit")
         total += float(value) * _TIMESPAN_MS[unit or "ms"]
-    return round(total, _DIGITS)
+    return round(sign * total, _DIGITS) + 0.0  # no -0.0
 
 
 def _timedatectl(row: Row) -> NtpStatus:
