@@ -188,7 +188,16 @@ def chrony_sources(rows: list[Row]) -> list[Association]:
 # reference 127.127.1.1: "If the reference ID is 7F7F0101 and there is no name or IP
 # address, it means the computer is not synchronised to any external source and that
 # you have the local mode operating" (chronyc(1), tracking).
-_UNSYNCED_REFERENCE_IDS = frozenset({"00000000", "0.0.0.0", "7F7F0101", "127.127.1.1"})
+_NO_REFERENCE_IDS = frozenset({"00000000", "0.0.0.0"})
+_LOCAL_REFERENCE_IDS = frozenset({"7F7F0101", "127.127.1.1"})
+
+
+def _follows_a_source(reference_id: str, name: str) -> bool:
+    if reference_id in _NO_REFERENCE_IDS:
+        return False
+    return not (reference_id in _LOCAL_REFERENCE_IDS and not name.strip())
+
+
 _CHRONY_LEAP = {
     "Normal": "none",
     "Insert second": "add",
@@ -207,7 +216,8 @@ def _seconds_to_ms(text: str, what: str) -> float | None:
 def _tracking(row: Row) -> NtpStatus:
     leap = _CHRONY_LEAP.get(row["LEAP_STATUS"]) if row["LEAP_STATUS"] else None
     reference_id = row["REFERENCE_ID"]
-    synchronized = reference_id not in _UNSYNCED_REFERENCE_IDS and leap != "unsynchronised"
+    follows = _follows_a_source(reference_id, row["REFERENCE_NAME"])
+    synchronized = follows and leap != "unsynchronised"
     offset_ms = _seconds_to_ms(row["SYSTEM_TIME"], "system time")
     if offset_ms is not None and row["SYSTEM_TIME_SIDE"] == "fast":
         offset_ms = -offset_ms + 0.0  # local clock ahead of NTP time; no -0.0
@@ -216,7 +226,7 @@ def _tracking(row: Row) -> NtpStatus:
         synchronized=synchronized,
         # chronyd reports stratum 0 only while it has no reference: no stratum at all.
         stratum=int_or_none(row["STRATUM"], "stratum") or None,
-        reference=reference if reference_id not in _UNSYNCED_REFERENCE_IDS else None,
+        reference=reference if follows else None,
         offset_ms=offset_ms,
         root_delay_ms=_seconds_to_ms(row["ROOT_DELAY"], "root delay"),
         root_dispersion_ms=_seconds_to_ms(row["ROOT_DISPERSION"], "root dispersion"),

@@ -59,6 +59,47 @@ def test_a_row_the_template_does_not_know_names_its_line() -> None:
     assert caught.value.line == 4
 
 
+def test_ntpq_wide_row_wraps_after_a_long_remote() -> None:
+    # ntpq -w prints a remote longer than 15 characters alone, then the row indented by
+    # 17 spaces: ntpq-subs.c doprintpeers() (freebsd/freebsd-src contrib/ntp/ntpq),
+    #   fprintf(fp, "%c%s\\n%*s", c, clock_name, 1 + 15 + 1, "");
+    #   ... fprintf(fp, " %2ld %c %4.4s %4.4s  %3lo  %7.7s %8.7s %7.7s\\n", ...)
+    # The values are the windstream.net row of tests/parsers/linux/ntpq_-pn/
+    # ntpgps_ntpsec_wide_remote.raw, printed in that layout.
+    header = (
+        "     remote           refid      st t when poll reach   delay   offset  jitter\n"
+        "==============================================================================\n"
+    )
+    # printf formats on purpose: they are ntpq's own.
+    row = "-%s\n%*s%-15s" % ("h69.41.139.40.ip.windstream.net", 17, "", ".GPS.")  # noqa: UP031
+    row += " %2d %c %4.4s %4.4s  %3o  %7.7s %8.7s %7.7s\n" % (  # noqa: UP031
+        1,
+        "u",
+        "128",
+        "64",
+        0o16,
+        "82.7081",
+        "5.4127",
+        "1.0102",
+    )
+    text = header + row
+    assert guess_command("linux", text) == "ntpq -pn"
+    (peer,) = parse_output("linux", "ntpq -pn", text).associations or ()
+    assert (peer.address, peer.refid, peer.stratum, peer.when_s, peer.poll_s) == (
+        "h69.41.139.40.ip.windstream.net",
+        ".GPS.",
+        1,
+        128,
+        64,
+    )
+    assert (peer.reach, peer.delay_ms, peer.offset_ms, peer.state) == (
+        14,
+        82.7081,
+        5.4127,
+        "outlier",
+    )
+
+
 def test_chronyc_without_daemon_is_a_parse_error() -> None:
     # chrony client.c: "506 Cannot talk to daemon" (chrony < 4 reply code text).
     with pytest.raises(ParseError) as caught:
