@@ -49,6 +49,14 @@ def _seconds_ms(text: str, what: str) -> float | None:
     return None if value is None else round(value * 1000.0, 9)  # to 1 ps, no float noise
 
 
+def _sync_time(text: str | None) -> str | None:
+    # Never synchronised: "unspecified", localised ("未指定", "nicht angegeben") or
+    # "(null)". A time always has digits; those words have none.
+    if text is None or not any(c.isdigit() for c in text):
+        return None
+    return text
+
+
 def _stratum(text: str) -> int | None:
     # w32tm prints "0 (unspecified)" when it has no stratum, not a real stratum 0.
     value = int_or_none(text, "stratum")
@@ -80,8 +88,7 @@ def _status(row: Row) -> NtpStatus:
         root_delay_ms=_seconds_ms(row["ROOT_DELAY"], "root delay"),
         root_dispersion_ms=_seconds_ms(row["ROOT_DISPERSION"], "root dispersion"),
         leap=leap,
-        # "unspecified" while never synchronised; localised ("non spécifié") it stays text.
-        last_sync=None if last_sync in ("unspecified", "(null)") else last_sync,
+        last_sync=_sync_time(last_sync),
     )
 
 
