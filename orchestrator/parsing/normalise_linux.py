@@ -73,20 +73,23 @@ def _ntpq_poll_s(text: str) -> int | None:
 def _ntpq_association(row: Row) -> Association:
     reach = reach_from_octal(row["REACH"])
     state = _ntpq_state(row["TALLY"], row["TYPE"], reach)
-    # when "-" and reach 0: nothing ever received (a pool prototype, a server not yet
-    # answering). ntpq then prints 0.000 (or 4000.00) placeholders, not measurements.
-    measured = not (row["WHEN"].strip() == "-" and not reach)
+    # Reach 0 with when "-" or stratum 16 (.INIT., .STEP., a pool prototype): nothing
+    # usable received. ntpq then prints 0.000 (jitter 4000.00) placeholders, not
+    # measurements.
+    stratum = int_or_none(row["STRATUM"], "st")
+    measured = bool(reach) or not (row["WHEN"].strip() == "-" or stratum == 16)
     return Association(
         address=_ntpq_address(row["REMOTE"]),
         refid=text_or_none(row["REFID"]),
-        stratum=int_or_none(row["STRATUM"], "st"),
+        stratum=stratum,
         when_s=duration_s(row["WHEN"], "when"),
         poll_s=_ntpq_poll_s(row["POLL"]),
         reach=reach,
         delay_ms=float_or_none(row["DELAY"], "delay") if measured else None,
         offset_ms=float_or_none(row["OFFSET"], "offset") if measured else None,
         jitter_ms=float_or_none(row["JITTER"], "jitter") if measured else None,
-        dispersion_ms=None,
+        # Only xntpd-era tables print dispersion (a "disp" column instead of jitter).
+        dispersion_ms=float_or_none(row["DISPERSION"], "disp") if measured else None,
         selected=state == "sys.peer",
         state=state,
         # ntpq lists the associations the daemon was configured with (servers, peers,
