@@ -159,16 +159,18 @@ def _chrony_state(state: str, reach: int | None) -> AssociationState:
 def _chrony_source(row: Row) -> Association:
     reach = reach_from_octal(row["REACH"])  # None for chrony 1.x (no Reach column)
     refclock = row["MODE"] == "#"
-    # LastRx "-": nothing received yet. The sample then prints as "+0ns[ +0ns] +/- 0ns",
-    # which is no measurement, not a zero offset.
-    sampled = row["LAST_RX"].strip() != "-"
+    # Nothing received yet: LastRx "-" (chrony >= 3) or, in chrony 2, an age like "10y"
+    # with stratum 0 (only a reference clock has a real stratum 0). The sample then
+    # prints as "+0ns[ +0ns] +/- 0ns", which is no measurement, not a zero offset.
+    stratum = int_or_none(row["STRATUM"], "stratum")
+    sampled = row["LAST_RX"].strip() != "-" and (refclock or stratum != 0)
     return Association(
         address=row["NAME"],
         # A reference clock is listed by its reference ID (GPS0, PPS); NTP sources
         # show no refid in this report.
         refid=row["NAME"] if refclock else None,
-        stratum=int_or_none(row["STRATUM"], "stratum"),
-        when_s=_chrony_age_s(row["LAST_RX"]),
+        stratum=stratum,
+        when_s=_chrony_age_s(row["LAST_RX"]) if sampled else None,
         poll_s=_chrony_poll_s(row["POLL"]),
         reach=reach,
         delay_ms=None,
