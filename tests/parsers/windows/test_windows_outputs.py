@@ -123,3 +123,10 @@ def test_a_prompt_line_alone_is_not_a_time_source() -> None:
     assert (status.synchronized, status.reference) == (True, "time.windows.com")
     with pytest.raises(ParseError):
         parse_output("windows", "w32tm /query /source", "C:\\Users\\admin>\n")
+
+
+def test_another_commands_sentence_is_not_a_time_source() -> None:
+    # What `w32tm /config ... /update` answers (public GitHub note '# Configure Windows
+    # NTP', search-index file id 20302125170): not the name of a time source.
+    with pytest.raises(ParseError):
+        parse_output("windows", "w32tm /query /source", "The command completed successfully.\n")
