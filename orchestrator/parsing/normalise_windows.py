@@ -23,9 +23,10 @@ from orchestrator.parsing.values import (
 # localised ("Lokale CMOS-Uhr", "Horloge CMOS locale", "Reloj CMOS local"), but "CMOS"
 # survives translation.
 _LOCAL_CLOCKS = frozenset({"local cmos clock", "free-running system clock"})
-# Reference IDs of a clock that follows no source, whatever the language: none yet
-# ("0x00000000 (unspecified)") or its own local clock ("0x4C4F434C (source name: "LOCL")").
-_NO_SOURCE_REFERENCE_IDS = frozenset({0x00000000, 0x4C4F434C})
+# The reference ID of a clock that follows its own local clock, whatever the language:
+# "0x4C4F434C (source name: "LOCL")". (An unspecified ID, 0x00000000, is no such sign:
+# a Hyper-V guest synchronised by "VM IC Time Synchronization Provider" may show it.)
+_NO_SOURCE_REFERENCE_IDS = frozenset({0x4C4F434C})
 _LEAP = {"0": "none", "1": "add", "2": "delete", "3": "unsynchronised"}
 
 

@@ -130,3 +130,21 @@ def test_another_commands_sentence_is_not_a_time_source() -> None:
     # NTP', search-index file id 20302125170): not the name of a time source.
     with pytest.raises(ParseError):
         parse_output("windows", "w32tm /query /source", "The command completed successfully.\n")
+
+
+# de-DE errors as w32tm prints them (Linuxfabrik/monitoring-plugins
+# check-plugins/ntp-w32tm/unit-test/stdout/de-service-not-running and de-access-denied).
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Folgender Fehler ist aufgetreten: Der Dienst wurde nicht gestartet. (0x80070426)\n",
+        "Folgender Fehler ist aufgetreten: Zugriff verweigert (0x80070005)\n",
+    ],
+)
+@pytest.mark.parametrize(
+    "command", ["w32tm /query /status", "w32tm /query /source", "w32tm /query /peers"]
+)
+def test_localised_w32tm_error_is_a_parse_error(command: str, text: str) -> None:
+    with pytest.raises(ParseError) as caught:
+        parse_output("windows", command, text)
+    assert caught.value.line == 1
