@@ -107,6 +107,21 @@ def test_chronyc_without_daemon_is_a_parse_error() -> None:
     assert caught.value.line == 1
 
 
+@pytest.mark.parametrize(
+    "command", ["timedatectl", "timedatectl timesync-status", "timedatectl show-timesync"]
+)
+def test_timedatectl_without_systemd_is_a_parse_error(command: str) -> None:
+    # What systemd 252 (Debian 12) prints in a container without systemd as PID 1,
+    # captured on this project's build machine.
+    text = (
+        "System has not been booted with systemd as init system (PID 1). Can't operate.\n"
+        "Failed to connect to bus: Host is down\n"
+    )
+    with pytest.raises(ParseError) as caught:
+        parse_output("linux", command, text)
+    assert caught.value.line == 1
+
+
 def test_tracking_cut_before_the_stratum_is_refused() -> None:
     case = Path(__file__).parent / "chronyc_tracking" / "chronydoc_hex_reference.raw"
     first_line = case.read_text(encoding="utf-8").splitlines(keepends=True)[0]
