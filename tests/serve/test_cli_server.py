@@ -179,7 +179,8 @@ def test_bad_config_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[st
     cfg.write_text('allow = ["10.0.0.0/8"]\n[ratelimit]\nburst = 0\n')
     assert run(["server", "run", "--config", str(cfg), "--port", "0"]) == 2
     err = capsys.readouterr().err
-    assert f"{cfg}: ratelimit.burst" in err and "Traceback" not in err
+    assert f"{cfg}:3: ratelimit.burst" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_keys_line_with_a_type_and_no_key_is_one_line(
