@@ -382,7 +382,7 @@ def test_install_unit_checks_the_files_it_points_at(
     cfg = tmp_path / "server.toml"
     cfg.write_text("nope = 1\n")
     assert run(["server", "install-unit", "--path", str(unit), "--config", str(cfg)]) == 2
-    assert f"{cfg}: nope" in capsys.readouterr().err and not unit.exists()
+    assert f"{cfg}:1: unknown setting 'nope'" in capsys.readouterr().err and not unit.exists()
     assert run(["server", "install-unit", "--path", str(unit), "--port", "99999"]) == 2
     assert not unit.exists()
     later = tmp_path / "later.keys"  # deployed after the unit: a note, not an error

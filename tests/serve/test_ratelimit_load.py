@@ -91,8 +91,11 @@ def test_flooder_gets_kod_and_drops_while_others_are_served(start_server: StartS
     assert sum(kods[a] for a in addresses[:-1]) == 0
     # the flooder: some KoD RATE, many silent drops, and at most burst + limit + leak answers
     assert kods[flooder] >= 1
+    # Of ~160 requests, ~24 fit the bucket; of the ~136 limited ones leak=2 answers a random
+    # quarter and KoDs take at most ~21, so ~80 are expected dropped: a quarter of all sent is
+    # a bound the random leak cannot cross by chance.
     dropped = sent[flooder] - answers[flooder] - kods[flooder]
-    assert dropped > sent[flooder] / 2, (sent[flooder], answers[flooder], kods[flooder])
+    assert dropped > sent[flooder] / 4, (sent[flooder], answers[flooder], kods[flooder])
     allowed = LIMIT.burst + LIMIT_PER_S * (DURATION_S + 1)
     leak_bound = sent[flooder] / 2**LIMIT.leak
     assert answers[flooder] <= allowed + 2 * leak_bound
