@@ -315,7 +315,7 @@ class CiscoIosDriver:
 @dataclass
 class _Change:
     removals: list[str] = field(default_factory=list)  # `no` commands
-    replaced: list[str] = field(default_factory=list)  # `no` of server lines re-entered
+    replaced: list[str] = field(default_factory=list)  # `no` of lines re-entered after it
     additions: list[str] = field(default_factory=list)  # lines to enter
     dropped: set[str] = field(default_factory=set)  # current lines that go away
     warnings: list[str] = field(default_factory=list)
@@ -344,19 +344,43 @@ def _plan_keys(desired: DesiredNtp, cfg: ConfiguredNtp, lines: list[str], ch: _C
             ch.removals.append(removal_of(old.line))
             ch.dropped.add(old.line)
 
-    want_trusted = sorted(k.key_id for k in desired.keys if k.trusted)
-    for key_id in want_trusted:
-        if key_id not in cfg.trusted_keys:
-            ch.additions.append(f"ntp trusted-key {key_id}")
-    for key_id in cfg.trusted_keys:
-        if key_id not in want_trusted:
-            ch.removals.append(f"no ntp trusted-key {key_id}")
-            ch.dropped.update(ln for ln in lines if ln == f"ntp trusted-key {key_id}")
+    _plan_trusted(sorted(k.key_id for k in desired.keys if k.trusted), lines, ch)
     if desired.authenticate and not cfg.authenticate:
         ch.additions.append("ntp authenticate")
     elif not desired.authenticate and cfg.authenticate:
         ch.removals.append("no ntp authenticate")
         ch.dropped.add("ntp authenticate")
+
+
+def _trusted_range(line: str) -> range | None:
+    """The keys one `ntp trusted-key N [- M]` line trusts."""
+    t = _tokens(line)
+    if len(t) < 3 or t[:2] != ["ntp", "trusted-key"] or not t[2].isdigit():
+        return None
+    last = t[4] if len(t) == 5 and t[3] == "-" and t[4].isdigit() else t[2]
+    return range(int(t[2]), int(last) + 1)
+
+
+def _plan_trusted(want: list[int], lines: list[str], ch: _Change) -> None:
+    """Trusted keys by line: a range line (`ntp trusted-key 1 - 100`) that trusts a key we
+    do not want is removed whole with its own `no` form; wanted keys not left trusted by
+    the remaining lines are added one by one."""
+    wanted = set(want)
+    kept: set[int] = set()
+    for line in lines:
+        keys = _trusted_range(line)
+        if keys is None:
+            continue
+        if all(k in wanted for k in keys):
+            kept.update(keys)
+            continue
+        ch.dropped.add(line)
+        # `no` of a range untrusts all of it: before re-trusting a wanted key it held
+        if any(k in wanted for k in keys):
+            ch.replaced.append(removal_of(line))
+        else:
+            ch.removals.append(removal_of(line))
+    ch.additions.extend(f"ntp trusted-key {k}" for k in want if k not in kept)
 
 
 def _plan_servers(desired: DesiredNtp, cfg: ConfiguredNtp, lines: list[str], ch: _Change) -> None:

@@ -37,6 +37,10 @@ _LEGACY_STATES: dict[str, AssociationState] = {
     "-": "candidate",  # "candidate"
 }
 
+# `ntp trusted-key 1 - 65535` is a real idiom (trust every key); the key list is expanded,
+# so a range is bounded to keep a hostile or garbled line from costing gigabytes.
+_MAX_TRUSTED_RANGE = 65536
+
 
 def is_legacy_legend(legend: str) -> bool:
     """True for the 12.x wording (`master (synced)` / `primary (synced)`)."""
@@ -226,6 +230,11 @@ def config(rows: list[Row]) -> ConfiguredNtp:
             elif directive == "trusted-key":
                 first = int(row["KEY"])
                 last = int(row["KEY_LAST"]) if row["KEY_LAST"] else first
+                if last < first or last - first >= _MAX_TRUSTED_RANGE:
+                    raise ValueError(
+                        f"trusted-key range {first} - {last} is not a range orch handles "
+                        f"(at most {_MAX_TRUSTED_RANGE} keys, first <= last)"
+                    )
                 trusted.extend(range(first, last + 1))
             elif directive == "access-group":
                 access_groups.append(f"ntp access-group {' '.join(row['ACCESS_GROUP'].split())}")

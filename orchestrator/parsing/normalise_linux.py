@@ -132,10 +132,16 @@ def _chrony_age_s(text: str) -> int | None:
     return int(match["n"]) * _AGE_S[match["unit"]]
 
 
+# chrony accepts minpoll/maxpoll up to 24 (about 194 days); leave room, refuse nonsense.
+_MAX_POLL_EXPONENT = 36
+
+
 def _chrony_poll_s(text: str) -> int | None:
     # Poll is log2 seconds; refclocks may poll faster than once a second (negative),
     # which whole seconds cannot express.
     exponent = int(text)
+    if exponent > _MAX_POLL_EXPONENT:  # also keeps 2**exponent from running for ever
+        raise ValueError(f"poll {text.strip()!r} is not a log2 poll interval chrony uses")
     return 2**exponent if exponent >= 0 else None
 
 

@@ -74,7 +74,12 @@ def _parse_with(entry: IndexEntry, platform: str, text: str) -> ParsedOutput:
         )
     normalise = normaliser_for(entry.stem)
     try:
-        model = normalise(result.rows)
+        try:
+            model = normalise(result.rows)
+        except RowError:
+            raise
+        except ValueError as exc:  # a single-record normaliser reading a value (status)
+            raise RowError(str(exc), row=0 if len(result.rows) == 1 else None) from None
     except RowError as exc:
         line = (
             result.lines[exc.row] if exc.row is not None and exc.row < len(result.lines) else None

@@ -131,3 +131,24 @@ def test_access_group_peer_acl_evaluated() -> None:
     assert allowed.warnings == ()
     host = _plan(text, desired, "access-list 10 deny host 192.0.2.10\naccess-list 10 permit any\n")
     assert any("does not permit" in w for w in host.warnings)
+
+
+def test_trusted_key_ranges_are_planned_by_line() -> None:
+    key = NtpKey(10, "md5", Secret("cisco"))
+    desired = DesiredNtp(
+        (NtpServerSpec("192.0.2.10", key_id=10),),
+        keys=(key,),
+        authenticate=True,
+        update_calendar=False,
+    )
+    base = "ntp authentication-key 10 md5 0822455D0A16 7\nntp authenticate\n"
+    server = "ntp server 192.0.2.10 iburst key 10\n"
+    # a range that trusts more than we want goes as one line (first: its `no` untrusts
+    # key 10 too), then our key is trusted alone
+    plan = _plan(base + "ntp trusted-key 1 - 65535\n" + server, desired)
+    assert plan.commands == ("no ntp trusted-key 1 - 65535", "ntp trusted-key 10")
+    # a range without any wanted key is removed after the additions, as other stale lines
+    plan = _plan(base + "ntp trusted-key 20 - 30\n" + server, desired)
+    assert plan.commands == ("ntp trusted-key 10", "no ntp trusted-key 20 - 30")
+    # a range made only of wanted keys stays
+    assert _plan(base + "ntp trusted-key 10 - 10\n" + server, desired).is_noop

@@ -97,3 +97,13 @@ def test_chronyc_sources_with_no_sources_is_an_empty_table_not_an_error() -> Non
     parsed = parse_output("linux", "chronyc -n sources", header_only)
     assert parsed.associations == ()
     assert parse_output("linux", None, header_only).command == "chronyc -n sources"
+
+
+def test_trusted_key_ranges_are_bounded() -> None:
+    every = parse_output(
+        "cisco_ios", "show running-config | include ntp", "ntp trusted-key 1 - 65535\n"
+    )
+    assert every.config is not None and len(every.config.trusted_keys) == 65535
+    for bad in ("ntp trusted-key 1 - 4294967295\n", "ntp trusted-key 9 - 3\n"):
+        with pytest.raises(ParseError, match=r"line 1: trusted-key range .* orch handles"):
+            parse_output("cisco_ios", "show running-config | include ntp", bad)
