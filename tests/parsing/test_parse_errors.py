@@ -107,3 +107,27 @@ def test_trusted_key_ranges_are_bounded() -> None:
     for bad in ("ntp trusted-key 1 - 4294967295\n", "ntp trusted-key 9 - 3\n"):
         with pytest.raises(ParseError, match=r"line 1: trusted-key range .* orch handles"):
             parse_output("cisco_ios", "show running-config | include ntp", bad)
+
+
+def test_a_value_that_is_not_a_number_is_a_parse_error_with_its_line() -> None:
+    text = (
+        "Clock is synchronized, stratum 4, reference is 10.20.0.4\n"
+        "nominal freq is 1000.0003 Hz, actual freq is 999.8791 Hz, precision is 2**16\n"
+        "reference time is D5E492E9.98ABB3D3 (09:14:49.596 UTC Thu Sep 7 2017)\n"
+        "clock offset is 0.0000 msec, root delay is 2..7 msec\n"
+        "root dispersion is 2.71 msec, peer dispersion is 1.90 msec\n"
+    )
+    with pytest.raises(ParseError, match=r"root delay '2\.\.7' is not a number"):
+        parse_output("cisco_ios", "show ntp status", text)
+    with pytest.raises(ParseError, match="none of the known commands"):
+        parse_output("cisco_ios", None, text)  # guessing does not crash on it either
+
+
+def test_a_chrony_poll_beyond_any_real_interval_is_refused() -> None:
+    text = (
+        "MS Name/IP address         Stratum Poll Reach LastRx Last sample\n"
+        "===============================================================================\n"
+        "^* 192.0.2.1        2  100000000000000000000   377    10   -1us[-1us] +/- 1ms\n"
+    )
+    with pytest.raises(ParseError, match=r"line 3: poll '1000.*' is not a log2 poll interval"):
+        parse_output("linux", "chronyc sources", text)
