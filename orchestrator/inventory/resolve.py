@@ -301,5 +301,18 @@ def _key_file(
         return None
     if "${" in value:  # unresolved (resolve=False): shown as written
         return value
-    path = Path(value).expanduser()
+    try:
+        path = Path(value).expanduser()
+    except RuntimeError:  # `~name/...` for a user this machine does not have
+        user = value.split("/", 1)[0]
+        problems.append(
+            _at(
+                found[1],
+                host,
+                f"data.ssh_key_file: {user!r}: no such user's home directory (write the full path)",
+                "data",
+                "ssh_key_file",
+            )
+        )
+        return None
     return str(path if path.is_absolute() else directory / path)

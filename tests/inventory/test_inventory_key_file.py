@@ -105,3 +105,12 @@ def test_check_notes_an_unset_variable_in_the_key_path(
     monkeypatch.setenv("ORCH_TEST_EMPTY_DIR", "sub")
     assert run(["inventory", "check", str(directory)]) == 0
     assert "not set" not in capsys.readouterr().err
+
+
+def test_home_of_an_unknown_user_is_an_input_error(write_inventory: WriteInventory) -> None:
+    directory = _with_key(write_inventory, "~no-such-user-orch/.ssh/id")
+    with pytest.raises(InventoryError) as raised:
+        load_inventory(directory)
+    message = str(raised.value)
+    assert message.startswith(f"{directory / 'hosts.yaml'}:5: ")
+    assert "'~no-such-user-orch': no such user's home directory" in message

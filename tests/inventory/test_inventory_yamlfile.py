@@ -61,6 +61,17 @@ def test_syntax_errors_name_line_and_column(tmp_path: Path) -> None:
     assert str(raised.value).startswith(f"{path}:3:1: YAML syntax error:")
 
 
+def test_control_characters_name_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "hosts.yaml"
+    path.write_text("core1:\n  hostname: 192.0.2.1\n  plat\x00form: cisco_ios\n")
+    with pytest.raises(InventoryError) as raised:
+        load_yaml(path)
+    assert str(raised.value) == (
+        f"{path}:3:7: YAML syntax error: control character U+0000 is not allowed in YAML "
+        "(remove it)"
+    )
+
+
 def test_unreadable_files(tmp_path: Path) -> None:
     path = tmp_path / "hosts.yaml"
     path.write_bytes(b"core1:\n  hostname: \xff\xfe\n")
