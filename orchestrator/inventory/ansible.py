@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 import re
 import shlex
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -155,7 +155,7 @@ def _yaml_group(inventory: AnsibleInventory, name: str, body: Any, where: str) -
             f"{where}: group {name}: unknown key '{unknown[0]}' (expected hosts, vars, children)"
         )
     for host, host_vars in (body.get("hosts") or {}).items():
-        for expanded in _expand(str(host)):
+        for expanded in _expand(str(host), where):
             inventory.add_host(expanded, name, host_vars or {})
     group.vars.update(body.get("vars") or {})
     for child, child_body in (body.get("children") or {}).items():
@@ -205,7 +205,7 @@ def _read_ini(path: Path, text: str) -> AnsibleInventory:
             if port:
                 name = port[1]
                 host_vars.setdefault("ansible_port", int(port[2]))
-            for expanded in _expand(name):
+            for expanded in _expand(name, f"{path}:{number}"):
                 inventory.add_host(expanded, section, host_vars)
     return inventory
 
@@ -218,21 +218,43 @@ def _ini_value(text: str) -> Any:
         return text.strip("'\"")
 
 
-def _expand(pattern: str) -> Iterator[str]:
-    """Ansible host ranges: `web[01:03]`, `db-[a:c]`, `[1:9:2]`."""
+# More hosts than one pattern may stand for: a typo (`[1:100000]`) must not exhaust memory.
+MAX_RANGE_HOSTS = 10_000
+
+
+def _expand(pattern: str, where: str) -> list[str]:
+    """Ansible host ranges: `web[01:03]`, `db-[a:c]`, `[1:9:2]`. A zero step, a range
+    that runs backwards or one that stands for more than MAX_RANGE_HOSTS hosts is an
+    InventoryError at `where`."""
     match = _RANGE.search(pattern)
     if match is None:
-        yield pattern
-        return
+        return [pattern]
     start, end, step = match[1], match[2], int(match[3] or 1)
     head, tail = pattern[: match.start()], pattern[match.end() :]
-    if start.isdigit() and end.isdigit():
-        width = len(start) if start.startswith("0") else 0
-        values = [str(i).zfill(width) for i in range(int(start), int(end) + 1, step)]
-    else:
-        values = [chr(c) for c in range(ord(start), ord(end) + 1, step)]
+    if start.isdigit() != end.isdigit():
+        raise InventoryError(f"{where}: host range {match[0]!r} mixes a number and a letter")
+    numeric = start.isdigit()
+    first, last = (int(start), int(end)) if numeric else (ord(start), ord(end))
+    count = (last - first) // step + 1 if step > 0 and last >= first else 0
+    if count == 0 or count > MAX_RANGE_HOSTS:
+        raise InventoryError(
+            f"{where}: host range {match[0]!r} in {pattern!r} "
+            + (
+                "is empty (start after end, or step 0)"
+                if count == 0
+                else f"stands for {count} hosts (at most {MAX_RANGE_HOSTS})"
+            )
+        )
+    width = len(start) if numeric and start.startswith("0") else 0
+    values = [str(i).zfill(width) if numeric else chr(i) for i in range(first, last + 1, step)]
+    hosts: list[str] = []
     for value in values:
-        yield from _expand(head + value + tail)
+        hosts += _expand(head + value + tail, where)
+        if len(hosts) > MAX_RANGE_HOSTS:
+            raise InventoryError(
+                f"{where}: {pattern!r} stands for more than {MAX_RANGE_HOSTS} hosts"
+            )
+    return hosts
 
 
 # --------------------------------------------------------------------------- translating

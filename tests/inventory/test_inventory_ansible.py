@@ -290,3 +290,25 @@ def test_import_where_no_host_is_usable_is_an_input_error(
     )
     assert "fw1" in err and "fortios" in err and "Traceback" not in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("pattern", "message"),
+    [
+        ("r[1:3:0]", "host range '[1:3:0]' in 'r[1:3:0]' is empty (start after end, or step 0)"),
+        ("r[z:a]", "host range '[z:a]' in 'r[z:a]' is empty"),
+        ("r[1:c]", "host range '[1:c]' mixes a number and a letter"),
+        ("r[1:999999999]", "stands for 999999999 hosts (at most 10000)"),
+        ("r[1:200]-[1:200]", "'r[1:200]-[1:200]' stands for more than 10000 hosts"),
+    ],
+)
+def test_host_ranges_that_cannot_be_expanded_are_input_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], pattern: str, message: str
+) -> None:
+    source = tmp_path / "net.ini"
+    source.write_text(f"[routers]\n{pattern} ansible_network_os=ios ansible_user=ops\n")
+    argv = ["inventory", "import", "ansible", str(source), "--out", str(tmp_path / "out")]
+    assert run([*argv, "--ntp-server", "192.0.2.10"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"orch: error: {source}:2: ") and message in err, err
+    assert len(err.splitlines()) == 1
