@@ -37,7 +37,8 @@ def _peer_name(text: str) -> str:
 
 def _is_local_clock(source: str) -> bool:
     name = source.strip().lower()
-    return name in _LOCAL_CLOCKS or "cmos" in name
+    # a host name has no spaces ("cmos-ntp.example.net,0x9" is a real server)
+    return name in _LOCAL_CLOCKS or ("cmos" in name and " " in name)
 
 
 def _follows_no_source(reference_id: str) -> bool:

@@ -115,6 +115,13 @@ def test_localised_local_cmos_clock_is_no_time_source(source: str) -> None:
     assert (status.synchronized, status.reference) == (False, None)
 
 
+@pytest.mark.parametrize("source", ["cmos-ntp.example.net,0x9", "ntp1.cmos.example.org"])
+def test_a_server_whose_name_contains_cmos_is_a_time_source(source: str) -> None:
+    status = parse_output("windows", "w32tm /query /source", f"{source}\n").status
+    assert status is not None and status.synchronized
+    assert status.reference == source.split(",")[0]
+
+
 def test_a_prompt_line_alone_is_not_a_time_source() -> None:
     # A pasted session: the command line, its answer, the next prompt.
     text = "C:\\Users\\admin>w32tm /query /source\ntime.windows.com,0x9\n\nC:\\Users\\admin>\n"
