@@ -9,9 +9,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from orchestrator.errors import InputError, InventoryError
-from orchestrator.inventory import Inventory
+from orchestrator.inventory import Inventory, inventory_or_packaged_lab, load_inventory
+from orchestrator.models import Host
 
 DEFAULT_INVENTORY = Path("inventories/lab")
 
@@ -61,6 +63,44 @@ def no_match(**filters: str | list[str] | None) -> InputError:
     )
     return InputError(
         f"no hosts match {given}", hint="see `orch inventory show` with the same filters"
+    )
+
+
+def chosen_format(opts: GlobalOptions, given: str | None, formats: tuple[str, ...]) -> str:
+    """The --format of a command (else the global one, else "table"), checked."""
+    fmt = given or opts.output_format or "table"
+    if fmt not in formats:
+        raise InputError(f"--format {fmt!r}: choose one of {', '.join(formats)}")
+    return fmt
+
+
+def selected_hosts(
+    opts: GlobalOptions,
+    *,
+    site: str | None,
+    host: list[str] | None,
+    platform: str | None,
+    group: str | None,
+) -> tuple[Inventory, list[Host]]:
+    """The inventory (secrets resolved) and the hosts the filters select; none is an error."""
+    inventory = load_inventory(inventory_or_packaged_lab(opts.inventory))
+    require_hosts(inventory)
+    hosts = inventory.select(site=site, hosts=host or None, platform=platform, group=group)
+    if not hosts:
+        raise no_match(site=site, host=host, platform=platform, group=group)
+    return inventory, list(hosts)
+
+
+def fleet_progress(console: Console) -> Progress:
+    """The progress bar of a run over many devices: on a terminal only, gone when done."""
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
     )
 
 

@@ -9,7 +9,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -19,13 +18,12 @@ from orchestrator.cli.context import (
     HostOption,
     PlatformOption,
     SiteOption,
-    no_match,
+    chosen_format,
+    fleet_progress,
     options,
-    require_hosts,
+    selected_hosts,
 )
 from orchestrator.engine.push import PushOptions, push_hosts
-from orchestrator.errors import InputError
-from orchestrator.inventory import inventory_or_packaged_lab, load_inventory
 from orchestrator.models import PushOutcome, PushResult
 
 FORMATS = ("table", "json")
@@ -65,14 +63,8 @@ def push(
     Exit status 1 if any device failed or was rolled back.
     """
     opts = options(ctx)
-    fmt = output_format or opts.output_format or "table"
-    if fmt not in FORMATS:
-        raise InputError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
-    inventory = load_inventory(inventory_or_packaged_lab(opts.inventory))
-    require_hosts(inventory)
-    hosts = inventory.select(site=site, hosts=host or None, platform=platform, group=group)
-    if not hosts:
-        raise no_match(site=site, host=host, platform=platform, group=group)
+    fmt = chosen_format(opts, output_format, FORMATS)
+    _, hosts = selected_hosts(opts, site=site, host=host, platform=platform, group=group)
     push_options = PushOptions(
         dry_run=dry_run,
         workers=workers,
@@ -81,15 +73,7 @@ def push(
         accept_new_host_keys=accept_new_host_keys,
     )
     err = opts.err_console
-    with Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    ) as progress:
+    with fleet_progress(err) as progress:
         task = progress.add_task("dry run" if dry_run else "pushing", total=len(hosts))
         run_id, results = push_hosts(hosts, push_options, on_done=lambda _r: progress.advance(task))
     out = opts.console

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from orchestrator import paths
-from orchestrator.cli.context import options
+from orchestrator.cli.context import chosen_format, options
 from orchestrator.errors import InputError
 from orchestrator.reports import FORMATS, build_input, build_table, render
 from orchestrator.store import HistoryStore
@@ -87,9 +87,7 @@ def report(
     Exit status 1 when any device of the latest run is not compliant.
     """
     opts = options(ctx)
-    fmt = output_format or opts.output_format or "table"
-    if fmt not in FORMATS:
-        raise InputError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    fmt = chosen_format(opts, output_format, FORMATS)
     if out is None and fmt == "html" and stdout_is_terminal():
         # A whole page of markup is of no use on a terminal; a pipe or redirect still gets it.
         raise InputError(

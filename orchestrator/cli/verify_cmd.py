@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from orchestrator import paths
 from orchestrator.cli.context import (
@@ -16,13 +15,13 @@ from orchestrator.cli.context import (
     HostOption,
     PlatformOption,
     SiteOption,
-    no_match,
+    chosen_format,
+    fleet_progress,
     options,
-    require_hosts,
+    selected_hosts,
 )
 from orchestrator.engine.verify import store_run, verify_hosts
 from orchestrator.errors import InputError
-from orchestrator.inventory import inventory_or_packaged_lab, load_inventory
 from orchestrator.models import DeviceVerdict
 from orchestrator.reports import build_input, build_table, render
 from orchestrator.store import HistoryStore
@@ -99,14 +98,8 @@ def verify(
     One verdict per device, with the reason to act on. Exit 1 if any is not compliant.
     """
     opts = options(ctx)
-    fmt = output_format or opts.output_format or "table"
-    if fmt not in FORMATS:
-        raise InputError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
-    inventory = load_inventory(inventory_or_packaged_lab(opts.inventory))
-    require_hosts(inventory)
-    hosts = inventory.select(site=site, hosts=host or None, platform=platform, group=group)
-    if not hosts:
-        raise no_match(site=site, host=host, platform=platform, group=group)
+    fmt = chosen_format(opts, output_format, FORMATS)
+    inventory, hosts = selected_hosts(opts, site=site, host=host, platform=platform, group=group)
     log_path = client_log or paths.client_log_db()
     db_path = db or paths.history_db()
     # Open the history first: a bad --db must fail before minutes of collection, not after.
@@ -116,15 +109,7 @@ def verify(
         raise InputError(f"--client-log {client_log}: no such file")
 
     err = opts.err_console
-    with Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    ) as progress:
+    with fleet_progress(err) as progress:
         task = progress.add_task("verifying", total=len(hosts))
         done: set[str] = set()
 
