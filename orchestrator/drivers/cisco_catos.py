@@ -113,15 +113,7 @@ class CiscoCatosDriver:
             associations = parsed.associations or ()
             if parsed.config is not None and SHOW_CONFIG not in raw:
                 configured = parsed.config
-        base = state_from(host, PLATFORM, configured, raw)
-        return DeviceState(
-            host=host,
-            platform=PLATFORM,
-            configured=configured,
-            associations=associations,
-            status=status,
-            raw=base.raw,
-        )
+        return state_from(host, PLATFORM, configured, raw, associations=associations, status=status)
 
     def backup(self, session: Session) -> Backup:
         # Only the `set ntp` lines: `show config` also prints the current time.

@@ -230,14 +230,7 @@ class CiscoIosDriver:
             )
         if raw.get(SHOW_STATUS, "").strip():
             status = parse_output(PLATFORM, SHOW_STATUS, raw[SHOW_STATUS]).status
-        return DeviceState(
-            host=host,
-            platform=PLATFORM,
-            configured=configured,
-            associations=associations,
-            status=status,
-            raw=tuple(raw.items()),
-        )
+        return state_from(host, PLATFORM, configured, raw, associations=associations, status=status)
 
     def backup(self, session: Session) -> Backup:
         text = session.run(SHOW_NTP_CONFIG).output

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from orchestrator.drivers.base import Backup
 from orchestrator.errors import ParseError
-from orchestrator.models import ConfiguredNtp, DesiredNtp, DeviceState
+from orchestrator.models import Association, ConfiguredNtp, DesiredNtp, DeviceState, NtpStatus
 from orchestrator.parsing import parse_output
 
 MASK = "********"
@@ -59,14 +59,18 @@ def state_from(
     configured: ConfiguredNtp,
     raw: Mapping[str, str],
     warnings: Sequence[str] = (),
+    *,
+    associations: Sequence[Association] = (),
+    status: NtpStatus | None = None,
 ) -> DeviceState:
-    """A DeviceState holding only configuration (what push needs)."""
+    """A DeviceState from a driver's parsed pieces, the raw outputs kept as evidence.
+    Without associations and status it holds only configuration (what push needs)."""
     return DeviceState(
         host=host,
         platform=platform,
         configured=configured,
-        associations=(),
-        status=None,
+        associations=tuple(associations),
+        status=status,
         raw=tuple(raw.items()),
         warnings=tuple(warnings),
     )

@@ -30,6 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from orchestrator.drivers.base import ApplyReport, Backup, CommandResult, Plan, Session
+from orchestrator.drivers.common import state_from
 from orchestrator.errors import CommandRejected, DeviceError, ParseError
 from orchestrator.models import (
     Association,
@@ -651,14 +652,7 @@ class LinuxDriver:
         target = Target.from_extra(backup.extra)
         raw = {k: v for k, v in backup.extra if k.startswith(_CAT)}
         raw |= {_CAT + path: text or "" for path, text in backup.files}
-        return DeviceState(
-            host=backup.host,
-            platform=PLATFORM,
-            configured=_configured(target.daemon, raw),
-            associations=(),
-            status=None,
-            raw=tuple(raw.items()),
-        )
+        return state_from(backup.host, PLATFORM, _configured(target.daemon, raw), raw)
 
     def parse(self, host: str, raw: Mapping[str, str]) -> DeviceState:
         daemon = next((d for d in DAEMONS if _STATE_COMMANDS[d][0] in raw), None)
@@ -673,26 +667,20 @@ class LinuxDriver:
             down = daemon_down(raw[command])
             if down is not None:
                 # The daemon is not running or not answering: a state, not unreadable output.
-                return DeviceState(
-                    host=host,
-                    platform=PLATFORM,
-                    configured=_configured(daemon, raw),
-                    associations=(),
+                return state_from(
+                    host,
+                    PLATFORM,
+                    _configured(daemon, raw),
+                    raw,
+                    (f"the {daemon} daemon does not answer: `{command}` said {down!r}",),
                     status=NtpStatus(False, None, None, None, None, None, None, None),
-                    raw=tuple(raw.items()),
-                    warnings=(f"the {daemon} daemon does not answer: `{command}` said {down!r}",),
                 )
             parsed = parse_output(PLATFORM, command, raw[command])
             associations = parsed.associations or associations
             statuses += [parsed.status] if parsed.status is not None else []
         status = merge_statuses(statuses) if statuses else status_from_peer(associations)
-        return DeviceState(
-            host=host,
-            platform=PLATFORM,
-            configured=_configured(daemon, raw),
-            associations=associations,
-            status=status,
-            raw=tuple(raw.items()),
+        return state_from(
+            host, PLATFORM, _configured(daemon, raw), raw, associations=associations, status=status
         )
 
     # ------------------------------------------------------------------ helpers

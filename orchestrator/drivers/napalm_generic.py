@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from orchestrator.drivers.base import ApplyReport, Backup, CandidateSession, Plan, Session
 from orchestrator.drivers.common import state_from, unified_diff
@@ -107,9 +107,9 @@ class NapalmDriver:
 
     def parse(self, host: str, raw: Mapping[str, str]) -> DeviceState:
         state = json.loads(raw.get(STATE_KEY, "{}"))
-        configured = state_from(host, self.platform, ConfiguredNtp(servers=servers_of(state)), raw)
+        configured = ConfiguredNtp(servers=servers_of(state))
         if STATS_KEY not in raw:  # a backup holds configuration only
-            return configured
+            return state_from(host, self.platform, configured, raw)
         stats = json.loads(raw[STATS_KEY])
         if not isinstance(stats, list):
             raise ParseError(
@@ -123,7 +123,7 @@ class NapalmDriver:
             raise ParseError(
                 f"{host}: {exc}", platform=exc.platform, command=exc.command, line=exc.line
             ) from None
-        return replace(configured, associations=associations)
+        return state_from(host, self.platform, configured, raw, associations=associations)
 
     def backup(self, session: Session) -> Backup:
         state = json.dumps(_candidate(session).get_ntp_servers(), sort_keys=True)

@@ -77,15 +77,8 @@ class WindowsDriver:
         if raw.get(QUERY_PEERS, "").strip():
             associations = parse_output(PLATFORM, QUERY_PEERS, raw[QUERY_PEERS]).associations or ()
         warnings = (_policy_warning(),) if configured.domain_policy else ()
-        base = state_from(host, PLATFORM, configured, raw, warnings)
-        return DeviceState(
-            host=host,
-            platform=PLATFORM,
-            configured=configured,
-            associations=associations,
-            status=status,
-            raw=base.raw,
-            warnings=warnings,
+        return state_from(
+            host, PLATFORM, configured, raw, warnings, associations=associations, status=status
         )
 
     def backup(self, session: Session) -> Backup:
