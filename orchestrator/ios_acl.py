@@ -49,7 +49,7 @@ def acl_permits(acl: str, address: str, acl_lines: Sequence[str] | None) -> bool
         target = ipaddress.ip_address(address)
     except ValueError:
         return None  # a hostname: the ACL matches the address it resolves to
-    entries = [line.split()[2:] for line in acl_lines if line.split()[:2] == ["access-list", acl]]
+    entries = [w[2:] for w in map(str.split, acl_lines) if w[:2] == ["access-list", acl]]
     if not entries:
         # IOS treats a numbered ACL that is not defined as `permit any`; a named ACL is
         # not in `include ^access-list`, so say nothing about it.
