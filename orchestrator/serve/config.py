@@ -137,15 +137,7 @@ def _line_of(text: str, key: str) -> int | None:
 def load_config_file(path: Path, base: ServerConfig | None = None) -> ServerConfig:
     """Read a TOML (.toml) or YAML file over `base` (defaults). ConfigError names file and key."""
     base = base or ServerConfig()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the server config: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            f"{path}: not a text file (byte {exc.start} is not UTF-8)",
-            hint="give a TOML or YAML server config",
-        ) from None
+    text = _read_text(path, "the server config", "give a TOML or YAML server config")
     try:
         raw = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
@@ -205,18 +197,27 @@ def load_config_file(path: Path, base: ServerConfig | None = None) -> ServerConf
     return cfg
 
 
-def load_keys(path: Path) -> KeyStore:
+def _read_text(path: Path, what: str, hint: str) -> str:
+    """A UTF-8 text file, or a ConfigError naming it. An undecodable byte is located,
+    never quoted (in a keys file it may be key material)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read {what}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not a text file (byte {exc.start} is not UTF-8)", hint=hint
+        ) from None
+
+
+def load_keys(path: Path) -> KeyStore:
+    text = _read_text(
+        path, "the keys file", "give a chrony/ntpd keys file, one 'ID TYPE KEY' per line"
+    )
+    try:
         mode = path.stat().st_mode
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the keys file: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        # the offending bytes may be key material: say where, never what
-        raise ConfigError(
-            f"{path}: not a text file (byte {exc.start} is not UTF-8)",
-            hint="give a chrony/ntpd keys file, one 'ID TYPE KEY' per line",
-        ) from None
     if mode & 0o004:
         log.warning("keys file %s is readable by every user (chmod 600 it)", path)
     return parse_keys_file(text, str(path))
