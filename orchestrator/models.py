@@ -133,6 +133,9 @@ class Host:
     desired: DesiredNtp
     enable_secret: Secret | None = None
     ssh_key_file: str | None = None
+    # data.ssh.legacy_algorithms: also offer the SHA-1 key exchanges, ssh-rsa host keys
+    # and CBC ciphers old IOS / CatOS / NX-OS need (off by default)
+    ssh_legacy_algorithms: bool = False
     # Free-form extras from `data:` that drivers may read (e.g. linux ntp daemon hint,
     # napalm driver name). Never holds secrets.
     data: tuple[tuple[str, str], ...] = ()

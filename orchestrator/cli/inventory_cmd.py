@@ -139,7 +139,8 @@ def _row(host: Host) -> dict[str, str]:
         "Host": host.name,
         "Site": host.site,
         "Platform": host.platform,
-        "Address": f"{address}:{host.port}",
+        "Address": f"{address}:{host.port}"
+        + ("\nlegacy SSH algorithms" if host.ssh_legacy_algorithms else ""),
         "Login": f"{host.username} {masked(host.password) or 'no password'}",
         "NTP servers": "\n".join(_server(s) for s in host.desired.servers),
         "Policy": f"{limits.max_offset_ms:g}ms st{limits.max_stratum} r{limits.min_reach}",

@@ -7,8 +7,8 @@
     restore(session, backup) -> None         I/O
 
 A Session is the only thing a driver talks to a device through; the concrete
-sessions live in drivers/session.py, the only module that imports netmiko,
-napalm or paramiko.
+sessions live in the transport layer (drivers/transport/, entry point
+drivers/session.py), the only code that imports netmiko, napalm or paramiko.
 
 Optional: `current(backup) -> DeviceState` (engine.push.ConfigReader). A driver whose
 backup already holds its configuration read-back offers it, and a push then reads the

@@ -180,6 +180,7 @@ def resolve_host(
         desired=desired,
         enable_secret=enable_secret,
         ssh_key_file=ssh_key_file,
+        ssh_legacy_algorithms=bool(layers.value("data", "ssh", "legacy_algorithms")),
         data=tuple(sorted(layers.extras().items())),
     ), problems
 

@@ -149,6 +149,14 @@ class SiteModel(_Strict):
     description: str | None = None
 
 
+class SshModel(_Strict):
+    """`data.ssh`: how orch's SSH client may talk to the host."""
+
+    # also offer the SHA-1 key exchanges, ssh-rsa host keys and CBC ciphers that old
+    # IOS 12.x/15.x, CatOS and NX-OS need; off by default
+    legacy_algorithms: bool = False
+
+
 class DataModel(_Strict):
     """The keys of `data:` that orch understands. Other text keys are kept as extras."""
 
@@ -157,6 +165,7 @@ class DataModel(_Strict):
     sites: dict[str, SiteModel] | None = None  # defaults.yaml only
     enable_secret: str | None = None
     ssh_key_file: str | None = None
+    ssh: SshModel | None = None
 
 
 DATA_KEYS: tuple[str, ...] = tuple(DataModel.model_fields)

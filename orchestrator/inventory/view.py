@@ -39,6 +39,7 @@ def host_record(host: Host) -> dict[str, Any]:
         "password_source": secret_source(host.password),
         "enable_secret": masked(host.enable_secret),
         "ssh_key_file": host.ssh_key_file,
+        "ssh": {"legacy_algorithms": host.ssh_legacy_algorithms},
         "site": host.site,
         "groups": list(host.groups),
         "ntp": {

@@ -126,6 +126,7 @@ def test_wrong_password_fails_with_a_clear_line(
         ("ios-drop", "session dropped by the device"),
         ("cat-reject", "device rejected 'set ntp client enable'"),
         # The refused line carries the key: the reason names it with the value masked.
+        # It is the first line: nothing after it was sent, so nothing had changed.
         ("ios-rejkey", "device rejected 'ntp authentication-key 7 md5 ********'"),
     ],
 )
@@ -135,8 +136,12 @@ def test_failure_mid_change_is_rolled_back_byte_identical(
     host = host_of(lab[1][name])
     before = _read(host, known_hosts)
     result = _push([host], _options(tmp_path, known_hosts, connect_timeout_s=3.0))[name]
-    assert result.outcome is PushOutcome.ROLLED_BACK, result
-    assert cause in result.reason and "the backup was restored" in result.reason
+    if name == "ios-rejkey":
+        assert result.outcome is PushOutcome.FAILED, result
+        assert cause in result.reason and "the device is unchanged" in result.reason
+    else:
+        assert result.outcome is PushOutcome.ROLLED_BACK, result
+        assert cause in result.reason and "the backup was restored" in result.reason
     assert _read(host, known_hosts) == before
 
 
