@@ -2,7 +2,8 @@
 
     get_driver("cisco_ios") -> Driver
 
-Drivers are pure Python over a Session; only the transport layer (drivers/transport/) touches SSH libraries.
+Drivers are pure Python over a Session; only the transport layer (drivers/transport/)
+touches SSH libraries.
 A module that is not there yet (e.g. linux, being written) simply is not registered.
 """
 
