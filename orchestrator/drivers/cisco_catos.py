@@ -22,7 +22,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from orchestrator.drivers.base import ApplyReport, Backup, Plan, Session
-from orchestrator.drivers.common import key_secrets, mask_secrets, state_from, unified_diff
+from orchestrator.drivers.common import (
+    key_secrets,
+    mask_secrets,
+    restore_steps,
+    state_from,
+    unified_diff,
+)
 from orchestrator.models import (
     Association,
     ConfiguredNtp,
@@ -176,15 +182,22 @@ class CiscoCatosDriver:
         return ApplyReport(applied=plan.commands)
 
     def restore(self, session: Session, backup: Backup) -> None:
-        now = self.backup(session).config_lines
-        undo = [r for ln in now if ln not in backup.config_lines if (r := removal_of(ln))]
-        # Key lines cannot be re-entered (their values are not shown); the driver never
-        # clears or changes a key that was there before, so none is missing here.
-        redo = [
-            ln for ln in backup.config_lines if ln not in now and not ln.startswith("set ntp key ")
-        ]
-        if undo or redo:
-            session.configure(undo + redo)
+        commands = restore_commands(self.backup(session).config_lines, backup.config_lines)
+        if commands:
+            session.configure(commands)
+
+
+def restore_commands(now: Sequence[str], wanted: Sequence[str]) -> list[str]:
+    """From the `set ntp` lines `now` back to exactly `wanted`, adding before clearing
+    (`set ntp server X` replaces X's line in place). Key lines cannot be re-entered (their
+    values are not shown); the driver never clears a key that was there before."""
+    return restore_steps(
+        now,
+        wanted,
+        identity=removal_of,
+        ordered=lambda ln: ln.startswith("set ntp server "),
+        redo=lambda ln: not ln.startswith("set ntp key "),
+    )
 
 
 def _masked(lines: Sequence[str]) -> list[str]:

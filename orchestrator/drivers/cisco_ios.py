@@ -24,6 +24,7 @@ from orchestrator.drivers.common import (
     mask_secrets,
     parse_config,
     raw_of,
+    restore_steps,
     state_from,
     unified_diff,
 )
@@ -293,13 +294,21 @@ class CiscoIosDriver:
         return ApplyReport(applied=applied, warnings=warnings, skipped=skipped)
 
     def restore(self, session: Session, backup: Backup) -> None:
-        now = self.backup(session)
-        wanted = list(backup.config_lines)
-        removals = [removal_of(ln) for ln in now.config_lines if ln not in wanted]
-        additions = [ln for ln in wanted if ln not in now.config_lines]
-        if removals or additions:
-            session.configure(removals + additions)
+        commands = restore_commands(self.backup(session).config_lines, backup.config_lines)
+        if commands:
+            session.configure(commands)
             session.save()
+
+
+def restore_commands(now: Sequence[str], wanted: Sequence[str]) -> list[str]:
+    """From the running `ntp` lines `now` back to exactly `wanted`: missing lines first
+    (IOS replaces a server line of the same address in place), then lines out of order,
+    then the lines that are not wanted; the device never has fewer servers than before."""
+    return restore_steps(now, wanted, identity=removal_of, ordered=_is_server)
+
+
+def _is_server(line: str) -> bool:
+    return _server_address(line) is not None
 
 
 # --------------------------------------------------------------------------- planning
@@ -308,15 +317,16 @@ class CiscoIosDriver:
 @dataclass
 class _Change:
     removals: list[str] = field(default_factory=list)  # `no` commands
-    replaced: list[str] = field(default_factory=list)  # `no` of lines re-entered after it
+    replaced: list[str] = field(default_factory=list)  # `no` of trusted-key ranges re-entered
     additions: list[str] = field(default_factory=list)  # lines to enter
     dropped: set[str] = field(default_factory=set)  # current lines that go away
     warnings: list[str] = field(default_factory=list)
 
     def commands(self) -> tuple[str, ...]:
-        """A changed server line is removed, then re-entered; other removals come after
-        the additions (the device is never left without a server); update-calendar is
-        last, so that its refusal on a device without a calendar comes after the rest."""
+        """Additions before removals, so the device is never left without a server (a
+        changed server line is re-entered over itself); only a trusted-key range that
+        must be narrowed is removed first. update-calendar is last, so that its refusal
+        on a device without a calendar comes after the rest."""
         body = [a for a in self.additions if a != UPDATE_CALENDAR]
         tail = [UPDATE_CALENDAR] if UPDATE_CALENDAR in self.additions else []
         return (*self.replaced, *body, *self.removals, *tail)
@@ -389,10 +399,15 @@ def _plan_servers(desired: DesiredNtp, cfg: ConfiguredNtp, lines: list[str], ch:
         old = have.get(spec.address)
         if old is not None and _same_server(old, spec) and not vrf_changed:
             continue
+        line = server_line(spec, desired.vrf)
         if spec.address in raw_server:
-            ch.replaced.append(removal_of(raw_server[spec.address]))
-            ch.dropped.add(raw_server[spec.address])
-        ch.additions.append(server_line(spec, desired.vrf))
+            old_line = raw_server[spec.address]
+            ch.dropped.add(old_line)
+            # Same address and vrf: IOS replaces the line in place as it is entered, so
+            # the server is never missing. Another vrf is another line: removed after.
+            if removal_of(old_line) != removal_of(line):
+                ch.removals.append(removal_of(old_line))
+        ch.additions.append(line)
     for address, line in raw_server.items():
         if address not in desired.server_addresses:
             ch.removals.append(removal_of(line))
