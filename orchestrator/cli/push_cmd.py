@@ -297,9 +297,7 @@ def _print_table(out: Console, title: str, dry_run: bool, results: list[PushResu
 
 def _print_runs(out: Console, fmt: str, runs: list[RunBackups]) -> None:
     if fmt == "json":
-        data = [
-            {"run_id": r.run_id, "path": str(r.path), "hosts": sorted(r.hosts)} for r in runs
-        ]
+        data = [{"run_id": r.run_id, "path": str(r.path), "hosts": sorted(r.hosts)} for r in runs]
         out.print_json(json.dumps({"runs": data}))
         return
     if not runs:
