@@ -16,6 +16,11 @@ from orchestrator.models import DesiredNtp, Host, NtpKey, NtpServerSpec, Secret
 IOS_STALE = ("ntp server 127.0.0.77",)
 
 
+def stale(prefix: str, count: int) -> tuple[str, ...]:
+    """`count` stale server lines (127.0.0.100 up), `prefix` the platform's command."""
+    return tuple(f"{prefix} 127.0.0.{100 + i}" for i in range(count))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -66,6 +71,23 @@ def lab_devices(port: int) -> tuple[DeviceSpec, ...]:
         d("win-ok", "windows", 20),
         d("win-gpo", "windows", 21, faults=Faults(domain_policy=True)),
         d("win-drop", "windows", 22, faults=Faults(drop_on_command="w32tm /config")),
+        # Slow devices with many stale servers: time limits, locks, restores.
+        d(
+            "ios-slow20",
+            "cisco_ios",
+            30,
+            startup_config=stale("ntp server", 20),
+            faults=Faults(slow_response_s=0.1),
+        ),
+        d("ios-lock", "cisco_ios", 31, startup_config=stale("ntp server", 4)),
+        d(
+            "ios-rst",
+            "cisco_ios",
+            32,
+            startup_config=(*stale("ntp server", 3), "ntp source Loopback0"),
+        ),
+        d("cat-rst", "cisco_catos", 33, startup_config=stale("set ntp server", 3)),
+        d("win-rst", "windows", 34),
     )
 
 
