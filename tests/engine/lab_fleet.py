@@ -7,6 +7,7 @@ servers in their configuration.
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from dataclasses import replace
 
 from orchestrator.lab.runtime import DeviceEndpoint
@@ -88,7 +89,41 @@ def lab_devices(port: int) -> tuple[DeviceSpec, ...]:
         ),
         d("cat-rst", "cisco_catos", 33, startup_config=stale("set ntp server", 3)),
         d("win-rst", "windows", 34),
+        *signal_devices(d),
     )
+
+
+# Slow devices with many stale servers, one set per signal test (a test leaves its set
+# changed or restored): `prefix-ios-1`, `prefix-cat-1`, `prefix-win-1`, ...
+SIGNAL_SETS = {"sigint": 35, "sigterm": 42, "force": 49}
+SIGNAL_KINDS = (("ios", "cisco_ios"), ("cat", "cisco_catos"), ("win", "windows"))
+
+
+def signal_set(prefix: str) -> list[str]:
+    count = 3 if prefix == "force" else 7
+    return [f"{prefix}-{SIGNAL_KINDS[i % 3][0]}-{i // 3 + 1}" for i in range(count)]
+
+
+def signal_devices(d: Callable[..., DeviceSpec]) -> list[DeviceSpec]:
+    devices = []
+    for prefix, first in SIGNAL_SETS.items():
+        stale_count = 20 if prefix == "force" else 10
+        for i, name in enumerate(signal_set(prefix)):
+            platform = SIGNAL_KINDS[i % 3][1]
+            command = {"cisco_ios": "ntp server", "cisco_catos": "set ntp server"}
+            startup = stale(command[platform], stale_count) if platform in command else ()
+            if platform == "cisco_ios":
+                startup = (*startup, "ntp source Loopback0")
+            devices.append(
+                d(
+                    name,
+                    platform,
+                    first + i,
+                    startup_config=startup,
+                    faults=Faults(slow_response_s=0.1),
+                )
+            )
+    return devices
 
 
 def desired_for(platform: str) -> DesiredNtp:
