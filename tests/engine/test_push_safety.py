@@ -4,6 +4,7 @@ written, two runs on one device, and restoring a run's backups (lab end to end).
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -15,8 +16,10 @@ from engine.lab_fleet import host_of
 from engine.test_push_lab import LabFixture, _options, _read
 from orchestrator.drivers.base import Session
 from orchestrator.engine.backups import DataDirError, list_runs, load_backup, run_backups
+from orchestrator.engine.locks import DeviceBusy, device_lock
 from orchestrator.engine.push import push_hosts, ssh_opener
 from orchestrator.engine.restore import restore_hosts
+from orchestrator.engine.verify import ssh_collector
 from orchestrator.models import Host, PushOutcome
 
 
@@ -157,3 +160,21 @@ def test_restore_of_a_run_puts_the_fleet_back_byte_identically(
     assert sorted(run_backups(options.backups, restore_id).hosts) == sorted(before)
     _, again = restore_hosts(hosts, source, options)
     assert [r.outcome for r in again] == [PushOutcome.UNCHANGED] * 3
+
+
+def test_verify_waits_for_a_device_a_push_is_changing_then_reads_it(
+    lab: LabFixture, tmp_path: Path, known_hosts: Path
+) -> None:
+    host = host_of(lab[1]["ios-lock"])
+    locks = tmp_path / "locks"
+    collect = ssh_collector(
+        timeout_s=2.0, known_hosts=known_hosts, accept_new_host_keys=True, locks_dir=locks
+    )
+    with device_lock(locks, host.name, what="push run r-1"):
+        with pytest.raises(DeviceBusy) as caught:
+            collect(host)
+        assert f"(pid {os.getpid()}, push run r-1)" in str(caught.value)
+    # Two readers at once are fine: verify only takes a shared lock.
+    with device_lock(locks, host.name, what="verify", exclusive=False):
+        collected = collect(host)
+    assert collected.state is not None and collected.state.host == host.name
