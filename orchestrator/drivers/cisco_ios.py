@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from orchestrator.drivers.base import ApplyReport, Backup, Plan, Session
 from orchestrator.drivers.common import (
     MASK,
+    decode_type7,
     key_secrets,
     mask_secrets,
     parse_config,
@@ -47,21 +48,6 @@ SHOW_ASSOCIATIONS = "show ntp associations"
 SHOW_STATUS = "show ntp status"
 UPDATE_CALENDAR = "ntp update-calendar"
 KEY_ALGORITHMS = {"md5": "md5", "sha1": "sha1", "aes128": "cmac-aes-128"}
-
-# IOS "type 7" obfuscation (reversible; IOS shows NTP keys this way, `... md5 <hex> 7`).
-_TYPE7_XLAT = "dsfd;kfoA,.iyewrkldJKDHSUBsgvca69834ncxv9873254k;fg87"
-
-
-def decode_type7(text: str) -> str:
-    """The clear text of an IOS type-7 string (ValueError when it is not one)."""
-    if len(text) < 4 or len(text) % 2 or not text[:2].isdigit():
-        raise ValueError("not a type-7 string")
-    seed = int(text[:2])
-    pairs = (int(text[i : i + 2], 16) for i in range(2, len(text), 2))
-    return "".join(
-        chr(b ^ ord(_TYPE7_XLAT[(seed + n) % len(_TYPE7_XLAT)])) for n, b in enumerate(pairs)
-    )
-
 
 # --------------------------------------------------------------------------- line identity
 

@@ -12,6 +12,21 @@ from orchestrator.parsing import parse_output
 
 MASK = "********"
 
+# Cisco "type 7" obfuscation (reversible): IOS shows NTP keys as `... md5 <hex> 7`, CatOS
+# as `set ntp key N trusted md5-encrypted <hex>`.
+_TYPE7_XLAT = "dsfd;kfoA,.iyewrkldJKDHSUBsgvca69834ncxv9873254k;fg87"
+
+
+def decode_type7(text: str) -> str:
+    """The clear text of an IOS type-7 string (ValueError when it is not one)."""
+    if len(text) < 4 or len(text) % 2 or not text[:2].isdigit():
+        raise ValueError("not a type-7 string")
+    seed = int(text[:2])
+    pairs = (int(text[i : i + 2], 16) for i in range(2, len(text), 2))
+    return "".join(
+        chr(b ^ ord(_TYPE7_XLAT[(seed + n) % len(_TYPE7_XLAT)])) for n, b in enumerate(pairs)
+    )
+
 
 def unified_diff(host: str, before: Sequence[str], after: Sequence[str]) -> str:
     """A unified diff a person reads in --dry-run ('' when nothing changes)."""

@@ -89,6 +89,18 @@ def lab_devices(port: int) -> tuple[DeviceSpec, ...]:
         ),
         d("cat-rst", "cisco_catos", 33, startup_config=stale("set ntp server", 3)),
         d("win-rst", "windows", 34),
+        d(
+            "cat-rot",
+            "cisco_catos",
+            52,
+            startup_config=(
+                "set ntp key 7 trusted md5 old-Value-1",
+                "set ntp server 127.0.0.10 key 7",
+                "set ntp server 127.0.0.11",
+                "set ntp client enable",
+                "set ntp authentication enable",
+            ),
+        ),
         *signal_devices(d),
     )
 

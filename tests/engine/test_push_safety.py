@@ -15,6 +15,7 @@ import pytest
 from engine.lab_fleet import host_of
 from engine.test_push_lab import LabFixture, _options, _read
 from orchestrator.drivers.base import Session
+from orchestrator.drivers.common import decode_type7
 from orchestrator.engine.backups import DataDirError, list_runs, load_backup, run_backups
 from orchestrator.engine.locks import DeviceBusy, device_lock
 from orchestrator.engine.push import push_hosts, ssh_opener
@@ -178,3 +179,23 @@ def test_verify_waits_for_a_device_a_push_is_changing_then_reads_it(
     with device_lock(locks, host.name, what="verify", exclusive=False):
         collected = collect(host)
     assert collected.state is not None and collected.state.host == host.name
+
+
+def test_catos_key_rotation_is_a_change_and_says_what_it_cannot_undo(
+    lab: LabFixture, tmp_path: Path, known_hosts: Path
+) -> None:
+    host = host_of(lab[1]["cat-rot"])  # key 7 holds another value than the inventory's
+    before = _read(host, known_hosts)
+    options = _options(tmp_path, known_hosts)
+    _, (first,) = push_hosts([host], options)
+    assert first.outcome is PushOutcome.CHANGED, first.reason
+    assert any("NTP key 7 gets a new value" in w for w in first.warnings)
+    after = _read(host, known_hosts)
+    shown = next(ln for ln in after.splitlines() if ln.startswith("set ntp key 7 "))
+    assert decode_type7(shown.split()[-1]) == "k3y-Value-7"
+    assert [ln for ln in after.splitlines() if not ln.startswith("set ntp key")] == [
+        ln for ln in before.splitlines() if not ln.startswith("set ntp key")
+    ]
+    _, (second,) = push_hosts([host], options)
+    assert second.outcome is PushOutcome.UNCHANGED, second.reason
+    assert not second.warnings
