@@ -199,3 +199,17 @@ def test_catos_key_rotation_is_a_change_and_says_what_it_cannot_undo(
     _, (second,) = push_hosts([host], options)
     assert second.outcome is PushOutcome.UNCHANGED, second.reason
     assert not second.warnings
+
+
+def test_a_host_the_runner_gave_up_on_still_reports_its_backup() -> None:
+    from orchestrator.engine.push import RunState, result_of
+    from orchestrator.engine.runner import TIMEOUT_KIND, HostOutcome
+    from orchestrator.models import DesiredNtp
+
+    host = Host("r1", "192.0.2.1", "cisco_ios", 22, "admin", None, "hq", (), DesiredNtp(()))
+    run = RunState("run-1")
+    run.wrote("r1", Path("/data/backups/run-1/r1.json"))
+    abandoned = HostOutcome(host, None, "r1: timed out (no result within 9 s)", TIMEOUT_KIND, 9.0)
+    result = result_of(abandoned, run)
+    assert result.outcome is PushOutcome.FAILED and result.error_kind == "timeout"
+    assert result.backup_path == "/data/backups/run-1/r1.json"

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -23,15 +24,59 @@ import pytest
 from engine.lab_fleet import host_of, signal_set
 from engine.test_push_lab import LabFixture
 from orchestrator.cli.app import run
+from orchestrator.drivers.linux import LinuxDriver
 from orchestrator.drivers.session import open_session
+from orchestrator.lab.linux_hosts import LinuxHostPool, missing_requirements
 from orchestrator.lab.runtime import DeviceEndpoint
-from orchestrator.models import Host
+from orchestrator.models import DesiredNtp, Host, NtpServerSpec
 
-GROUPS = {"cisco_ios": "ios", "cisco_catos": "catos", "windows": "windows"}
+GROUPS = {"cisco_ios": "ios", "cisco_catos": "catos", "windows": "windows", "linux": "linux"}
+LINUX_NAMES = ("sigint-linux", "sigterm-linux")
+
+
+@pytest.fixture(scope="module")
+def linux_hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Host]]:
+    """Real Linux hosts (sshd + chronyd -x) where the machine can run them, else none."""
+    if os.geteuid() != 0 or missing_requirements():
+        yield {}
+        return
+    pool = LinuxHostPool(
+        tmp_path_factory.mktemp("linux"),
+        len(LINUX_NAMES),
+        base_address="127.0.2.151",
+        ssh_port=0,
+        names=LINUX_NAMES,
+    )
+    try:
+        infos = pool.start()
+        yield {
+            i.name: Host(
+                name=i.name,
+                hostname=i.address,
+                platform="linux",
+                port=i.port,
+                username=i.username,
+                password=None,
+                site="lab",
+                groups=("linux",),
+                desired=DesiredNtp((NtpServerSpec("127.0.0.10", prefer=True),)),
+                ssh_key_file=str(i.key_file),
+            )
+            for i in infos
+        }
+    finally:
+        pool.stop()
+
+
 ALLOWED = {"changed", "interrupted-restored", "skipped", "unchanged"}
 
 
-def _inventory(tmp_path: Path, eps: dict[str, DeviceEndpoint], names: list[str]) -> Path:
+def _inventory(
+    tmp_path: Path,
+    eps: dict[str, DeviceEndpoint],
+    names: list[str],
+    linux: Sequence[Host] = (),
+) -> Path:
     directory = tmp_path / "inventory"
     directory.mkdir()
     (directory / "defaults.yaml").write_text(
@@ -58,13 +103,22 @@ def _inventory(tmp_path: Path, eps: dict[str, DeviceEndpoint], names: list[str])
             f"{n}:\n  hostname: {eps[n].address}\n  groups: [{GROUPS[eps[n].platform]}]\n"
             for n in names
         )
+        + "".join(
+            f"{h.name}:\n  hostname: {h.hostname}\n  port: {h.port}\n"
+            f"  username: {h.username}\n  groups: [linux]\n"
+            f"  data:\n    ssh_key_file: {h.ssh_key_file}\n"
+            for h in linux
+        )
     )
     return directory
 
 
 def _state(host: Host, known_hosts: Path) -> tuple[str, str]:
-    """(running, startup) NTP configuration as the device prints it."""
+    """(running, startup) NTP configuration as the device prints it (Linux: the files
+    orch manages, as they are on disk)."""
     with open_session(host, known_hosts=known_hosts, accept_new_host_keys=True) as s:
+        if host.platform == "linux":
+            return repr(LinuxDriver().backup(s).files), ""
         if host.platform == "cisco_ios":
             running = s.run("show running-config | include ^ntp").output
             startup = s.run("show startup-config").output
@@ -77,6 +131,8 @@ def _state(host: Host, known_hosts: Path) -> tuple[str, str]:
 
 
 def _desired(host: Host, running: str) -> bool:
+    if host.platform == "linux":
+        return "server 127.0.0.10 " in running
     if host.platform == "cisco_ios":
         return running.count("ntp server ") == 1 and "ntp server 127.0.0.10" in running
     if host.platform == "cisco_catos":
@@ -114,13 +170,16 @@ def _wait_for_backups(tmp_path: Path, proc: subprocess.Popen[str], count: int) -
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_mid_push_leaves_every_device_changed_or_as_it_was(
-    lab: LabFixture, tmp_path: Path, signum: signal.Signals
+    lab: LabFixture, tmp_path: Path, signum: signal.Signals, linux_hosts: dict[str, Host]
 ) -> None:
-    names = signal_set("sigint" if signum == signal.SIGINT else "sigterm")
-    hosts = {n: host_of(lab[1][n]) for n in names}
+    prefix = "sigint" if signum == signal.SIGINT else "sigterm"
+    simulated = signal_set(prefix)
+    linux = [h for n, h in linux_hosts.items() if n.startswith(prefix)]
+    hosts = {n: host_of(lab[1][n]) for n in simulated} | {h.name: h for h in linux}
+    names = list(hosts)
     known_hosts = tmp_path / "kh"
     before = {n: _state(h, known_hosts) for n, h in hosts.items()}
-    proc = _start(tmp_path, _inventory(tmp_path, lab[1], names))
+    proc = _start(tmp_path, _inventory(tmp_path, lab[1], simulated, linux))
     _wait_for_backups(tmp_path, proc, 2)
     time.sleep(0.3)
     proc.send_signal(signum)
