@@ -266,6 +266,8 @@ class PushOutcome(enum.StrEnum):
     UNCHANGED = "unchanged"
     FAILED = "failed"
     ROLLED_BACK = "rolled-back"
+    INTERRUPTED = "interrupted-restored"  # stopped by a signal mid-change, backup restored
+    SKIPPED = "skipped"  # not changed because the run was stopped before its turn
     DRY_RUN = "dry-run"
 
 
@@ -279,6 +281,9 @@ class PushResult:
     warnings: tuple[str, ...] = ()
     backup_path: str | None = None
     duration_s: float = 0.0
+    # Why it failed, for the exit status: "backup" (the data directory could not take the
+    # device's backup), "timeout", "busy" (another run held the device); "" otherwise.
+    error_kind: str = ""
 
 
 # --------------------------------------------------------------------------- server client log

@@ -32,6 +32,12 @@ def backups_dir() -> Path:
     return data_dir() / "backups"
 
 
+def locks_dir() -> Path:
+    """One lock file per device: two orch runs never change (or read mid-change) one
+    device at the same time."""
+    return data_dir() / "locks"
+
+
 def lab_state_dir() -> Path:
     """PID files, generated keys and the lab's known_hosts for `orch lab`."""
     return data_dir() / "lab"

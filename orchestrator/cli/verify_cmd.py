@@ -131,6 +131,7 @@ def verify(
             on_done=advance,
             inventory_hosts=inventory.hosts,
             accept_new_host_keys=accept_new_host_keys,
+            locks_dir=paths.locks_dir(),
         )
 
     stored = store_run(

@@ -121,6 +121,9 @@ class Plan:
     # Why this device cannot be changed from here (e.g. a Windows domain policy owns the
     # setting); the engine reports it as a failure and touches nothing.
     blocked: str = ""
+    # Commands whose effect the device's read-back cannot show (a key whose value it does
+    # not print): sent every time, never expected to vanish from a re-read's plan.
+    unverifiable: tuple[str, ...] = ()
 
     @property
     def is_noop(self) -> bool:

@@ -11,18 +11,29 @@ network tools read back (ZipTie's CatOS adapter: `set ntp key 505 trusted md5-en
     set ntp authentication enable|disable
 
 Cisco's order for authentication: key, server with key, client enable, authentication.
-CatOS never shows key values, so keys are compared by number and trust only, and keys
-that are not wanted are reported rather than cleared (they could not be put back).
+CatOS shows a key's value type-7 encoded (`set ntp key 5 trusted md5-encrypted
+060c0e2c495d`), so a key whose value changed under the same number is set again. Where
+a value is not shown, the key is set again on every push and the result says why. Key
+values are entered in clear text only: keys that are not wanted are reported rather than
+cleared, and a restore cannot put an old value back (the result warns when a push
+changes one).
 CatOS writes each `set` command to NVRAM as it is entered: there is nothing to save.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from orchestrator.drivers.base import ApplyReport, Backup, Plan, Session
-from orchestrator.drivers.common import key_secrets, mask_secrets, state_from, unified_diff
+from orchestrator.drivers.common import (
+    decode_type7,
+    key_secrets,
+    mask_secrets,
+    restore_steps,
+    state_from,
+    unified_diff,
+)
 from orchestrator.models import (
     Association,
     ConfiguredNtp,
@@ -48,11 +59,13 @@ class CatosNtp:
     keys: dict[int, bool]  # number -> trusted
     client_enabled: bool
     authentication: bool
+    key_values: dict[int, str | None] = field(default_factory=dict)  # None: not shown
 
     @classmethod
     def from_lines(cls, lines: Sequence[str]) -> CatosNtp:
         servers: dict[str, int | None] = {}
         keys: dict[int, bool] = {}
+        values: dict[int, str | None] = {}
         client = auth = False
         for line in lines:
             t = line.split()
@@ -61,11 +74,12 @@ class CatosNtp:
                 servers[t[3]] = key
             elif t[:3] == ["set", "ntp", "key"] and len(t) >= 5 and t[3].isdigit():
                 keys[int(t[3])] = t[4] == "trusted"
+                values[int(t[3])] = _key_value(t[5:])
             elif t[:3] == ["set", "ntp", "client"] and len(t) >= 4:
                 client = t[3] == "enable"
             elif t[:3] == ["set", "ntp", "authentication"] and len(t) >= 4:
                 auth = t[3] == "enable"
-        return cls(servers, keys, client, auth)
+        return cls(servers, keys, client, auth, values)
 
     def configured(self) -> ConfiguredNtp:
         return ConfiguredNtp(
@@ -73,6 +87,19 @@ class CatosNtp:
             authenticate=self.authentication,
             trusted_keys=tuple(sorted(n for n, trusted in self.keys.items() if trusted)),
         )
+
+
+def _key_value(rest: Sequence[str]) -> str | None:
+    """The value after `set ntp key N trusted`: `md5-encrypted HEX` decoded, `md5 VALUE`
+    as given; None when the device does not show it (`md5 -`, nothing, unreadable)."""
+    if len(rest) < 2 or rest[1] == "-":
+        return None
+    if rest[0] == "md5-encrypted":
+        try:
+            return decode_type7(rest[1])
+        except ValueError:
+            return None
+    return rest[1] if rest[0] == "md5" else None
 
 
 def ntp_lines(show_config: str) -> tuple[str, ...]:
@@ -129,6 +156,7 @@ class CiscoCatosDriver:
     def render(self, desired: DesiredNtp, current: DeviceState, backup: Backup) -> Plan:
         have = CatosNtp.from_lines(backup.config_lines)
         commands: list[str] = []
+        unverifiable: list[str] = []
         warnings: list[str] = []
         for key in desired.keys:
             if key.algorithm != "md5":
@@ -136,9 +164,26 @@ class CiscoCatosDriver:
                     f"CatOS keys are MD5 only; key {key.key_id} ({key.algorithm}) skipped"
                 )
                 continue
-            if have.keys.get(key.key_id) != key.trusted:
-                trust = "trusted" if key.trusted else "untrusted"
-                commands.append(f"set ntp key {key.key_id} {trust} md5 {key.secret.reveal()}")
+            trust = "trusted" if key.trusted else "untrusted"
+            command = f"set ntp key {key.key_id} {trust} md5 {key.secret.reveal()}"
+            if key.key_id not in have.keys:
+                commands.append(command)
+                continue
+            value = have.key_values.get(key.key_id)
+            if value is None:
+                commands.append(command)
+                unverifiable.append(command)
+                warnings.append(
+                    f"the device does not show the value of NTP key {key.key_id}: whether it "
+                    "matches cannot be read back, so it is set again on every push"
+                )
+            elif value != key.secret.reveal() or have.keys[key.key_id] != key.trusted:
+                commands.append(command)
+                if value != key.secret.reveal():
+                    warnings.append(
+                        f"NTP key {key.key_id} gets a new value; a restore cannot bring the "
+                        "old one back (CatOS takes key values in clear text only)"
+                    )
         wanted_keys = {k.key_id for k in desired.keys}
         for number in sorted(set(have.keys) - wanted_keys):
             warnings.append(
@@ -169,6 +214,7 @@ class CiscoCatosDriver:
             commands=tuple(commands),
             diff=mask_secrets(diff, key_secrets(desired)),
             warnings=tuple(warnings),
+            unverifiable=tuple(unverifiable),
         )
 
     def apply(self, session: Session, plan: Plan) -> ApplyReport:
@@ -176,15 +222,22 @@ class CiscoCatosDriver:
         return ApplyReport(applied=plan.commands)
 
     def restore(self, session: Session, backup: Backup) -> None:
-        now = self.backup(session).config_lines
-        undo = [r for ln in now if ln not in backup.config_lines if (r := removal_of(ln))]
-        # Key lines cannot be re-entered (their values are not shown); the driver never
-        # clears or changes a key that was there before, so none is missing here.
-        redo = [
-            ln for ln in backup.config_lines if ln not in now and not ln.startswith("set ntp key ")
-        ]
-        if undo or redo:
-            session.configure(undo + redo)
+        commands = restore_commands(self.backup(session).config_lines, backup.config_lines)
+        if commands:
+            session.configure(commands)
+
+
+def restore_commands(now: Sequence[str], wanted: Sequence[str]) -> list[str]:
+    """From the `set ntp` lines `now` back to exactly `wanted`, adding before clearing
+    (`set ntp server X` replaces X's line in place). Key lines cannot be re-entered (their
+    values are not shown); the driver never clears a key that was there before."""
+    return restore_steps(
+        now,
+        wanted,
+        identity=removal_of,
+        ordered=lambda ln: ln.startswith("set ntp server "),
+        redo=lambda ln: not ln.startswith("set ntp key "),
+    )
 
 
 def _masked(lines: Sequence[str]) -> list[str]:

@@ -20,10 +20,12 @@ from dataclasses import dataclass, field, replace
 from orchestrator.drivers.base import ApplyReport, Backup, Plan, Session
 from orchestrator.drivers.common import (
     MASK,
+    decode_type7,
     key_secrets,
     mask_secrets,
     parse_config,
     raw_of,
+    restore_steps,
     state_from,
     unified_diff,
 )
@@ -46,21 +48,6 @@ SHOW_ASSOCIATIONS = "show ntp associations"
 SHOW_STATUS = "show ntp status"
 UPDATE_CALENDAR = "ntp update-calendar"
 KEY_ALGORITHMS = {"md5": "md5", "sha1": "sha1", "aes128": "cmac-aes-128"}
-
-# IOS "type 7" obfuscation (reversible; IOS shows NTP keys this way, `... md5 <hex> 7`).
-_TYPE7_XLAT = "dsfd;kfoA,.iyewrkldJKDHSUBsgvca69834ncxv9873254k;fg87"
-
-
-def decode_type7(text: str) -> str:
-    """The clear text of an IOS type-7 string (ValueError when it is not one)."""
-    if len(text) < 4 or len(text) % 2 or not text[:2].isdigit():
-        raise ValueError("not a type-7 string")
-    seed = int(text[:2])
-    pairs = (int(text[i : i + 2], 16) for i in range(2, len(text), 2))
-    return "".join(
-        chr(b ^ ord(_TYPE7_XLAT[(seed + n) % len(_TYPE7_XLAT)])) for n, b in enumerate(pairs)
-    )
-
 
 # --------------------------------------------------------------------------- line identity
 
@@ -293,13 +280,21 @@ class CiscoIosDriver:
         return ApplyReport(applied=applied, warnings=warnings, skipped=skipped)
 
     def restore(self, session: Session, backup: Backup) -> None:
-        now = self.backup(session)
-        wanted = list(backup.config_lines)
-        removals = [removal_of(ln) for ln in now.config_lines if ln not in wanted]
-        additions = [ln for ln in wanted if ln not in now.config_lines]
-        if removals or additions:
-            session.configure(removals + additions)
+        commands = restore_commands(self.backup(session).config_lines, backup.config_lines)
+        if commands:
+            session.configure(commands)
             session.save()
+
+
+def restore_commands(now: Sequence[str], wanted: Sequence[str]) -> list[str]:
+    """From the running `ntp` lines `now` back to exactly `wanted`: missing lines first
+    (IOS replaces a server line of the same address in place), then lines out of order,
+    then the lines that are not wanted; the device never has fewer servers than before."""
+    return restore_steps(now, wanted, identity=removal_of, ordered=_is_server)
+
+
+def _is_server(line: str) -> bool:
+    return _server_address(line) is not None
 
 
 # --------------------------------------------------------------------------- planning
@@ -308,15 +303,16 @@ class CiscoIosDriver:
 @dataclass
 class _Change:
     removals: list[str] = field(default_factory=list)  # `no` commands
-    replaced: list[str] = field(default_factory=list)  # `no` of lines re-entered after it
+    replaced: list[str] = field(default_factory=list)  # `no` of trusted-key ranges re-entered
     additions: list[str] = field(default_factory=list)  # lines to enter
     dropped: set[str] = field(default_factory=set)  # current lines that go away
     warnings: list[str] = field(default_factory=list)
 
     def commands(self) -> tuple[str, ...]:
-        """A changed server line is removed, then re-entered; other removals come after
-        the additions (the device is never left without a server); update-calendar is
-        last, so that its refusal on a device without a calendar comes after the rest."""
+        """Additions before removals, so the device is never left without a server (a
+        changed server line is re-entered over itself); only a trusted-key range that
+        must be narrowed is removed first. update-calendar is last, so that its refusal
+        on a device without a calendar comes after the rest."""
         body = [a for a in self.additions if a != UPDATE_CALENDAR]
         tail = [UPDATE_CALENDAR] if UPDATE_CALENDAR in self.additions else []
         return (*self.replaced, *body, *self.removals, *tail)
@@ -389,10 +385,15 @@ def _plan_servers(desired: DesiredNtp, cfg: ConfiguredNtp, lines: list[str], ch:
         old = have.get(spec.address)
         if old is not None and _same_server(old, spec) and not vrf_changed:
             continue
+        line = server_line(spec, desired.vrf)
         if spec.address in raw_server:
-            ch.replaced.append(removal_of(raw_server[spec.address]))
-            ch.dropped.add(raw_server[spec.address])
-        ch.additions.append(server_line(spec, desired.vrf))
+            old_line = raw_server[spec.address]
+            ch.dropped.add(old_line)
+            # Same address and vrf: IOS replaces the line in place as it is entered, so
+            # the server is never missing. Another vrf is another line: removed after.
+            if removal_of(old_line) != removal_of(line):
+                ch.removals.append(removal_of(old_line))
+        ch.additions.append(line)
     for address, line in raw_server.items():
         if address not in desired.server_addresses:
             ch.removals.append(removal_of(line))

@@ -617,7 +617,8 @@ class LinuxDriver:
             ntpsec = is_ntpsec(target.main_conf)
             key_lines = [key_line(k, target.daemon, ntpsec=ntpsec) for k in desired.keys]
             if target.keys is not None:
-                wanted.append((target.keys, key_lines))
+                # Keys first: a server line must never name a key not yet written.
+                wanted.insert(0, (target.keys, key_lines))
             elif key_lines:
                 warnings.append(
                     f"{target.main_conf} names no keys file; NTP keys were not installed"

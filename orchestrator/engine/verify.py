@@ -11,12 +11,14 @@ us. Raw outputs are redacted of the host's secrets before they leave this module
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.compliance import evaluate, index_client_log, unknown_clients
+from orchestrator.engine.locks import device_lock
 from orchestrator.engine.runner import HostOutcome, run_per_host
 from orchestrator.errors import ParseError
 from orchestrator.models import ClientLogEntry, ConfiguredNtp, DeviceState, DeviceVerdict, Host
@@ -61,20 +63,32 @@ def ssh_collector(
     timeout_s: float,
     known_hosts: Path | None = None,
     accept_new_host_keys: bool = False,
+    locks_dir: Path | None = None,
 ) -> Collector:
-    """Collect over SSH with each platform's driver, then parse (pure)."""
+    """Collect over SSH with each platform's driver, then parse (pure).
+
+    With `locks_dir`, a device another orch run is changing (push) is read once that run
+    is done with it (waiting up to `timeout_s`), never half-way through its change."""
     # Imported here so that judging stored or simulated states needs no SSH stack.
     from orchestrator.drivers import get_driver
     from orchestrator.drivers.session import open_session
 
     def collect(host: Host) -> Collected:
         driver = get_driver(host.platform)
-        with open_session(
-            host,
-            timeout_s=timeout_s,
-            known_hosts=known_hosts,
-            accept_new_host_keys=accept_new_host_keys,
-        ) as session:
+        lock: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+        if locks_dir is not None:
+            lock = device_lock(
+                locks_dir, host.name, what="verify", exclusive=False, wait_s=timeout_s / 2
+            )
+        with (
+            lock,
+            open_session(
+                host,
+                timeout_s=timeout_s,
+                known_hosts=known_hosts,
+                accept_new_host_keys=accept_new_host_keys,
+            ) as session,
+        ):
             raw = dict(driver.collect(session))
         try:
             return Collected(driver.parse(host.name, raw))
@@ -163,6 +177,7 @@ def verify_hosts(
     client_log_reader: ClientLogReader | None = None,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
+    locks_dir: Path | None = None,
 ) -> VerifyRun:
     """Collect and judge every host; with `wait_s > 0`, re-poll the non-compliant ones
     every `poll_interval_s` until all comply or `wait_s` has passed.
@@ -171,7 +186,10 @@ def verify_hosts(
     it defaults to `hosts`. `on_done` is called in this thread for every judgement.
     """
     collect = collector or ssh_collector(
-        timeout_s=timeout_s, known_hosts=known_hosts, accept_new_host_keys=accept_new_host_keys
+        timeout_s=timeout_s,
+        known_hosts=known_hosts,
+        accept_new_host_keys=accept_new_host_keys,
+        locks_dir=locks_dir,
     )
     started = clock()
     deadline = started + max(0.0, wait_s)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from orchestrator.lab import formats
 from orchestrator.lab.cli_tokens import CliError, Node, Token, dispatch, match_keyword, tokenize
 from orchestrator.lab.device import Reply, SimDevice
-from orchestrator.lab.ios_config import is_ip
+from orchestrator.lab.ios_config import is_ip, type7_encode
 from orchestrator.lab.ntp_runtime import ServerTarget
 from orchestrator.lab.spec import DeviceSpec, LabSpec
 
@@ -25,6 +25,7 @@ class CatosDevice(SimDevice):
         self.authentication = False
         self.servers: dict[str, int | None] = {}
         self.keys: dict[int, tuple[bool, str]] = {}
+        self.key_codes: dict[int, str] = {}  # number -> the value, type-7 encoded
 
     def start(self) -> None:
         shell = CatosShell(self, privileged=True)
@@ -48,7 +49,9 @@ class CatosDevice(SimDevice):
         if self.authentication:
             lines.append("set ntp authentication enable")
         for number, (trusted, _digest) in sorted(self.keys.items()):
-            lines.append(f"set ntp key {number} {'trusted' if trusted else 'untrusted'} md5 -")
+            # As CatOS prints keys: the value type-7 encoded (`md5-encrypted 060c0e2c495d`).
+            mode = "trusted" if trusted else "untrusted"
+            lines.append(f"set ntp key {number} {mode} md5-encrypted {self.key_codes[number]}")
         for address, key in self.servers.items():
             lines.append(f"set ntp server {address}" + (f" key {key}" if key else ""))
         return lines
@@ -209,6 +212,7 @@ class CatosShell:
         match_keyword(args[2], ("md5",))
         number = int(args[0].text)
         self.device.keys[number] = (mode == "trusted", args[3].text.encode().hex()[:16])
+        self.device.key_codes[number] = type7_encode(args[3].text)
         return f"NTP key {number} added."
 
     def _clear_key(self, args: list[Token]) -> str:

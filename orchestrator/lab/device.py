@@ -60,6 +60,10 @@ class SimDevice:
         self.sessions: set[Any] = set()  # open SSH connections, closed when the lab stops
         self.logins = 0
         self.failed_logins = 0
+        # Tests: drop the session right after the N-th NTP change line the device takes
+        # (0: never), counted in `change_lines`, so a drop can be put at every step.
+        self.drop_on_change = 0
+        self.change_lines = 0
 
     @property
     def hostname(self) -> str:

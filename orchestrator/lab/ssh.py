@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from typing import Any
 
 import asyncssh
@@ -97,6 +98,19 @@ class _Output:
             self._parts.clear()
 
 
+# A line that changes the NTP configuration on a simulated platform (IOS config mode,
+# CatOS `set`/`clear`, Windows `w32tm /config`): what `SimDevice.drop_on_change` counts.
+CHANGE_LINE = re.compile(r"\s*(no\s+ntp\s|ntp\s|set\s+ntp\s|clear\s+ntp\s|w32tm\s+/config\b)", re.I)
+
+
+def _nth_change(device: SimDevice, line: str) -> bool:
+    """True when `line` is the change line the device was told to drop after."""
+    if device.drop_on_change <= 0 or not CHANGE_LINE.match(line):
+        return False
+    device.change_lines += 1
+    return device.change_lines == device.drop_on_change
+
+
 async def _answer(device: SimDevice, process: Any, out: _Output, line: str, output: str) -> bool:
     """Apply the session faults to one answer; False if the link was dropped instead.
 
@@ -105,6 +119,7 @@ async def _answer(device: SimDevice, process: Any, out: _Output, line: str, outp
     faults = device.spec.faults
     drop = faults.drop_on_command
     dropping = drop is not None and drop != "" and line.strip().lower().startswith(drop.lower())
+    dropping = _nth_change(device, line) or dropping
     if faults.slow_response_s > 0 or dropping:
         out.flush()
     if faults.slow_response_s > 0:

@@ -61,8 +61,9 @@ def test_stale_server_removed_and_changed_server_reentered() -> None:
     desired = DesiredNtp((NtpServerSpec("192.0.2.10", prefer=True),), update_calendar=False)
     text = "ntp server 192.0.2.10 iburst\nntp server 198.51.100.7\n"
     plan = _plan(text, desired)
+    # Re-entered over itself (IOS replaces the line of the same address), never removed
+    # first: the device is not left without a server between the two lines.
     assert plan.commands == (
-        "no ntp server 192.0.2.10",
         "ntp server 192.0.2.10 iburst prefer",
         "no ntp server 198.51.100.7",
     )
@@ -73,7 +74,8 @@ def test_vrf_form_and_removal_identity() -> None:
         (NtpServerSpec("192.0.2.10", iburst=False),), vrf="Mgmt-intf", update_calendar=False
     )
     plan = _plan("ntp server 192.0.2.10\n", desired)
-    assert plan.commands == ("no ntp server 192.0.2.10", "ntp server vrf Mgmt-intf 192.0.2.10")
+    # Another vrf is another line: the new one is added before the old one goes.
+    assert plan.commands == ("ntp server vrf Mgmt-intf 192.0.2.10", "no ntp server 192.0.2.10")
     assert removal_of("ntp server vrf Mgmt-intf ip 10.0.0.5 iburst key 10 prefer") == (
         "no ntp server vrf Mgmt-intf ip 10.0.0.5"
     )

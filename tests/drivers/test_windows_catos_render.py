@@ -101,9 +101,10 @@ def _cat_plan(desired: DesiredNtp):  # type: ignore[no-untyped-def]
 
 
 def test_catos_adds_removes_and_enables() -> None:
+    # The key shown is 060c0e2c495d, type 7 of "james": the same value, nothing to do.
     desired = DesiredNtp(
         (NtpServerSpec("127.0.0.10", key_id=5), NtpServerSpec("127.0.0.11")),
-        keys=(NtpKey(5, "md5", Secret("s3cr3t")),),
+        keys=(NtpKey(5, "md5", Secret("james")),),
         authenticate=True,
     )
     plan = _cat_plan(desired)
@@ -112,7 +113,29 @@ def test_catos_adds_removes_and_enables() -> None:
         "set ntp authentication enable",
         "clear ntp server 10.9.9.9",
     )
-    assert "s3cr3t" not in plan.diff
+    assert "james" not in plan.diff and not plan.warnings
+
+
+def test_catos_key_rotation_same_number_new_value_is_a_change_with_a_warning() -> None:
+    desired = DesiredNtp(
+        (NtpServerSpec("127.0.0.10", key_id=5), NtpServerSpec("10.9.9.9")),
+        keys=(NtpKey(5, "md5", Secret("s3cr3t")),),
+    )
+    plan = _cat_plan(desired)
+    assert plan.commands == ("set ntp key 5 trusted md5 s3cr3t",)
+    assert plan.unverifiable == ()
+    assert any("NTP key 5 gets a new value" in w for w in plan.warnings)
+    assert "s3cr3t" not in plan.diff + " ".join(plan.warnings)
+
+
+def test_catos_key_whose_value_is_not_shown_is_set_again_and_says_so() -> None:
+    lines = ("set ntp client enable", "set ntp key 5 trusted md5 -", "set ntp server 10.9.9.9")
+    b = Backup("c1", "cisco_catos", lines)
+    desired = DesiredNtp((NtpServerSpec("10.9.9.9"),), keys=(NtpKey(5, "md5", Secret("pw")),))
+    plan = CAT.render(desired, CAT.current(b), b)
+    assert plan.commands == ("set ntp key 5 trusted md5 pw",)
+    assert plan.unverifiable == plan.commands
+    assert any("does not show the value of NTP key 5" in w for w in plan.warnings)
 
 
 def test_catos_new_key_and_client_mode() -> None:

@@ -7,6 +7,7 @@ servers in their configuration.
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from dataclasses import replace
 
 from orchestrator.lab.runtime import DeviceEndpoint
@@ -14,6 +15,11 @@ from orchestrator.lab.spec import DeviceSpec, Faults
 from orchestrator.models import DesiredNtp, Host, NtpKey, NtpServerSpec, Secret
 
 IOS_STALE = ("ntp server 127.0.0.77",)
+
+
+def stale(prefix: str, count: int) -> tuple[str, ...]:
+    """`count` stale server lines (127.0.0.100 up), `prefix` the platform's command."""
+    return tuple(f"{prefix} 127.0.0.{100 + i}" for i in range(count))
 
 
 def free_port() -> int:
@@ -66,7 +72,70 @@ def lab_devices(port: int) -> tuple[DeviceSpec, ...]:
         d("win-ok", "windows", 20),
         d("win-gpo", "windows", 21, faults=Faults(domain_policy=True)),
         d("win-drop", "windows", 22, faults=Faults(drop_on_command="w32tm /config")),
+        # Slow devices with many stale servers: time limits, locks, restores.
+        d(
+            "ios-slow20",
+            "cisco_ios",
+            30,
+            startup_config=stale("ntp server", 20),
+            faults=Faults(slow_response_s=0.1),
+        ),
+        d("ios-lock", "cisco_ios", 31, startup_config=stale("ntp server", 4)),
+        d(
+            "ios-rst",
+            "cisco_ios",
+            32,
+            startup_config=(*stale("ntp server", 3), "ntp source Loopback0"),
+        ),
+        d("cat-rst", "cisco_catos", 33, startup_config=stale("set ntp server", 3)),
+        d("win-rst", "windows", 34),
+        d(
+            "cat-rot",
+            "cisco_catos",
+            52,
+            startup_config=(
+                "set ntp key 7 trusted md5 old-Value-1",
+                "set ntp server 127.0.0.10 key 7",
+                "set ntp server 127.0.0.11",
+                "set ntp client enable",
+                "set ntp authentication enable",
+            ),
+        ),
+        *signal_devices(d),
     )
+
+
+# Slow devices with many stale servers, one set per signal test (a test leaves its set
+# changed or restored): `prefix-ios-1`, `prefix-cat-1`, `prefix-win-1`, ...
+SIGNAL_SETS = {"sigint": 35, "sigterm": 42, "force": 49}
+SIGNAL_KINDS = (("ios", "cisco_ios"), ("cat", "cisco_catos"), ("win", "windows"))
+
+
+def signal_set(prefix: str) -> list[str]:
+    count = 3 if prefix == "force" else 7
+    return [f"{prefix}-{SIGNAL_KINDS[i % 3][0]}-{i // 3 + 1}" for i in range(count)]
+
+
+def signal_devices(d: Callable[..., DeviceSpec]) -> list[DeviceSpec]:
+    devices = []
+    for prefix, first in SIGNAL_SETS.items():
+        stale_count = 20 if prefix == "force" else 10
+        for i, name in enumerate(signal_set(prefix)):
+            platform = SIGNAL_KINDS[i % 3][1]
+            command = {"cisco_ios": "ntp server", "cisco_catos": "set ntp server"}
+            startup = stale(command[platform], stale_count) if platform in command else ()
+            if platform == "cisco_ios":
+                startup = (*startup, "ntp source Loopback0")
+            devices.append(
+                d(
+                    name,
+                    platform,
+                    first + i,
+                    startup_config=startup,
+                    faults=Faults(slow_response_s=0.1),
+                )
+            )
+    return devices
 
 
 def desired_for(platform: str) -> DesiredNtp:

@@ -120,41 +120,43 @@ def test_wrong_password_fails_with_a_clear_line(
 
 
 @pytest.mark.parametrize(
-    ("name", "cause"),
+    ("name", "cause", "end"),
     [
-        ("ios-reject", "device rejected 'ntp server 127.0.0.10 iburst key 7 prefer'"),
-        ("ios-drop", "session dropped by the device"),
-        ("cat-reject", "device rejected 'set ntp client enable'"),
+        ("ios-reject", "device rejected 'ntp server 127.0.0.10 iburst key 7 prefer'", "restored"),
+        ("ios-drop", "session dropped by the device", "restored"),
+        ("cat-reject", "device rejected 'set ntp client enable'", "restored"),
         # The refused line carries the key: the reason names it with the value masked.
-        # It is the first line: nothing after it was sent, so nothing had changed.
-        ("ios-rejkey", "device rejected 'ntp authentication-key 7 md5 ********'"),
+        # It is the first line sent, and a refused first line has changed nothing.
+        ("ios-rejkey", "device rejected 'ntp authentication-key 7 md5 ********'", "unchanged"),
     ],
 )
 def test_failure_mid_change_is_rolled_back_byte_identical(
-    lab: LabFixture, name: str, cause: str, tmp_path: Path, known_hosts: Path
+    lab: LabFixture, name: str, cause: str, end: str, tmp_path: Path, known_hosts: Path
 ) -> None:
     host = host_of(lab[1][name])
     before = _read(host, known_hosts)
     result = _push([host], _options(tmp_path, known_hosts, connect_timeout_s=3.0))[name]
-    if name == "ios-rejkey":
-        assert result.outcome is PushOutcome.FAILED, result
-        assert cause in result.reason and "the device is unchanged" in result.reason
-    else:
+    if end == "restored":
         assert result.outcome is PushOutcome.ROLLED_BACK, result
         assert cause in result.reason and "the backup was restored" in result.reason
+    else:
+        assert result.outcome is PushOutcome.FAILED, result
+        assert cause in result.reason and "the device is unchanged" in result.reason
+    assert result.backup_path is not None
     assert _read(host, known_hosts) == before
 
 
-def test_windows_drop_on_config_cannot_restore_and_says_so(
+def test_windows_drop_on_config_is_restored_and_checked_over_a_new_session(
     lab: LabFixture, tmp_path: Path, known_hosts: Path
 ) -> None:
-    # The device drops every `w32tm /config`, the restore's too: the result must not
-    # claim a rollback.
+    # The device drops every `w32tm /config` after taking it, the restore's too: the
+    # engine reconnects, reads the device back and only then claims the rollback.
     host = host_of(lab[1]["win-drop"])
+    before = _read(host, known_hosts)
     result = _push([host], _options(tmp_path, known_hosts))["win-drop"]
-    assert result.outcome is PushOutcome.FAILED
+    assert result.outcome is PushOutcome.ROLLED_BACK, result
     assert "session dropped by the device" in result.reason
-    assert "restore failed" in result.reason
+    assert _read(host, known_hosts) == before
 
 
 def test_no_calendar_warns_and_second_push_is_unchanged(
