@@ -32,6 +32,7 @@ from orchestrator.cli import (
 )
 from orchestrator.cli.context import GlobalOptions, default_inventory, make_console
 from orchestrator.errors import OrchError
+from orchestrator.redact import LogRedactor
 
 EXIT_OK = 0
 EXIT_NONCOMPLIANT = 1
@@ -106,6 +107,9 @@ def _configure_logging(verbose: int, no_color: bool) -> None:
         show_path=False,
         rich_tracebacks=False,
     )
+    # every record, whichever library logs it (netmiko logs what it sends at DEBUG), is
+    # redacted before it is shown: known secrets and NTP key lines in all their forms
+    handler.addFilter(LogRedactor())
     logging.basicConfig(level=level, handlers=[handler], format="%(message)s", force=True)
     # Third-party libraries are chatty at INFO; keep them at WARNING unless -vv.
     for noisy in ("paramiko", "asyncssh", "netmiko", "napalm"):

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from orchestrator.drivers.base import ApplyReport, Backup, Plan, Session
-from orchestrator.drivers.common import key_secrets, mask_secrets, state_from, unified_diff
+from orchestrator.drivers.common import state_from, unified_diff
 from orchestrator.models import (
     Association,
     ConfiguredNtp,
@@ -32,6 +32,7 @@ from orchestrator.models import (
     NtpStatus,
 )
 from orchestrator.parsing import parse_output
+from orchestrator.redact import key_secrets, redact_text
 
 PLATFORM = "cisco_catos"
 SHOW_CONFIG = "show config"
@@ -167,7 +168,7 @@ class CiscoCatosDriver:
             host=backup.host,
             platform=PLATFORM,
             commands=tuple(commands),
-            diff=mask_secrets(diff, key_secrets(desired)),
+            diff=redact_text(diff, key_secrets(desired)),
             warnings=tuple(warnings),
         )
 

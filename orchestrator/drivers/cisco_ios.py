@@ -19,9 +19,6 @@ from dataclasses import dataclass, field, replace
 
 from orchestrator.drivers.base import ApplyReport, Backup, Plan, Session
 from orchestrator.drivers.common import (
-    MASK,
-    key_secrets,
-    mask_secrets,
     parse_config,
     raw_of,
     state_from,
@@ -38,6 +35,8 @@ from orchestrator.models import (
     NtpStatus,
 )
 from orchestrator.parsing import parse_output
+from orchestrator.redact import MASK, key_secrets, redact_text
+from orchestrator.type7 import decode_type7
 
 PLATFORM = "cisco_ios"
 SHOW_NTP_CONFIG = "show running-config | include ^ntp"
@@ -46,21 +45,6 @@ SHOW_ASSOCIATIONS = "show ntp associations"
 SHOW_STATUS = "show ntp status"
 UPDATE_CALENDAR = "ntp update-calendar"
 KEY_ALGORITHMS = {"md5": "md5", "sha1": "sha1", "aes128": "cmac-aes-128"}
-
-# IOS "type 7" obfuscation (reversible; IOS shows NTP keys this way, `... md5 <hex> 7`).
-_TYPE7_XLAT = "dsfd;kfoA,.iyewrkldJKDHSUBsgvca69834ncxv9873254k;fg87"
-
-
-def decode_type7(text: str) -> str:
-    """The clear text of an IOS type-7 string (ValueError when it is not one)."""
-    if len(text) < 4 or len(text) % 2 or not text[:2].isdigit():
-        raise ValueError("not a type-7 string")
-    seed = int(text[:2])
-    pairs = (int(text[i : i + 2], 16) for i in range(2, len(text), 2))
-    return "".join(
-        chr(b ^ ord(_TYPE7_XLAT[(seed + n) % len(_TYPE7_XLAT)])) for n, b in enumerate(pairs)
-    )
-
 
 # --------------------------------------------------------------------------- line identity
 
@@ -270,7 +254,7 @@ class CiscoIosDriver:
             host=backup.host,
             platform=PLATFORM,
             commands=change.commands(),
-            diff=mask_secrets(diff, key_secrets(desired)),
+            diff=redact_text(diff, key_secrets(desired)),
             warnings=tuple(change.warnings),
         )
 

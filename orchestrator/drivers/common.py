@@ -1,16 +1,14 @@
-"""Small pure helpers the platform drivers share: diffs, secret masking, raw-output access."""
+"""Small pure helpers the platform drivers share: diffs, raw-output access."""
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from orchestrator.drivers.base import Backup
 from orchestrator.errors import ParseError
-from orchestrator.models import Association, ConfiguredNtp, DesiredNtp, DeviceState, NtpStatus
+from orchestrator.models import Association, ConfiguredNtp, DeviceState, NtpStatus
 from orchestrator.parsing import parse_output
-
-MASK = "********"
 
 
 def unified_diff(host: str, before: Sequence[str], after: Sequence[str]) -> str:
@@ -21,17 +19,6 @@ def unified_diff(host: str, before: Sequence[str], after: Sequence[str]) -> str:
         list(before), list(after), f"{host} (running)", f"{host} (after push)", lineterm=""
     )
     return "\n".join(lines) + "\n"
-
-
-def mask_secrets(text: str, secrets: Iterable[str]) -> str:
-    """`text` with every secret value replaced by the mask (longest first)."""
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(secret, MASK)
-    return text
-
-
-def key_secrets(desired: DesiredNtp) -> tuple[str, ...]:
-    return tuple(k.secret.reveal() for k in desired.keys if k.secret)
 
 
 def raw_of(backup: Backup) -> dict[str, str]:

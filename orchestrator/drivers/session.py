@@ -37,7 +37,7 @@ from netmiko.exceptions import (
     ReadTimeout,
 )
 
-from orchestrator import paths
+from orchestrator import paths, redact
 from orchestrator.drivers.base import CommandResult
 from orchestrator.errors import CommandRejected, ConnectionFailure, InputError
 from orchestrator.models import NAPALM_PLATFORMS, Host
@@ -245,10 +245,7 @@ def _device_errors(
 
 
 def _scrub(text: str, host: Host) -> str:
-    for secret in (host.password, host.enable_secret, *(k.secret for k in host.desired.keys)):
-        if secret and secret.reveal():
-            text = text.replace(secret.reveal(), "********")
-    return text
+    return redact.redact_text(text, redact.host_secrets(host))
 
 
 # --------------------------------------------------------------------------- transport

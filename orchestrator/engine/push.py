@@ -27,10 +27,10 @@ from typing import Protocol, runtime_checkable
 from orchestrator import paths
 from orchestrator.drivers import get_driver
 from orchestrator.drivers.base import ApplyReport, Backup, Driver, Plan, Session
-from orchestrator.drivers.common import key_secrets, mask_secrets
 from orchestrator.engine.runner import HostOutcome, run_per_host
 from orchestrator.errors import ConnectionFailure, DeviceError
 from orchestrator.models import DeviceState, Host, PushOutcome, PushResult
+from orchestrator.redact import host_secrets, redact_text
 
 SessionOpener = Callable[[Host], Session]
 
@@ -140,11 +140,11 @@ class HostPush:
         self.opener = opener
         self.run_id = run_id
         self.options = options
-        self.secrets = key_secrets(host.desired)
+        self.secrets = host_secrets(host)
         self.deadline = float("inf")
 
     def _clean(self, text: str) -> str:
-        return mask_secrets(text, self.secrets)
+        return redact_text(text, self.secrets)
 
     def run(self) -> PushResult:
         self.deadline = time.monotonic() + self.options.timeout_s
@@ -281,7 +281,7 @@ def result_of(outcome: HostOutcome[PushResult]) -> PushResult:
         host=outcome.host.name,
         platform=outcome.host.platform,
         outcome=PushOutcome.FAILED,
-        reason=mask_secrets(outcome.error or "unknown error", key_secrets(outcome.host.desired)),
+        reason=redact_text(outcome.error or "unknown error", host_secrets(outcome.host)),
         duration_s=outcome.duration_s,
     )
 

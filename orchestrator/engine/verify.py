@@ -20,9 +20,9 @@ from orchestrator.compliance import evaluate, index_client_log, unknown_clients
 from orchestrator.engine.runner import HostOutcome, run_per_host
 from orchestrator.errors import ParseError
 from orchestrator.models import ClientLogEntry, ConfiguredNtp, DeviceState, DeviceVerdict, Host
+from orchestrator.redact import host_secrets, redact_state, redact_text
 from orchestrator.store.history import HistoryStore
 from orchestrator.store.records import StoredRun
-from orchestrator.store.redact import host_secrets, redact_state, redact_text
 
 
 @dataclass(frozen=True)
