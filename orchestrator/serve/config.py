@@ -145,6 +145,8 @@ def load_config_file(path: Path, base: ServerConfig | None = None) -> ServerConf
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         kind = "TOML" if path.suffix == ".toml" else "YAML"
         raise ConfigError(f"{path}: not valid {kind}: {first}") from None
+    except RecursionError:  # both parsers follow nested brackets recursively
+        raise ConfigError(f"{path}: nested too deeply to be a server config") from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):

@@ -545,3 +545,14 @@ def test_install_unit_checks_the_files_it_points_at(
     later = tmp_path / "later.keys"  # deployed after the unit: a note, not an error
     assert run(["server", "install-unit", "--path", str(unit), "--keys", str(later)]) == 0
     assert f"note: --keys {later} does not exist yet" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".toml"])
+def test_a_deeply_nested_config_is_one_line(
+    suffix: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = tmp_path / f"server{suffix}"
+    cfg.write_text(("listen: " if suffix == ".yaml" else "listen = ") + "[" * 20_000 + "]" * 20_000)
+    assert run(["server", "run", "--config", str(cfg), "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"orch: error: {cfg}: nested too deeply to be a server config\n"
