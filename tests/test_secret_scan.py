@@ -126,6 +126,8 @@ def test_no_command_shows_a_secret_at_debug_level(
         [*inv, "server", "install-unit", "--path", str(out / "orch-server.service")],
         [*inv, "schedule", "install", "--method", "systemd", "--unit-dir", str(out / "units"),
          "--report-dir", str(out / "reports"), "--env-file", str(tmp_path / "secrets.env")],
+        [*inv, "schedule", "run", "--report-dir", str(out / "reports"),
+         "--env-file", str(tmp_path / "secrets.env")],
     ]  # fmt: skip
     debug_lines = 0
     for argv in commands:

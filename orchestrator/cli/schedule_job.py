@@ -27,6 +27,7 @@ import typer
 
 from orchestrator.cli.context import options
 from orchestrator.envfile import read_env_file
+from orchestrator.errors import OrchError
 from orchestrator.inventory import inventory_or_packaged_lab
 
 REPORTS = (
@@ -107,9 +108,13 @@ def run_job(
     opts = options(ctx)
     err = opts.err_console
     environ = dict(os.environ)
-    if env_file is not None:
-        environ.update(read_env_file(env_file))
     report_dir.mkdir(parents=True, exist_ok=True)
+    if env_file is not None:
+        try:
+            environ.update(read_env_file(env_file))
+        except OrchError as exc:  # the job cannot get its secrets: a failed run
+            _finish(report_dir, {"started": _stamp(time.time()), "site": site}, "failed", str(exc))
+            raise
     inventory = inventory_or_packaged_lab(opts.inventory).resolve()
     verify, reports = steps(inventory, site, db, report_dir)
     with run_lock(report_dir) as held:

@@ -191,6 +191,14 @@ def test_a_scheduled_run_reads_its_secrets_and_a_failed_verify_keeps_the_reports
     assert "verify failed (exit 2); the reports were left as they were" in log
     assert password not in log
 
+    # a secrets file others can read is refused, and that too is a failed run
+    secrets.write_text(f"ORCH_SCHED_PW={password}\n")
+    secrets.chmod(0o644)
+    assert job() == 2
+    status = json.loads((reports / "orch-schedule-status.json").read_text())
+    assert status["result"] == "failed" and "readable by others" in status["message"]
+    assert {n: (reports / n).read_bytes() for n in written} == written
+
 
 def test_a_secrets_file_others_can_read_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
