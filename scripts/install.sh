@@ -10,7 +10,8 @@ python="${PYTHON:-python3}"
 
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
     need=()
-    for pkg in chrony openssh-server ntpsec-ntpdig iproute2 python3-venv chromium sudo; do
+    # systemd: systemd-analyze, which checks the units `orch server install-unit` writes
+    for pkg in chrony openssh-server ntpsec-ntpdig iproute2 python3-venv chromium sudo systemd; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
     done
     if [ "${#need[@]}" -gt 0 ]; then

@@ -91,7 +91,7 @@ def test_cli_start_does_not_import_matplotlib() -> None:
 
 @pytest.mark.parametrize(
     "command",
-    [["push"], ["verify"], ["report"], ["inventory", "show"], ["parse", "-p", "linux"],
+    [["push"], ["verify"], ["report"], ["inventory", "show"], ["parse", "--platform", "linux"],
      ["lab", "status"]],
 )  # fmt: skip
 def test_every_format_option_takes_dash_f_after_the_command(
@@ -168,3 +168,93 @@ def test_no_match_repeats_the_filters_given(
     assert run(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("orch: error: no hosts match --platform windows --group ios"), err
+
+
+def _command_paths() -> list[list[str]]:
+    import typer.main
+
+    from orchestrator.cli.app import app
+
+    paths: list[list[str]] = []
+
+    def walk(command: object, path: list[str]) -> None:
+        paths.append(path)
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, [*path, name])
+
+    walk(typer.main.get_command(app), [])
+    return paths
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["server", "run", "--port", "70000"],
+        ["server", "run", "--workers", "0"],
+        ["server", "install-unit", "--port", "0"],
+        ["server", "run", "--reference", "moon"],
+        ["lab", "up", "--devices", "0"],
+        ["push", "--workers", "0"],
+        ["verify", "--keep-days", "x"],
+        ["parse", "--platform", "cisco_ios"],  # no FILES
+        ["server", "run", "--nope"],
+        ["frobnicate"],
+    ],
+)
+def test_usage_errors_are_one_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(argv) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("orch: error: "), captured.err
+    assert "--help" in lines[0] and "╭" not in captured.err + captured.out
+
+
+def test_every_help_has_examples_and_no_type_names(capsys: pytest.CaptureFixture[str]) -> None:
+    for path in _command_paths():
+        assert run([*path, "--help"]) == 0, path
+        out = capsys.readouterr().out
+        examples = out.split("Examples:", 1)[-1].split()
+        assert "Examples:" in out and "orch" in examples, path
+        assert not path or path[-1] in examples, path  # an example of this very command
+        for type_name in ("<bool>", "<int", "<str>", "<list[", "<path>", "<float>", "<Path"):
+            assert type_name not in out, (path, type_name, out)
+
+
+def test_short_flags_mean_one_thing_everywhere() -> None:
+    import typer.main
+
+    from orchestrator.cli.app import app
+
+    meaning: dict[str, set[str]] = {}
+
+    def walk(command: typer.main.TyperGroup | object) -> None:
+        for param in getattr(command, "params", []):
+            shorts = [o for o in param.opts if len(o) == 2]
+            longs = [o for o in param.opts if o.startswith("--")]
+            for short in shorts:
+                meaning.setdefault(short, set()).update(longs)
+        for sub in getattr(command, "commands", {}).values():
+            walk(sub)
+
+    walk(typer.main.get_command(app))
+    assert {s: m for s, m in meaning.items() if len(m) > 1} == {}
+    assert meaning["-p"] == {"--port"} and meaning["-c"] == {"--config"}
+
+
+def test_environment_variables_are_documented(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["--help"]) == 0
+    out = capsys.readouterr().out
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for name in ("ORCH_DATA_DIR", "ORCH_INVENTORY", "ORCH_KEEP_DAYS", "ORCH_LAB_PASSWORD",
+                 "NO_COLOR"):  # fmt: skip
+        assert name in out and name in readme, name
+
+
+def test_an_overlong_value_is_cut_in_the_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "hosts.yaml").write_text(f"r1:\n  hostname: {'a' * 10_000_000}\n")
+    (tmp_path / "defaults.yaml").write_text("username: u\nplatform: cisco_ios\n")
+    assert run(["--inventory", str(tmp_path), "verify"]) == 2
+    err = capsys.readouterr().err
+    assert len(err) < 1000 and "characters)" in err and "hosts.yaml:2" in err, err[:300]

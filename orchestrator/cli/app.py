@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import re
 import sys
 import traceback
 from collections.abc import Sequence
@@ -16,11 +17,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import typer.main
 from rich.console import Console
 
 from orchestrator import __version__, paths
 from orchestrator.cli import (
     demo_cmd,
+    helptext,
     inventory_cmd,
     lab_cmd,
     parse_cmd,
@@ -32,6 +35,7 @@ from orchestrator.cli import (
 )
 from orchestrator.cli.context import GlobalOptions, default_inventory, make_console
 from orchestrator.errors import OrchError
+from orchestrator.redact import LogRedactor
 
 EXIT_OK = 0
 EXIT_NONCOMPLIANT = 1
@@ -106,6 +110,9 @@ def _configure_logging(verbose: int, no_color: bool) -> None:
         show_path=False,
         rich_tracebacks=False,
     )
+    # every record, whichever library logs it (netmiko logs what it sends at DEBUG), is
+    # redacted before it is shown: known secrets and NTP key lines in all their forms
+    handler.addFilter(LogRedactor())
     logging.basicConfig(level=level, handlers=[handler], format="%(message)s", force=True)
     # Third-party libraries are chatty at INFO; keep them at WARNING unless -vv.
     for noisy in ("paramiko", "asyncssh", "netmiko", "napalm"):
@@ -139,17 +146,28 @@ def run(argv: Sequence[str] | None = None) -> int:
     err = make_console(stderr=True)
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        # Standalone mode: click/typer handle usage errors (exit 2) and typer.Exit
-        # themselves and end with SystemExit; our own errors come through as exceptions.
-        app(args=args, prog_name="orch")
+        command = typer.main.get_command(app)
+        helptext.tidy(command)
+        # Not standalone: usage errors come here as exceptions (one line below, not
+        # typer's boxed panel); typer.Exit comes back as the return value.
+        code = command.main(args=args, prog_name="orch", standalone_mode=False)
+        return code if isinstance(code, int) else EXIT_OK
     except SystemExit as exc:
         code = exc.code
         if code is None:
             return EXIT_OK
         return code if isinstance(code, int) else EXIT_INPUT
     except OrchError as exc:
-        err.print(f"orch: error: {exc}", markup=False)
+        err.print(f"orch: error: {shorten(str(exc))}", markup=False)
         return exc.exit_code
+    except typer.TyperException as exc:  # click's usage errors (bad option, value, command)
+        message = " ".join(exc.format_message().split())
+        if message:  # "" when a group without a command printed its help
+            err.print(f"orch: error: {shorten(message)}{_help_hint(exc)}", markup=False)
+        return exc.exit_code
+    except typer.Abort:
+        err.print("orch: aborted", markup=False)
+        return EXIT_NONCOMPLIANT
     except KeyboardInterrupt:
         err.print("orch: interrupted")
         return 130
@@ -161,11 +179,30 @@ def run(argv: Sequence[str] | None = None) -> int:
         why = exc.strerror or str(exc)
         if exc.errno == errno.EEXIST and Path(str(exc.filename)).is_file():
             why = "is a file, where a directory is needed"  # mkdir over a file
-        err.print(f"orch: error: {exc.filename}: {why}{_data_dir_hint(exc.filename)}", markup=False)
+        where = shorten(f"{exc.filename}: {why}")
+        err.print(f"orch: error: {where}{_data_dir_hint(exc.filename)}", markup=False)
         return EXIT_INPUT
     except Exception as exc:  # the one place an unexpected error becomes exit 3
         return _internal_error(err, exc, args)
     return EXIT_OK
+
+
+def shorten(text: str, limit: int = 200) -> str:
+    """`text` with any value longer than `limit` characters cut (a 10 MB hostname is
+    named, not echoed), and the whole kept to a screenful."""
+
+    def cut(match: re.Match[str]) -> str:
+        value = match[0]
+        return f"{value[: limit // 2]}...({len(value)} characters)"
+
+    text = re.sub(rf"\S{{{limit + 1},}}", cut, text)
+    return text if len(text) <= 20 * limit else text[: 20 * limit] + "...(cut)"
+
+
+def _help_hint(exc: Exception) -> str:
+    ctx = getattr(exc, "ctx", None)
+    path = getattr(ctx, "command_path", None)
+    return f" (see `{path} --help`)" if path else ""
 
 
 def _data_dir_hint(filename: object) -> str:
@@ -179,7 +216,7 @@ def _data_dir_hint(filename: object) -> str:
 
 def _internal_error(err: Console, exc: Exception, args: list[str]) -> int:
     err.print(
-        f"orch: internal error: {type(exc).__name__}: {exc} "
+        f"orch: internal error: {type(exc).__name__}: {shorten(str(exc))} "
         "(run with -vv for a traceback, and please report it)",
         markup=False,
     )

@@ -120,14 +120,13 @@ def parse(
         str,
         typer.Option(
             "--platform",
-            "-p",
             help="cisco_ios, cisco_xe, cisco_xr, cisco_nxos, cisco_catos, linux or windows.",
         ),
     ],
     command: Annotated[
         str | None,
         typer.Option(
-            "--command", "-c", help="The command that produced the output; guessed when omitted."
+            "--command", help="The command that produced the output; guessed when omitted."
         ),
     ] = None,
     output_format: Annotated[

@@ -4,6 +4,10 @@
 directory (and enables the timer when that directory is the system's or the user's
 own), or, where systemd is absent, one marked crontab line. `remove` undoes it.
 Tests point --unit-dir / --crontab-file at temporary paths, so nothing real changes.
+
+Both run `orch schedule run` (see schedule_job): it reads the job's secrets from a
+root-only environment file, holds a lock so that runs never overlap, runs verify and,
+only when verify ran, the reports, and records the outcome in a status file.
 """
 
 from __future__ import annotations
@@ -20,10 +24,14 @@ from typing import Annotated
 
 import typer
 
+from orchestrator.cli import schedule_job
 from orchestrator.cli.context import GlobalOptions, options
 from orchestrator.cli.report_cmd import parse_span
+from orchestrator.envfile import check_private, create_env_file, read_env_file
 from orchestrator.errors import ConfigError, InputError
 from orchestrator.inventory import inventory_or_packaged_lab, load_inventory
+from orchestrator.inventory.secrets import path_references
+from orchestrator.inventory.yamlfile import load_yaml
 
 group = typer.Typer(
     help="Run verify and report on a schedule (systemd timer or cron).", no_args_is_help=True
@@ -32,16 +40,11 @@ group = typer.Typer(
 UNIT = "orch-verify"
 CRON_MARK = f"# orch-schedule:{UNIT}"
 METHODS = ("auto", "systemd", "cron")
-REPORTS = (
-    ("html", "ntp-report.html"),
-    ("junit", "ntp-report.xml"),
-    ("prometheus", "orch_ntp.prom"),
-)
 
 
 @dataclass(frozen=True)
 class Job:
-    """What the scheduled job runs: verify, then the reports."""
+    """What the scheduler starts: `orch schedule run` with everything it needs."""
 
     every_s: float
     inventory: Path
@@ -49,17 +52,15 @@ class Job:
     report_dir: Path
     db: Path | None
     data_dir: str | None  # ORCH_DATA_DIR to carry into the job's environment
+    env_file: Path
 
-    def commands(self) -> list[list[str]]:
-        base = [sys.executable, "-m", "orchestrator", "--inventory", str(self.inventory)]
-        scope = ["--site", self.site] if self.site else []
-        db = ["--db", str(self.db)] if self.db else []
-        verify = [*base, "verify", *scope, *db]
-        reports = [
-            [*base, "report", "--format", fmt, "--out", str(self.report_dir / name), *scope, *db]
-            for fmt, name in REPORTS
-        ]
-        return [verify, *reports]
+    def command(self) -> list[str]:
+        argv = [sys.executable, "-m", "orchestrator", "--inventory", str(self.inventory)]
+        argv += ["schedule", "run", "--report-dir", str(self.report_dir)]
+        argv += ["--env-file", str(self.env_file)]
+        argv += ["--site", self.site] if self.site else []
+        argv += ["--db", str(self.db)] if self.db else []
+        return argv
 
 
 # --------------------------------------------------------------------------- rendering
@@ -79,7 +80,6 @@ def _systemd_quote(arg: str) -> str:
 
 
 def render_service(job: Job) -> str:
-    commands = job.commands()
     lines = [
         "# Written by `orch schedule install`; undo with `orch schedule remove`.",
         "[Unit]",
@@ -92,11 +92,8 @@ def render_service(job: Job) -> str:
     ]
     if job.data_dir:
         lines.append(f"Environment={_systemd_quote('ORCH_DATA_DIR=' + job.data_dir)}")
-    for i, argv in enumerate(commands):
-        # '-': a non-compliant verify (exit 1) must not stop the reports from being written;
-        # the last report's exit status is the unit's result.
-        prefix = "" if i == len(commands) - 1 else "-"
-        lines.append(f"ExecStart={prefix}{' '.join(_systemd_quote(a) for a in argv)}")
+    # no '-': a verify that cannot run fails the unit (journal, `systemctl --failed`)
+    lines.append(f"ExecStart={' '.join(_systemd_quote(a) for a in job.command())}")
     return "\n".join(lines) + "\n"
 
 
@@ -132,11 +129,10 @@ def cron_schedule(seconds: float) -> str:
 
 def render_cron_line(job: Job) -> str:
     env = f"ORCH_DATA_DIR={shlex.quote(job.data_dir)} " if job.data_dir else ""
-    steps = [env + " ".join(shlex.quote(a) for a in argv) for argv in job.commands()]
     # cron treats % as a newline; escape it. Output goes to the report dir's log.
-    command = "; ".join(steps).replace("%", "\\%")
+    command = (env + " ".join(shlex.quote(a) for a in job.command())).replace("%", "\\%")
     log = shlex.quote(str(job.report_dir / "orch-schedule.log"))
-    return f"{cron_schedule(job.every_s)} ({command}) >>{log} 2>&1 {CRON_MARK}"
+    return f"{cron_schedule(job.every_s)} {command} >>{log} 2>&1 {CRON_MARK}"
 
 
 # --------------------------------------------------------------------------- where
@@ -214,6 +210,61 @@ CrontabFile = Annotated[
 Method = Annotated[str, typer.Option("--method", help="auto (default), systemd or cron.")]
 
 
+EnvFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--env-file",
+        help="Root-only (0600) file NAME=value with the secrets the inventory references "
+        "as ${env:NAME}. Default: /etc/orch/schedule.env as root, else "
+        "~/.config/orch/schedule.env.",
+    ),
+]
+
+
+def default_env_file() -> Path:
+    if os.geteuid() == 0:
+        return Path("/etc/orch/schedule.env")
+    return Path.home() / ".config" / "orch" / "schedule.env"
+
+
+def _secret_names(inventory_dir: Path) -> dict[str, bool]:
+    """The environment variables the inventory's values reference (${env:NAME}): name ->
+    whether it is needed (some reference has no default)."""
+    names: dict[str, bool] = {}
+
+    def walk(value: object) -> None:
+        if isinstance(value, str):
+            for ref in path_references(value):
+                names[ref.name] = names.get(ref.name, False) or ref.default is None
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    for path in sorted(inventory_dir.iterdir()):
+        if path.suffix in (".yaml", ".yml") and path.is_file():
+            walk(load_yaml(path).data)
+    return names
+
+
+def _check_creatable(directory: Path, option: str) -> None:
+    """InputError unless `directory` exists or can be made (without making it)."""
+    probe = directory
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK) or _pseudo_fs(probe):
+        raise InputError(f"{option} {directory}: cannot create it under {probe}")
+
+
+def _pseudo_fs(path: Path) -> bool:
+    # root passes access(2) on /proc and /sys, where nothing can be created
+    return path.resolve().parts[1:2] in (("proc",), ("sys",))
+
+
 @group.command("install")
 def install(
     ctx: typer.Context,
@@ -224,11 +275,19 @@ def install(
         typer.Option("--report-dir", help="Where reports go (default: <data dir>/reports)."),
     ] = None,
     db: Annotated[Path | None, typer.Option("--db", help="History database to use.")] = None,
+    env_file: EnvFile = None,
     unit_dir: UnitDir = None,
     crontab_file: CrontabFile = None,
     method: Method = "auto",
 ) -> None:
-    """Write a systemd service + timer (or a crontab line) that runs verify, then report."""
+    """Write a systemd service + timer (or a crontab line) that runs `orch schedule run`.
+
+    Cron and systemd start the job with an empty environment, so the secrets the
+    inventory references as ${env:NAME} go into a root-only environment file (--env-file,
+    mode 0600). If it does not exist yet it is created with the values those variables
+    have now; unset ones are left as commented placeholders to fill in. An existing file
+    is checked (owner, mode) and kept as it is.
+    """
     from orchestrator import paths
 
     opts: GlobalOptions = options(ctx)
@@ -236,13 +295,13 @@ def install(
     if every_s < 60:
         raise InputError(f"--every {every}: at least 1m, a verify run takes a while")
     # What the job will need must work now, not fail every hour in a journal nobody reads:
-    # the inventory loads (secrets come from the job's environment), the site exists, the
-    # report directory can be created.
+    # the inventory loads (secrets come from the environment file), the site exists, the
+    # report directory can be created. Nothing is created before all of that is checked.
     inventory = load_inventory(inventory_or_packaged_lab(opts.inventory), resolve_secrets=False)
     if site is not None:
         inventory.select(site=site)
     reports = (report_dir or paths.data_dir() / "reports").resolve()
-    reports.mkdir(parents=True, exist_ok=True)
+    secrets = (env_file or default_env_file()).absolute()
     job = Job(
         every_s=every_s,
         inventory=inventory.directory.resolve(),
@@ -250,10 +309,20 @@ def install(
         report_dir=reports,
         db=db.resolve() if db else None,
         data_dir=os.environ.get("ORCH_DATA_DIR"),
+        env_file=secrets,
     )
+    chosen = choose_method(method, unit_dir, crontab_file)
+    line = render_cron_line(job) if chosen == "cron" else ""
+    _check_creatable(reports, "--report-dir")
+    if secrets.exists():
+        check_private(secrets)
+    else:
+        _check_creatable(secrets.parent, "--env-file")
     out = opts.console
-    if choose_method(method, unit_dir, crontab_file) == "cron":
-        line = render_cron_line(job)
+
+    reports.mkdir(parents=True, exist_ok=True)
+    _set_up_env_file(secrets, _secret_names(inventory.directory), opts)
+    if chosen == "cron":
         _write_crontab(
             "\n".join([*_without_ours(_read_crontab(crontab_file)), line]) + "\n", crontab_file
         )
@@ -270,6 +339,28 @@ def install(
         out.print(f"enabled {UNIT}.timer")
     else:
         out.print(f"enable it with: systemctl daemon-reload && systemctl enable --now {UNIT}.timer")
+
+
+def _set_up_env_file(path: Path, names: dict[str, bool], opts: GlobalOptions) -> None:
+    err = opts.err_console
+    if path.exists():
+        missing = [n for n in names if n not in read_env_file(path)]
+        kept = f"kept {path}"
+    else:
+        header = (
+            "Secrets for the scheduled `orch schedule run` (written by `orch schedule install`).\n"
+            "NAME=value lines; keep this file mode 0600, owned by the user the job runs as."
+        )
+        _, missing = create_env_file(path, names, os.environ, header)
+        kept = f"wrote {path} (mode 0600)"
+    opts.console.print(f"secrets: {kept}", markup=False)
+    missing = [n for n in missing if names[n]]  # the others have a default
+    if missing:
+        err.print(
+            f"note: {', '.join(missing)} not set in {path}: add NAME=value lines before the "
+            "first run",
+            markup=False,
+        )
 
 
 @group.command("remove")
@@ -305,4 +396,5 @@ def remove(
 
 
 def register(app: typer.Typer) -> None:
+    schedule_job.register(group)
     app.add_typer(group, name="schedule")

@@ -11,7 +11,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from types import FrameType
@@ -19,13 +19,22 @@ from typing import Annotated, Any
 
 import typer
 from rich import box
+from rich.console import Console
 from rich.table import Table
 
-from orchestrator.cli.context import options
+from orchestrator.cli.context import DEFAULT_INVENTORY, options
 from orchestrator.errors import ConfigError, OrchError
+from orchestrator.inventory import inventory_or_packaged_lab
 from orchestrator.ntp.access import LOOPBACK
 from orchestrator.serve.clientlog_store import ServerStatus, read_status
-from orchestrator.serve.config import ReferenceMode, ServerConfig, load_config_file, load_keys
+from orchestrator.serve.config import (
+    ReferenceMode,
+    ServerConfig,
+    check_config,
+    load_config_file,
+    load_keys,
+)
+from orchestrator.serve.liveness import run_state
 from orchestrator.serve.runner import NtpServerRunner, typed_meta, upgrade_meta
 from orchestrator.serve.unit import DEFAULT_UNIT_PATH, render_unit
 
@@ -52,104 +61,153 @@ def _default_listen() -> tuple[str, ...]:
 def _site_networks(ctx: typer.Context) -> tuple[str, ...]:
     """The inventory's site networks, if an inventory loads; () otherwise (never fails)."""
     try:
-        from orchestrator.inventory import load_inventory
-
-        inventory = load_inventory(options(ctx).inventory, resolve_secrets=False)
-        return tuple(n for nets in inventory.site_networks().values() for n in nets)
+        return _inventory_networks(options(ctx).inventory)
     except (OrchError, OSError, ImportError):
         return ()
+
+
+def _inventory_networks(directory: Path) -> tuple[str, ...]:
+    from orchestrator.inventory import load_inventory
+
+    inventory = load_inventory(directory, resolve_secrets=False)
+    return tuple(n for nets in inventory.site_networks().values() for n in nets)
+
+
+# The options `server run` and `server install-unit` share, so that a unit can say
+# exactly what `server run` would do, and both refuse the same things.
+ListenOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--listen", "-l", help="Address to listen on (repeatable). Default: 0.0.0.0 and ::."
+    ),
+]
+ReferenceOption = Annotated[
+    Reference | None,
+    typer.Option(
+        "--reference",
+        "-r",
+        help="host: follow the host clock (adjtimex, chronyd); upstream: poll --upstream "
+        "servers; local: free-running at --stratum. Default: host.",
+    ),
+]
+StratumOption = Annotated[
+    int | None,
+    typer.Option("--stratum", help="Stratum of the local reference (1-15). Default: 10."),
+]
+UpstreamOption = Annotated[
+    list[str] | None,
+    typer.Option("--upstream", "-u", help="Upstream server ADDR or ADDR:PORT (repeatable)."),
+]
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="Server config file (TOML or YAML).")
+]
+KeysOption = Annotated[
+    Path | None, typer.Option("--keys", help="Keys file, chrony/ntpd 'ID TYPE KEY' format.")
+]
+AllowOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allow",
+        help="Allow a CIDR network (repeatable); replaces the default "
+        "(loopback + the inventory's site networks).",
+    ),
+]
+DenyOption = Annotated[
+    list[str] | None, typer.Option("--deny", help="Deny a CIDR network (repeatable).")
+]
+NoRatelimitOption = Annotated[
+    bool, typer.Option("--no-ratelimit", help="Answer every request (benchmarks).")
+]
+RequireAuthOption = Annotated[
+    bool, typer.Option("--require-auth", help="Drop requests without a valid MAC.")
+]
+ClientLogOption = Annotated[
+    Path | None,
+    typer.Option("--client-log", help="SQLite client log. Default: the orch data directory."),
+]
+WorkersOption = Annotated[
+    int | None,
+    typer.Option("--workers", "-w", min=1, help="Worker processes. Default: one per CPU core."),
+]
+
+
+@dataclass(frozen=True)
+class _Given:
+    """What the user gave to `server run` / `server install-unit` (None: not given)."""
+
+    listen: list[str] | None = None
+    port: int | None = None
+    reference: Reference | None = None
+    stratum: int | None = None
+    upstream: list[str] | None = None
+    config: Path | None = None
+    keys: Path | None = None
+    allow: list[str] | None = None
+    deny: list[str] | None = None
+    no_ratelimit: bool = False
+    require_auth: bool = False
+    client_log: Path | None = None
+    workers: int | None = None
+
+
+def _resolve(given: _Given, site_networks: Callable[[], tuple[str, ...]]) -> ServerConfig:
+    """The server configuration: defaults, then the config file, then the options; checked.
+    The default allow list is loopback plus `site_networks()` (the inventory's)."""
+    cfg = ServerConfig(listen=_default_listen(), workers=0)
+    file_sets_allow = False
+    if given.config is not None:
+        before = cfg.allow
+        cfg = load_config_file(given.config, cfg)
+        file_sets_allow = cfg.allow != before
+    if not given.allow and not file_sets_allow:
+        cfg = cfg.with_overrides(allow=LOOPBACK + site_networks())
+    cfg = cfg.with_overrides(
+        listen=tuple(given.listen) if given.listen else None,
+        port=given.port,
+        reference=_reference_mode(given.reference),
+        stratum=given.stratum,
+        upstream=tuple(given.upstream) if given.upstream else None,
+        keys_file=given.keys,
+        allow=tuple(given.allow) if given.allow else None,
+        deny=tuple(given.deny) if given.deny else None,
+        client_log=given.client_log,
+        workers=given.workers,
+        require_auth=True if given.require_auth else None,
+    )
+    if given.no_ratelimit:
+        cfg = replace(cfg, ratelimit=None)
+    check_config(cfg)
+    return cfg
 
 
 @group.command("run")
 def run(
     ctx: typer.Context,
-    listen: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--listen", "-l", help="Address to listen on (repeatable). Default: 0.0.0.0 and ::."
-        ),
-    ] = None,
+    listen: ListenOption = None,
     port: Annotated[
         int | None,
         typer.Option(
             "--port", "-p", min=0, max=65535, help="UDP port (0: any free port). Default: 123."
         ),
     ] = None,
-    reference: Annotated[
-        Reference | None,
-        typer.Option(
-            "--reference",
-            "-r",
-            help="host: follow the host clock (adjtimex, chronyd); upstream: poll --upstream "
-            "servers; local: free-running at --stratum. Default: host.",
-        ),
-    ] = None,
-    stratum: Annotated[
-        int | None,
-        typer.Option("--stratum", help="Stratum of the local reference (1-15). Default: 10."),
-    ] = None,
-    upstream: Annotated[
-        list[str] | None,
-        typer.Option("--upstream", "-u", help="Upstream server ADDR or ADDR:PORT (repeatable)."),
-    ] = None,
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="Server config file (TOML or YAML).")
-    ] = None,
-    keys: Annotated[
-        Path | None, typer.Option("--keys", help="Keys file, chrony/ntpd 'ID TYPE KEY' format.")
-    ] = None,
-    allow: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--allow",
-            help="Allow a CIDR network (repeatable); replaces the default "
-            "(loopback + the inventory's site networks).",
-        ),
-    ] = None,
-    deny: Annotated[
-        list[str] | None, typer.Option("--deny", help="Deny a CIDR network (repeatable).")
-    ] = None,
-    no_ratelimit: Annotated[
-        bool, typer.Option("--no-ratelimit", help="Answer every request (benchmarks).")
-    ] = False,
-    require_auth: Annotated[
-        bool, typer.Option("--require-auth", help="Drop requests without a valid MAC.")
-    ] = False,
-    client_log: Annotated[
-        Path | None,
-        typer.Option("--client-log", help="SQLite client log. Default: the orch data directory."),
-    ] = None,
-    workers: Annotated[
-        int | None,
-        typer.Option("--workers", "-w", min=1, help="Worker processes. Default: one per CPU core."),
-    ] = None,
+    reference: ReferenceOption = None,
+    stratum: StratumOption = None,
+    upstream: UpstreamOption = None,
+    config: ConfigOption = None,
+    keys: KeysOption = None,
+    allow: AllowOption = None,
+    deny: DenyOption = None,
+    no_ratelimit: NoRatelimitOption = False,
+    require_auth: RequireAuthOption = False,
+    client_log: ClientLogOption = None,
+    workers: WorkersOption = None,
 ) -> None:
     """Run the NTP server until SIGTERM or Ctrl-C."""
-    cfg = ServerConfig(listen=_default_listen(), workers=0)
-    file_sets_allow = False
-    if config is not None:
-        before = cfg.allow
-        cfg = load_config_file(config, cfg)
-        file_sets_allow = cfg.allow != before
-    if not allow and not file_sets_allow:
-        cfg = cfg.with_overrides(allow=LOOPBACK + _site_networks(ctx))
-    cfg = cfg.with_overrides(
-        listen=tuple(listen) if listen else None,
-        port=port,
-        reference=_reference_mode(reference),
-        stratum=stratum,
-        upstream=tuple(upstream) if upstream else None,
-        keys_file=keys,
-        allow=tuple(allow) if allow else None,
-        deny=tuple(deny) if deny else None,
-        client_log=client_log,
-        workers=workers,
-        require_auth=True if require_auth else None,
-    )
-    if no_ratelimit:
-        cfg = replace(cfg, ratelimit=None)
-    if cfg.stratum is not None and not 1 <= cfg.stratum <= 15:
-        raise ConfigError(f"--stratum {cfg.stratum} is out of range", hint="use 1..15")
+    given = _Given(
+        listen, port, reference, stratum, upstream, config, keys, allow, deny,
+        no_ratelimit, require_auth, client_log, workers,
+    )  # fmt: skip
+    cfg = _resolve(given, lambda: _site_networks(ctx))
 
     runner = NtpServerRunner(cfg)
     runner.start()
@@ -212,35 +270,22 @@ def _ago(seconds: float) -> str:
     return f"{s // 86400}d"
 
 
-def _run_state(meta: Mapping[str, str]) -> str:
-    """ "running", "stopped", or "not running" when the recorded process is gone (killed)."""
-    # "stopped" stays in the log from an earlier run; it counts only if it is newer
-    # than this run's start.
-    if _stamp(meta, "stopped") >= _stamp(meta, "started") > 0:
-        return "stopped"
-    try:
-        os.kill(int(meta.get("pid", "")), 0)  # signal 0: does the process exist?
-    except (ValueError, ProcessLookupError):
-        return "not running (it did not stop cleanly)"
-    except PermissionError:
-        pass  # exists, owned by another user
-    return "running"
-
-
-def _stamp(meta: Mapping[str, str], key: str) -> float:
-    try:
-        return float(meta.get(key, "0"))
-    except ValueError:
-        return 0.0
-
-
 def _status_json(status: ServerStatus, path: Path) -> dict[str, Any]:
     return {
         "client_log": str(path),
-        "server": {**typed_meta(status.meta), "state": _run_state(status.meta)},
+        "server": _server_json(status.meta),
         "counters": dict(status.counters),
         "clients": [asdict(c) for c in status.clients],
     }
+
+
+def _server_json(meta: Mapping[str, str]) -> dict[str, Any]:
+    state = run_state(meta)
+    server: dict[str, Any] = {**typed_meta(meta), "state": state.text, "running": state.running}
+    if not state.running:  # the last run's reference state is no claim about now
+        server["synchronised"] = False
+        server["leap"] = 3
+    return server
 
 
 @group.command("status")
@@ -254,27 +299,39 @@ def status(
         StatusFormat | None, typer.Option("--format", "-f", help="table (default) or json.")
     ] = None,
 ) -> None:
-    """Who polls the server (like `chronyc clients`) and the server's counters."""
+    """Who polls the server (like `chronyc clients`) and the server's counters.
+
+    Exit status: 0 the server is running, 1 it is not (stopped, killed, or never
+    started with this client log). The clients and counters shown are the last run's.
+    """
     opts = options(ctx)
     path = client_log or ServerConfig().client_log_path
     fmt = output_format or StatusFormat(opts.output_format or "table")
     st = read_status(path)
+    running = run_state(st.meta).running
     if fmt is StatusFormat.JSON:
         sys.stdout.write(json.dumps(_status_json(st, path), indent=2) + "\n")
+        _exit_unless(running)
         return
     console = opts.console
     if not st.meta and not st.clients:
         console.print(f"No client log at {path} yet: has `orch server run` been started?")
+        _exit_unless(running)
         return
     m = upgrade_meta(st.meta)
-    running = _run_state(m)
-    console.print(
-        f"Server {running} on {m.get('listen', '?')} (pid {m.get('pid', '?')}), "
-        f"reference {m.get('reference', '?')}: stratum {m.get('stratum', '?')}, "
-        f"refid {m.get('refid', '?')}, leap {m.get('leap', '?')}, "
-        f"synchronised {m.get('synchronised', '?')}",
-        markup=False,
+    state = run_state(m)
+    where = (
+        f"on {m.get('listen', '?')} (pid {m.get('pid', '?')}), reference {m.get('reference', '?')}"
     )
+    if state.running:
+        console.print(
+            f"Server running {where}: stratum {m.get('stratum', '?')}, "
+            f"refid {m.get('refid', '?')}, leap {m.get('leap', '?')}, "
+            f"synchronised {m.get('synchronised', '?')}",
+            markup=False,
+        )
+    else:  # what the reference was then says nothing about now: clients get no time
+        console.print(f"Server {state.text}; it last ran {where}", markup=False)
     now = time.time()
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title=f"Clients ({path})")
     for header in ("Hostname", "NTP", "Resp", "Drop", "KoD", "Int", "Last", "Key"):
@@ -294,14 +351,23 @@ def status(
         console.print(table)
     else:  # an empty table reads like a broken one
         console.print(f"No clients in {path} yet.", markup=False)
-    if not st.counters:
-        return
+    if st.counters:
+        _print_counters(console, st.counters)
+    _exit_unless(state.running)
+
+
+def _print_counters(console: Console, values: Mapping[str, int]) -> None:
     counters = Table(box=box.SIMPLE_HEAD, pad_edge=False, title="Server counters (this run)")
     counters.add_column("counter")
     counters.add_column("value", justify="right")
-    for name, value in sorted(st.counters.items()):
+    for name, value in sorted(values.items()):
         counters.add_row(name, str(value))
     console.print(counters)
+
+
+def _exit_unless(running: bool) -> None:
+    if not running:
+        raise typer.Exit(1)
 
 
 # ---------------------------------------------------------------------- install-unit
@@ -313,59 +379,117 @@ def install_unit(
     path: Annotated[
         Path, typer.Option("--path", help="Where to write the unit file.")
     ] = DEFAULT_UNIT_PATH,
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="Config file the service should use.")
-    ] = None,
+    listen: ListenOption = None,
     port: Annotated[int, typer.Option("--port", "-p", min=1, max=65535, help="UDP port.")] = 123,
-    reference: Annotated[
-        Reference, typer.Option("--reference", "-r", help="host, upstream or local.")
-    ] = Reference.HOST,
+    reference: ReferenceOption = None,
+    stratum: StratumOption = None,
+    upstream: UpstreamOption = None,
+    config: ConfigOption = None,
     keys: Annotated[
         Path | None,
         typer.Option("--keys", help="Keys file, handed to the service as a systemd credential."),
     ] = None,
+    allow: AllowOption = None,
+    deny: DenyOption = None,
+    no_ratelimit: NoRatelimitOption = False,
+    require_auth: RequireAuthOption = False,
+    client_log: ClientLogOption = None,
+    workers: WorkersOption = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
-    """Write a systemd unit for `orch server run` (it never calls systemctl)."""
+    """Write a systemd unit for `orch server run` (it never calls systemctl).
+
+    The unit runs what `server run` with the same options would run here: the inventory
+    (-i), listen addresses, allow/deny (default: loopback + the inventory's site
+    networks), reference and upstreams are resolved now and written into ExecStart.
+    Run it again with --force after changing any of them.
+    """
     # A file the service cannot use must fail here, not at every start of the service; one
     # that is not there yet (deployed later) only gets a note.
+    err = options(ctx).err_console
     checks: tuple[tuple[str, Path | None, Callable[[Path], object]], ...] = (
         ("--config", config, load_config_file),
         ("--keys", keys, load_keys),
     )
-    for option, given, load in checks:
-        if given is not None and given.exists():
-            load(given)
-        elif given is not None:
-            options(ctx).err_console.print(
-                f"note: {option} {given} does not exist yet; the service will not start "
+    for option, given_path, load in checks:
+        if given_path is not None and given_path.exists():
+            load(given_path)
+        elif given_path is not None:
+            err.print(
+                f"note: {option} {given_path} does not exist yet; the service will not start "
                 "until it does",
                 markup=False,
             )
-    argv0 = Path(sys.argv[0])
-    orch = str(argv0.resolve()) if argv0.name == "orch" else shutil.which("orch")
-    command = [orch] if orch else [sys.executable, "-m", "orchestrator"]
-    command += ["server", "run", "--port", str(port), "--reference", reference.value]
-    if config is not None:
-        command += ["--config", str(config.resolve())]
-    credentials: list[tuple[str, str]] = []
-    if keys is not None:
-        credentials.append(("ntp.keys", str(keys.resolve())))
-        command += ["--keys", "%d/ntp.keys"]  # %d: the service's credentials directory
+    inventory = inventory_or_packaged_lab(options(ctx).inventory).resolve()
+    given = _Given(
+        listen, port, reference, stratum, upstream,
+        config if config is not None and config.exists() else None, keys, allow, deny,
+        no_ratelimit, require_auth, client_log, workers,
+    )  # fmt: skip
+    # unlike `server run`, an inventory that does not load is an error here: the unit
+    # would otherwise allow loopback only, and the site's devices would get no time
+    cfg = _resolve(given, lambda: _inventory_networks(inventory))
     if path.exists() and not force:
         raise ConfigError(f"{path} already exists", hint="pass --force to overwrite it")
+    keys_file = keys if keys is not None else cfg.keys_file
+    command = [*_orch_command(), "--inventory", str(inventory), "server", "run"]
+    command += _unit_arguments(cfg, config, client_log, workers)
+    credentials: list[tuple[str, str]] = []
+    if keys_file is not None:
+        credentials.append(("ntp.keys", str(keys_file.resolve())))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(render_unit(command, credentials=credentials))
+        path.write_text(
+            render_unit(
+                command,
+                credentials=credentials,
+                keys_credential="ntp.keys" if keys_file is not None else None,
+            )
+        )
     except OSError as exc:
         raise ConfigError(
             f"cannot write {path}: {exc.strerror}", hint="run as root or pass --path"
         ) from None
+    if options(ctx).inventory == DEFAULT_INVENTORY and "ORCH_INVENTORY" not in os.environ:
+        err.print(
+            f"note: no --inventory given: the unit uses {inventory}; give -i DIR for your site",
+            markup=False,
+        )
     options(ctx).console.print(
         f"Wrote {path}. Enable it with: systemctl daemon-reload && "
         f"systemctl enable --now {path.stem}",
         markup=False,
     )
+
+
+def _orch_command() -> list[str]:
+    argv0 = Path(sys.argv[0])
+    orch = str(argv0.resolve()) if argv0.name == "orch" else shutil.which("orch")
+    return [orch] if orch else [sys.executable, "-m", "orchestrator"]
+
+
+def _unit_arguments(
+    cfg: ServerConfig, config: Path | None, client_log: Path | None, workers: int | None
+) -> list[str]:
+    """`server run` options that make the service run with `cfg` (resolved values)."""
+    args = [a for host in cfg.listen for a in ("--listen", host)]
+    args += ["--port", str(cfg.port), "--reference", cfg.reference]
+    if cfg.reference != "upstream":
+        args += ["--stratum", str(cfg.stratum)]
+    args += [a for server in cfg.upstream for a in ("--upstream", server)]
+    args += [a for net in cfg.allow for a in ("--allow", net)]
+    args += [a for net in cfg.deny for a in ("--deny", net)]
+    if config is not None:
+        args += ["--config", str(config.resolve())]
+    if cfg.ratelimit is None:
+        args.append("--no-ratelimit")
+    if cfg.require_auth:
+        args.append("--require-auth")
+    if client_log is not None:  # else the service's own data directory (ORCH_DATA_DIR)
+        args += ["--client-log", str(client_log.resolve())]
+    if workers is not None:
+        args += ["--workers", str(workers)]
+    return args
 
 
 def register(app: typer.Typer) -> None:

@@ -26,14 +26,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from orchestrator.drivers.base import ApplyReport, Backup, Plan, Session
-from orchestrator.drivers.common import (
-    decode_type7,
-    key_secrets,
-    mask_secrets,
-    restore_steps,
-    state_from,
-    unified_diff,
-)
+from orchestrator.drivers.common import restore_steps, state_from, unified_diff
+from orchestrator.type7 import decode_type7
 from orchestrator.models import (
     Association,
     ConfiguredNtp,
@@ -43,6 +37,7 @@ from orchestrator.models import (
     NtpStatus,
 )
 from orchestrator.parsing import parse_output
+from orchestrator.redact import key_secrets, redact_text
 
 PLATFORM = "cisco_catos"
 SHOW_CONFIG = "show config"
@@ -212,7 +207,7 @@ class CiscoCatosDriver:
             host=backup.host,
             platform=PLATFORM,
             commands=tuple(commands),
-            diff=mask_secrets(diff, key_secrets(desired)),
+            diff=redact_text(diff, key_secrets(desired)),
             warnings=tuple(warnings),
             unverifiable=tuple(unverifiable),
         )

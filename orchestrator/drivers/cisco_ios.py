@@ -19,10 +19,6 @@ from dataclasses import dataclass, field, replace
 
 from orchestrator.drivers.base import ApplyReport, Backup, Plan, Session
 from orchestrator.drivers.common import (
-    MASK,
-    decode_type7,
-    key_secrets,
-    mask_secrets,
     parse_config,
     raw_of,
     restore_steps,
@@ -40,6 +36,8 @@ from orchestrator.models import (
     NtpStatus,
 )
 from orchestrator.parsing import parse_output
+from orchestrator.redact import MASK, key_secrets, redact_text
+from orchestrator.type7 import decode_type7
 
 PLATFORM = "cisco_ios"
 SHOW_NTP_CONFIG = "show running-config | include ^ntp"
@@ -257,7 +255,7 @@ class CiscoIosDriver:
             host=backup.host,
             platform=PLATFORM,
             commands=change.commands(),
-            diff=mask_secrets(diff, key_secrets(desired)),
+            diff=redact_text(diff, key_secrets(desired)),
             warnings=tuple(change.warnings),
         )
 

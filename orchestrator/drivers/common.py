@@ -1,31 +1,14 @@
-"""Small pure helpers the platform drivers share: diffs, secret masking, raw-output access."""
+"""Small pure helpers the platform drivers share: diffs, raw-output access."""
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from orchestrator.drivers.base import Backup
 from orchestrator.errors import ParseError
-from orchestrator.models import Association, ConfiguredNtp, DesiredNtp, DeviceState, NtpStatus
+from orchestrator.models import Association, ConfiguredNtp, DeviceState, NtpStatus
 from orchestrator.parsing import parse_output
-
-MASK = "********"
-
-# Cisco "type 7" obfuscation (reversible): IOS shows NTP keys as `... md5 <hex> 7`, CatOS
-# as `set ntp key N trusted md5-encrypted <hex>`.
-_TYPE7_XLAT = "dsfd;kfoA,.iyewrkldJKDHSUBsgvca69834ncxv9873254k;fg87"
-
-
-def decode_type7(text: str) -> str:
-    """The clear text of an IOS type-7 string (ValueError when it is not one)."""
-    if len(text) < 4 or len(text) % 2 or not text[:2].isdigit():
-        raise ValueError("not a type-7 string")
-    seed = int(text[:2])
-    pairs = (int(text[i : i + 2], 16) for i in range(2, len(text), 2))
-    return "".join(
-        chr(b ^ ord(_TYPE7_XLAT[(seed + n) % len(_TYPE7_XLAT)])) for n, b in enumerate(pairs)
-    )
 
 
 def unified_diff(host: str, before: Sequence[str], after: Sequence[str]) -> str:
@@ -36,17 +19,6 @@ def unified_diff(host: str, before: Sequence[str], after: Sequence[str]) -> str:
         list(before), list(after), f"{host} (running)", f"{host} (after push)", lineterm=""
     )
     return "\n".join(lines) + "\n"
-
-
-def mask_secrets(text: str, secrets: Iterable[str]) -> str:
-    """`text` with every secret value replaced by the mask (longest first)."""
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(secret, MASK)
-    return text
-
-
-def key_secrets(desired: DesiredNtp) -> tuple[str, ...]:
-    return tuple(k.secret.reveal() for k in desired.keys if k.secret)
 
 
 def raw_of(backup: Backup) -> dict[str, str]:

@@ -29,6 +29,7 @@ import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from orchestrator import redact
 from orchestrator.drivers.base import ApplyReport, Backup, CommandResult, Plan, Session
 from orchestrator.drivers.common import state_from
 from orchestrator.errors import CommandRejected, DeviceError, ParseError
@@ -370,16 +371,7 @@ def _content_of(managed: ManagedFile, old: str | None, body: Sequence[str]) -> s
 
 
 def mask(text: str, desired: DesiredNtp) -> str:
-    for key in desired.keys:
-        secret = key.secret.reveal()
-        try:
-            material = parse_key_text(secret)
-        except ValueError:
-            material = b""
-        for value in (secret, material.hex(), material.decode("latin-1")):
-            if len(value) >= 4:
-                text = text.replace(value, "********")
-    return text
+    return redact.redact_text(text, redact.key_secrets(desired))
 
 
 def file_diff(host: str, path: str, old: str | None, new: str) -> str:

@@ -40,7 +40,6 @@ from orchestrator.drivers.base import (
     Plan,
     Session,
 )
-from orchestrator.drivers.common import key_secrets, mask_secrets
 from orchestrator.engine.backups import (
     BackupError,
     check_writable,
@@ -53,6 +52,7 @@ from orchestrator.engine.runner import TIMEOUT_KIND, HostOutcome, run_per_host
 from orchestrator.engine.signals import RunControl
 from orchestrator.errors import ConnectionFailure, DeviceError
 from orchestrator.models import DeviceState, Host, PushOutcome, PushResult
+from orchestrator.redact import host_secrets, redact_text
 
 __all__ = ["PushOptions", "load_backup", "push_host", "push_hosts", "store_backup"]
 
@@ -172,11 +172,11 @@ class HostPush:
         self.run_state = run
         self.control = run.control
         self.options = options
-        self.secrets = key_secrets(host.desired)
+        self.secrets = host_secrets(host)
         self.deadline = float("inf")
 
     def _clean(self, text: str) -> str:
-        return mask_secrets(text, self.secrets)
+        return redact_text(text, self.secrets)
 
     def run(self) -> PushResult:
         if self.control.stopping:
@@ -403,7 +403,7 @@ def result_of(outcome: HostOutcome[PushResult], run: RunState | None = None) -> 
         host=outcome.host.name,
         platform=outcome.host.platform,
         outcome=PushOutcome.FAILED,
-        reason=mask_secrets(outcome.error or "unknown error", key_secrets(outcome.host.desired)),
+        reason=redact_text(outcome.error or "unknown error", host_secrets(outcome.host)),
         duration_s=outcome.duration_s,
         backup_path=run.written.get(outcome.host.name) if run is not None else None,
         error_kind="timeout" if timed_out else "",

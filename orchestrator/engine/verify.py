@@ -22,9 +22,9 @@ from orchestrator.engine.locks import device_lock
 from orchestrator.engine.runner import HostOutcome, run_per_host
 from orchestrator.errors import ParseError
 from orchestrator.models import ClientLogEntry, ConfiguredNtp, DeviceState, DeviceVerdict, Host
+from orchestrator.redact import host_secrets, redact_state, redact_text
 from orchestrator.store.history import HistoryStore
 from orchestrator.store.records import StoredRun
-from orchestrator.store.redact import host_secrets, redact_state, redact_text
 
 
 @dataclass(frozen=True)

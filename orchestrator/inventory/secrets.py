@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from orchestrator.models import Secret
+from orchestrator.redact import remember
 
 _REFERENCE = re.compile(r"\$\{(?P<scheme>[A-Za-z]+):(?P<body>[^}]*)\}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -68,10 +69,13 @@ def make_secret(text: str, *, resolve: bool, environ: Mapping[str, str] | None =
     """A Secret for `text`. Unresolved (resolve=False) references hold an empty value."""
     reference = parse_reference(text)
     if reference is None:
+        remember(text)  # the log redactor masks it from now on
         return Secret(text, INLINE)
     if not resolve:
         return Secret("", reference.shown)
-    return Secret(_lookup(reference, os.environ if environ is None else environ), reference.shown)
+    value = _lookup(reference, os.environ if environ is None else environ)
+    remember(value)
+    return Secret(value, reference.shown)
 
 
 def substitute_env(

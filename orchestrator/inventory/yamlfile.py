@@ -23,6 +23,12 @@ Loc = tuple[PathKey, ...]
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
+# Aliases (`*name`) repeat what their anchor holds; nested ones multiply ("billion
+# laughs": 9 levels of 10 aliases are 10**9 values from a 1 kB file). The values they
+# may add on top of the file's own are bounded, and so is nesting.
+MAX_ALIAS_VALUES = 100_000
+MAX_DEPTH = 100
+
 
 @dataclass(frozen=True)
 class TaggedValue:
@@ -92,6 +98,8 @@ def parse_yaml(text: str, display: str) -> YamlDocument:
         ) from None
     try:
         root = loader.get_single_node()
+    except RecursionError:  # PyYAML composes nested collections recursively
+        raise InventoryError(_too_deep(display)) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
@@ -105,22 +113,54 @@ def parse_yaml(text: str, display: str) -> YamlDocument:
         ) from None
     except yaml.YAMLError as exc:
         raise InventoryError(f"{display}: YAML syntax error: {exc}") from None
-    builder = _Builder(loader, display)
+    builder = _Builder(loader, display, budget=_distinct_nodes(root) + MAX_ALIAS_VALUES)
     try:
         data = builder.build(root, ()) if root is not None else None
+    except RecursionError:
+        raise InventoryError(_too_deep(display)) from None
     finally:
         loader.dispose()
     return YamlDocument(display, data, builder.lines, tuple(builder.duplicates))
 
 
+def _too_deep(where: str) -> str:
+    return f"{where}: YAML nested more than {MAX_DEPTH} levels deep (flatten it)"
+
+
+def _distinct_nodes(root: yaml.Node | None) -> int:
+    """How many nodes the file itself has (an alias is the node it names, counted once)."""
+    seen: set[int] = set()
+    stack = [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend(n for pair in node.value for n in pair)
+    return len(seen)
+
+
 class _Builder:
-    def __init__(self, loader: yaml.SafeLoader, display: str) -> None:
+    def __init__(self, loader: yaml.SafeLoader, display: str, budget: int) -> None:
         self.loader = loader
         self.display = display
         self.lines: dict[Loc, int] = {}
         self.duplicates: list[Duplicate] = []
+        self.budget = budget  # values we may still build (the file's own + aliases')
 
     def build(self, node: yaml.Node, loc: Loc) -> Any:
+        self.budget -= 1
+        if self.budget < 0:
+            mark = node.start_mark
+            raise InventoryError(
+                f"{self.display}:{mark.line + 1}: YAML aliases expand to more than "
+                f"{MAX_ALIAS_VALUES} values (nested '*' references); write the values out"
+            )
+        if len(loc) > MAX_DEPTH:
+            raise InventoryError(_too_deep(f"{self.display}:{node.start_mark.line + 1}"))
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, loc)
         if isinstance(node, yaml.SequenceNode):

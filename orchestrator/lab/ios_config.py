@@ -15,10 +15,8 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from orchestrator.ntp.auth import SymmetricKey
+from orchestrator.type7 import decode_type7
 
-# The fixed key of Cisco "type 7" reversible encoding (as every IOS prints
-# `ntp authentication-key 1 md5 <hex> 7`).
-_TYPE7_KEY = "dsfd;kfoA,.iyewrkldJKDHSUBsgvca69834ncxv9873254k;fg87"
 _CISCO_B64 = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _STD_B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
@@ -29,21 +27,6 @@ _KEY_ALGORITHMS: dict[str, Literal["md5", "sha1", "aes128"]] = {
     "sha1": "sha1",
     "cmac-aes-128": "aes128",
 }
-
-
-def type7_encode(plain: str, seed: int = 2) -> str:
-    return f"{seed:02d}" + "".join(
-        f"{ord(c) ^ ord(_TYPE7_KEY[(seed + i) % len(_TYPE7_KEY)]):02X}" for i, c in enumerate(plain)
-    )
-
-
-def type7_decode(encoded: str) -> str:
-    seed = int(encoded[:2])
-    data = encoded[2:]
-    return "".join(
-        chr(int(data[i : i + 2], 16) ^ ord(_TYPE7_KEY[(seed + i // 2) % len(_TYPE7_KEY)]))
-        for i in range(0, len(data), 2)
-    )
 
 
 def type8_secret(plain: str, name: str) -> str:
@@ -179,7 +162,7 @@ class IosConfig:
         if name is None:
             return None
         try:
-            return SymmetricKey(key_id, name, type7_decode(encoded).encode())
+            return SymmetricKey(key_id, name, decode_type7(encoded).encode())
         except ValueError:
             return None
 

@@ -22,7 +22,8 @@ from orchestrator.lab.cli_tokens import (
     no_args,
     tokenize,
 )
-from orchestrator.lab.ios_config import AclEntry, Interface, IosNtpServer, is_ip, type7_encode
+from orchestrator.lab.ios_config import AclEntry, Interface, IosNtpServer, is_ip
+from orchestrator.type7 import encode_type7
 
 if TYPE_CHECKING:
     from orchestrator.lab.ios import IosDevice
@@ -281,11 +282,11 @@ class IosConfigMode:
             if args[3].text == "7":
                 encoded = secret
             elif args[3].text == "0":
-                encoded = type7_encode(secret)
+                encoded = encode_type7(secret)
             else:
                 raise CliError("invalid", args[3].start)
         else:
-            encoded = type7_encode(secret)
+            encoded = encode_type7(secret)
         self.device.config.ntp_keys[key_id] = (alg, encoded)
         self._changed()
         return ""

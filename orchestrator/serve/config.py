@@ -46,6 +46,7 @@ from orchestrator.ntp.access import LOOPBACK, AccessList, AccessRuleError
 from orchestrator.ntp.auth import KeyStore, parse_keys_file
 from orchestrator.ntp.ratelimit import RateLimitConfig
 from orchestrator.ntp.server import ServerPolicy
+from orchestrator.serve.reference import parse_server
 
 ReferenceMode = Literal["host", "upstream", "local"]
 
@@ -144,6 +145,8 @@ def load_config_file(path: Path, base: ServerConfig | None = None) -> ServerConf
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         kind = "TOML" if path.suffix == ".toml" else "YAML"
         raise ConfigError(f"{path}: not valid {kind}: {first}") from None
+    except RecursionError:  # both parsers follow nested brackets recursively
+        raise ConfigError(f"{path}: nested too deeply to be a server config") from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -223,12 +226,29 @@ def load_keys(path: Path) -> KeyStore:
     return parse_keys_file(text, str(path))
 
 
-def build_policy(config: ServerConfig) -> ServerPolicy:
-    """The pure server policy for a configuration (reads the keys file)."""
+def check_config(config: ServerConfig) -> AccessList:
+    """Refuse a configuration the server cannot run with (without reading any file), so
+    that `server run` fails at once and `server install-unit` never writes a unit that
+    crash-loops. Returns the access list the allow/deny rules make."""
+    if not 1 <= config.stratum <= 15:
+        raise ConfigError(f"--stratum {config.stratum} is out of range", hint="use 1..15")
+    if config.reference == "upstream":
+        if not config.upstream:
+            raise ConfigError(
+                "--reference upstream needs at least one --upstream ADDR",
+                hint="give --upstream ADDR (repeatable), or --reference host or local",
+            )
+        for server in config.upstream:
+            parse_server(server)
     try:
-        access = AccessList.from_rules(config.allow, config.deny)
+        return AccessList.from_rules(config.allow, config.deny)
     except AccessRuleError as exc:
         raise ConfigError(f"allow/deny: {exc}") from None
+
+
+def build_policy(config: ServerConfig) -> ServerPolicy:
+    """The pure server policy for a configuration (reads the keys file)."""
+    access = check_config(config)
     keys = load_keys(config.keys_file) if config.keys_file is not None else KeyStore()
     if config.require_auth and not keys:
         raise ConfigError("require_auth needs a keys file", hint="pass --keys FILE")

@@ -201,9 +201,10 @@ class NtpServerRunner:
         """Block until stop() is called (from a signal handler or another thread)."""
         while not self._stop.wait(0.5):
             for w in self._workers:
-                if (w.process is not None and not w.process.is_alive()) or (
+                dead = (w.process is not None and not w.process.is_alive()) or (
                     w.thread is not None and not w.thread.is_alive()
-                ):
+                )
+                if dead and not self._stop.is_set():  # not stopping with the rest
                     raise ServerError("a server worker stopped unexpectedly; see the log")
 
     def request_stop(self) -> None:
@@ -262,6 +263,8 @@ class NtpServerRunner:
                         store_path,
                         cfg.flush_interval_s,
                         cfg.tx_compensation,
+                        os.getpid(),
+                        tuple(w.control for w in self._workers),
                     ),
                     name="orch-ntp-worker",
                     daemon=True,

@@ -10,7 +10,9 @@ store, so the store is right whichever worker a client's packets hash to.
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import os
 import random
 import selectors
 import signal
@@ -18,6 +20,7 @@ import time
 from collections import deque
 from multiprocessing.connection import Connection
 from pathlib import Path
+from types import FrameType
 
 from orchestrator.models import ClientLogEntry
 from orchestrator.ntp.server import NtpServerCore, Respond, ServerPolicy, SystemState
@@ -211,10 +214,28 @@ class Worker:
         self._flushed = counters
 
 
-def leave_signals_to_runner() -> None:
-    """Workers leave SIGINT/SIGTERM to the runner, which stops them over the pipe."""
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Workers end when the runner ends, however it ends (SIGKILL, OOM killer): the
+    kernel sends SIGTERM on the parent's death (PR_SET_PDEATHSIG), and a parent that
+    died before that was set is caught by comparing getppid() (the liveness check).
+    SIGTERM stops the worker (its client log is flushed on the way out); SIGINT stays
+    with the runner, which stops its workers over their pipes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the pipe EOF still ends the worker
+        log.debug("PR_SET_PDEATHSIG not available")
+    if os.getppid() != parent_pid:
+        raise SystemExit(0)
+
+
+def _stop_on_sigterm(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)
 
 
 def worker_main(
@@ -225,8 +246,13 @@ def worker_main(
     store_path: Path | None,
     flush_interval_s: float,
     tx_compensation: bool = True,
+    parent_pid: int | None = None,
+    inherited: tuple[Connection, ...] = (),
 ) -> None:
-    """Entry point of a worker process."""
-    leave_signals_to_runner()
+    """Entry point of a worker process. `inherited`: the runner's ends of the other
+    workers' pipes, copied by fork; closed here so that each pipe ends with the runner."""
+    for conn in inherited:
+        conn.close()
+    die_with_parent(os.getppid() if parent_pid is None else parent_pid)
     random.seed()  # a forked child must not share the parent's random sequence
     Worker(sockets, policy, state, control, store_path, flush_interval_s, tx_compensation).run()

@@ -15,7 +15,7 @@ import pytest
 from engine.lab_fleet import host_of
 from engine.test_push_lab import LabFixture, _options, _read
 from orchestrator.drivers.base import Session
-from orchestrator.drivers.common import decode_type7
+from orchestrator.type7 import decode_type7
 from orchestrator.engine.backups import DataDirError, list_runs, load_backup, run_backups
 from orchestrator.engine.locks import DeviceBusy, device_lock
 from orchestrator.engine.push import push_hosts, ssh_opener

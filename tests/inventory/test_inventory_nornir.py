@@ -220,3 +220,58 @@ def test_group_order_matches_nornir_depth_first(tmp_path: Path) -> None:
     assert host.groups == ("group_a", "group_1", "group_X", "group_2", "group_b", "group_3")
     assert host.site == "two"  # group_2 comes before group_b
     _assert_same_view(load_inventory(tmp_path), _nornir(tmp_path))
+
+
+def _nornir_merged(directory: Path) -> dict[str, NornirHost]:
+    nr = InitNornir(
+        runner={"plugin": "serial"},
+        inventory={
+            "plugin": "SimpleInventory",
+            "transform_function": "orch_merge_ntp",  # registered by orch's entry point
+            "options": {
+                "host_file": str(directory / "hosts.yaml"),
+                "group_file": str(directory / "groups.yaml"),
+                "defaults_file": str(directory / "defaults.yaml"),
+            },
+        },
+        logging={"enabled": False},
+    )
+    return dict(nr.inventory.hosts)
+
+
+def test_with_orchs_transform_nornir_sees_the_ntp_data_orch_uses() -> None:
+    inventory = load_inventory(EXAMPLE, resolve_secrets=False)
+    plain, merged = _nornir(EXAMPLE), _nornir_merged(EXAMPLE)
+    differs = 0
+    for host in inventory.hosts:
+        ntp = merged[host.name]["ntp"]
+        desired = host.desired
+        servers = [(s["address"], s.get("key"), bool(s.get("prefer"))) for s in ntp["servers"]]
+        assert servers == [(s.address, s.key_id, s.prefer) for s in desired.servers], host.name
+        assert [k["id"] for k in ntp.get("keys", [])] == [k.key_id for k in desired.keys]
+        assert ntp.get("authenticate", False) == desired.authenticate, host.name
+        assert ntp.get("update_calendar", True) == desired.update_calendar, host.name
+        assert ntp.get("vrf") == desired.vrf and ntp.get("source_interface") == (
+            desired.source_interface
+        ), host.name
+        thresholds = ntp["thresholds"]
+        assert thresholds["max_offset_ms"] == desired.thresholds.max_offset_ms, host.name
+        assert thresholds["max_stratum"] == desired.thresholds.max_stratum, host.name
+        assert thresholds["min_reach"] == desired.thresholds.min_reach, host.name
+        differs += plain[host.name]["ntp"] != ntp
+    # without it, Nornir takes the first `ntp` mapping whole and loses keys orch merges
+    # (e.g. the defaults' thresholds under a group that sets servers)
+    assert differs > 0
+
+
+def test_merge_per_key_follows_orchs_rules() -> None:
+    from orchestrator.inventory.nornir import merge_per_key
+
+    host = {"servers": [{"address": "192.0.2.1"}], "thresholds": {"max_stratum": 3}}
+    group = {"vrf": "MGMT", "servers": [{"address": "192.0.2.9"}], "thresholds": None}
+    defaults = {"vrf": "X", "thresholds": {"max_stratum": 4, "min_reach": 6}}
+    assert merge_per_key([host, group, defaults]) == {
+        "servers": [{"address": "192.0.2.1"}],  # a list is replaced whole
+        "thresholds": {"max_stratum": 3, "min_reach": 6},  # a mapping merges per key
+        "vrf": "MGMT",
+    }

@@ -79,3 +79,51 @@ def test_unreadable_files(tmp_path: Path) -> None:
         load_yaml(path)
     with pytest.raises(InventoryError, match="a key must be plain text"):
         parse_yaml("? [a, b]\n: 1\n", "f.yaml")
+
+
+def _laughs(levels: int) -> str:
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for i in range(1, levels):
+        refs = ", ".join(f"*a{i - 1}" for _ in range(10))
+        lines.append(f"a{i}: &a{i} [{refs}]")
+    return "\n".join(lines) + "\n"
+
+
+def test_billion_laughs_is_refused_in_one_line_without_expanding(tmp_path: Path) -> None:
+    path = tmp_path / "hosts.yaml"
+    path.write_text(_laughs(9))  # 10**9 values from a 700-byte file
+    with pytest.raises(InventoryError) as caught:
+        load_yaml(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}:") and "aliases expand to more than 100000" in message
+    assert "\n" not in message
+    # a few aliases, as real inventories use them, are fine
+    assert load_yaml(_write(tmp_path / "ok.yaml", _laughs(3))).data["a2"][0][0] == ["lol"] * 10
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("text", ["[" * 20_000 + "]" * 20_000, "a: " + "[" * 150 + "]" * 150])
+def test_deep_nesting_is_refused_in_one_line(tmp_path: Path, text: str) -> None:
+    path = _write(tmp_path / "groups.yaml", text + "\n")
+    with pytest.raises(InventoryError) as caught:
+        load_yaml(path)
+    message = str(caught.value)
+    assert message.startswith(str(path)) and "nested more than 100 levels" in message
+    assert "\n" not in message
+
+
+def test_the_cli_reports_a_billion_laughs_inventory_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from orchestrator.cli.app import run
+
+    inventory = tmp_path / "inv"
+    inventory.mkdir()
+    _write(inventory / "hosts.yaml", _laughs(9))
+    assert run(["inventory", "check", str(inventory)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "aliases expand" in err and len(err.splitlines()) == 1, err

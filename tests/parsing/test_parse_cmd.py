@@ -26,7 +26,7 @@ def test_several_files_print_a_list(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_table_format(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(["parse", str(CASES / IOS_IPV6), "-p", "cisco_xe", "--format", "table"]) == 0
+    assert run(["parse", str(CASES / IOS_IPV6), "--platform", "cisco_xe", "--format", "table"]) == 0
     out = capsys.readouterr().out
     assert "2001:DB8::EEE8" in out and "sys.peer" in out
 
@@ -38,7 +38,7 @@ def test_unparseable_file_is_exit_2_with_one_line(
     good = (CASES / IOS_STATUS).read_text().rstrip()
     bad.write_text(good + "\nthis is not IOS output\n")
     bad_line = len(good.splitlines()) + 1
-    assert run(["parse", str(bad), "-p", "cisco_ios", "-c", "show ntp status"]) == 2
+    assert run(["parse", str(bad), "--platform", "cisco_ios", "--command", "show ntp status"]) == 2
     captured = capsys.readouterr()
     err_lines = captured.err.strip().splitlines()
     assert len(err_lines) == 1
@@ -48,7 +48,7 @@ def test_unparseable_file_is_exit_2_with_one_line(
 
 def test_missing_file_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     missing = tmp_path / "nope.txt"
-    assert run(["parse", str(missing), "-p", "cisco_ios"]) == 2
+    assert run(["parse", str(missing), "--platform", "cisco_ios"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "no such file" in err and str(missing) in err
 
@@ -60,7 +60,7 @@ def test_ios_association_table_rows_fit_80_columns(
     # (one space between columns) instead of wrapping every row.
     capture = CASES / "cisco_ios/show_ntp_associations/muninn_1054_catalyst3750x_ios15.raw"
     monkeypatch.setenv("COLUMNS", "80")
-    assert run(["parse", str(capture), "-p", "cisco_ios", "-f", "table"]) == 0
+    assert run(["parse", str(capture), "--platform", "cisco_ios", "-f", "table"]) == 0
     rows = [line for line in capsys.readouterr().out.splitlines() if "192.0.2.1" in line]
     assert len(rows) == 2 and all(len(row) <= 80 for row in rows), rows
     assert "sys.peer" in rows[1] and "1.303" in rows[0]
@@ -75,9 +75,9 @@ def test_windows_saved_output_with_a_byte_order_mark_parses(
     # `w32tm /query /peers > peers.txt` in Windows PowerShell 5 writes UTF-16LE with a BOM
     # and CRLF line ends; `Out-File -Encoding utf8` writes a UTF-8 BOM.
     capture = CASES / "windows/w32tm_query_peers/bolt_workshop_five_peers.raw"
-    assert run(["parse", str(capture), "-p", "windows"]) == 0
+    assert run(["parse", str(capture), "--platform", "windows"]) == 0
     expected = json.loads(capsys.readouterr().out)
     saved = tmp_path / "peers.txt"
     saved.write_bytes(bom + capture.read_text().replace("\n", "\r\n").encode(encoding))
-    assert run(["parse", str(saved), "-p", "windows"]) == 0
+    assert run(["parse", str(saved), "--platform", "windows"]) == 0
     assert json.loads(capsys.readouterr().out) == expected

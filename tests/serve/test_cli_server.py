@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -58,16 +59,19 @@ def test_run_serves_then_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     assert proc.returncode == 0, err
     assert "stopped" in err and "Traceback" not in err
 
-    # what the server wrote is what `orch server status` shows
-    capsys_out = subprocess.run(
+    # what the server wrote is what `orch server status` shows; stopped, it exits 1 and
+    # claims no synchronisation (it serves no time)
+    done = subprocess.run(
         [sys.executable, "-m", "orchestrator", "server", "status", "--format", "json",
          "--client-log", str(log)],
-        capture_output=True, text=True, timeout=60, cwd=REPO, check=True,
-    ).stdout  # fmt: skip
-    status = json.loads(capsys_out)
+        capture_output=True, text=True, timeout=60, cwd=REPO, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    status = json.loads(done.stdout)
     server = status["server"]
-    assert server["reference"] == "local" and server["stratum"] == 9 and server["leap"] == 0
-    assert server["refid"] == "LOCL" and server["synchronised"] is True
+    assert server["reference"] == "local" and server["stratum"] == 9
+    assert server["state"] == "stopped" and server["running"] is False
+    assert server["refid"] == "LOCL" and server["synchronised"] is False and server["leap"] == 3
     assert server["workers"] == 2 and server["ratelimit"] is True
     assert isinstance(server["root_dispersion_s"], float) and isinstance(server["pid"], int)
     assert status["counters"]["answered"] == 1
@@ -75,9 +79,10 @@ def test_run_serves_then_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     assert client["address"] == "127.0.0.1" and client["responses"] == 1
     table = subprocess.run(
         [sys.executable, "-m", "orchestrator", "server", "status", "--client-log", str(log)],
-        capture_output=True, text=True, timeout=60, cwd=REPO, check=True,
+        capture_output=True, text=True, timeout=60, cwd=REPO, check=False,
     ).stdout  # fmt: skip
-    assert "stratum 9, refid LOCL, leap 0, synchronised yes" in table, table
+    assert table.startswith("Server stopped; it last ran on 127.0.0.1:"), table
+    assert "synchronised" not in table, table
 
 
 def test_status_json_is_typed_and_the_table_stays_text(
@@ -87,8 +92,9 @@ def test_status_json_is_typed_and_the_table_stays_text(
     # versions before the fix wrote for the local reference
     db = tmp_path / "c.sqlite"
     store = ClientLogStore(db)
+    started = f"{time.time():.3f}"  # this process: started before, so it is the server
     store.set_meta({
-        "pid": str(os.getpid()), "started": "2000.500", "listen": "127.0.0.1:123",
+        "pid": str(os.getpid()), "started": started, "listen": "127.0.0.1:123",
         "reference": "local", "workers": "2", "ratelimit": "off", "updated": "2001.250",
         "leap": "0", "stratum": "10", "refid": "76.79.67.76", "synchronised": "yes",
         "root_delay_s": "0.000000", "root_dispersion_s": "0.001500", "precision": "-20",
@@ -98,10 +104,10 @@ def test_status_json_is_typed_and_the_table_stays_text(
     assert run(["server", "status", "--client-log", str(db), "--format", "json"]) == 0
     server = json.loads(capsys.readouterr().out)["server"]
     assert server == {
-        "pid": os.getpid(), "started": 2000.5, "listen": "127.0.0.1:123", "reference": "local",
-        "workers": 2, "ratelimit": False, "updated": 2001.25, "leap": 0, "stratum": 10,
-        "refid": "LOCL", "synchronised": True, "root_delay_s": 0.0, "root_dispersion_s": 0.0015,
-        "precision": -20, "state": "running",
+        "pid": os.getpid(), "started": float(started), "listen": "127.0.0.1:123",
+        "reference": "local", "workers": 2, "ratelimit": False, "updated": 2001.25, "leap": 0,
+        "stratum": 10, "refid": "LOCL", "synchronised": True, "root_delay_s": 0.0,
+        "root_dispersion_s": 0.0015, "precision": -20, "state": "running", "running": True,
     }  # fmt: skip
     assert run(["server", "status", "--client-log", str(db)]) == 0
     out = capsys.readouterr().out
@@ -209,6 +215,7 @@ def test_status_table_like_chronyc_clients(
     store = ClientLogStore(db)
     store.add(log.take_deltas(), {"received": 6, "answered": 5, "kod-rate": 1})
     store.set_meta({"listen": "0.0.0.0:123", "reference": "local", "stratum": "10"})
+    store.set_meta({"pid": str(os.getpid()), "started": f"{now:.3f}"})
     store.close()
     assert run(["server", "status", "--client-log", str(db)]) == 0
     out = capsys.readouterr().out
@@ -218,7 +225,7 @@ def test_status_table_like_chronyc_clients(
 
 
 def test_status_without_log(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(["server", "status", "--client-log", str(tmp_path / "none.sqlite")]) == 0
+    assert run(["server", "status", "--client-log", str(tmp_path / "none.sqlite")]) == 1
     assert "No client log" in capsys.readouterr().out
 
 
@@ -249,10 +256,37 @@ def test_status_notices_a_server_that_died(
     gone.wait()  # a pid that no longer exists
     db = tmp_path / "c.sqlite"
     store = ClientLogStore(db)
-    store.set_meta({"pid": str(gone.pid), "listen": "127.0.0.1:123", "reference": "host"})
+    store.set_meta({
+        "pid": str(gone.pid), "listen": "127.0.0.1:123", "reference": "host",
+        "started": f"{time.time():.3f}", "synchronised": "yes", "leap": "0",
+    })  # fmt: skip
     store.close()
-    assert run(["server", "status", "--client-log", str(db), "--format", "json"]) == 0
-    assert json.loads(capsys.readouterr().out)["server"]["state"].startswith("not running")
+    assert run(["server", "status", "--client-log", str(db), "--format", "json"]) == 1
+    server = json.loads(capsys.readouterr().out)["server"]
+    assert server["state"].startswith("not running") and server["running"] is False
+    assert server["synchronised"] is False and server["leap"] == 3
+    assert run(["server", "status", "--client-log", str(db)]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("Server not running (it did not stop cleanly)"), out
+    assert "synchronised" not in out
+
+
+def test_status_tells_a_reused_pid_from_the_server(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The server was SIGKILLed long ago; its pid now belongs to a process that started
+    # after it (here: this test process, which started long after "started").
+    db = tmp_path / "c.sqlite"
+    store = ClientLogStore(db)
+    store.set_meta({
+        "pid": str(os.getpid()), "started": "1000.0", "listen": "127.0.0.1:123",
+        "reference": "local", "synchronised": "yes", "leap": "0",
+    })  # fmt: skip
+    store.close()
+    assert run(["server", "status", "--client-log", str(db), "--format", "json"]) == 1
+    server = json.loads(capsys.readouterr().out)["server"]
+    assert server["state"] == f"not running (stale: pid {os.getpid()} is now another process)"
+    assert server["synchronised"] is False
 
 
 @pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="needs systemd-analyze")
@@ -266,6 +300,128 @@ def test_installed_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert "Unknown" not in out.stderr and "Failed" not in out.stderr, out.stderr
+
+
+def _exec_start(unit: Path) -> list[str]:
+    line = next(ln for ln in unit.read_text().splitlines() if ln.startswith("ExecStart="))
+    return shlex.split(line.removeprefix("ExecStart="))
+
+
+def _values(argv: list[str], option: str) -> list[str]:
+    return [argv[i + 1] for i, a in enumerate(argv) if a == option]
+
+
+def test_unit_for_the_example_inventory_carries_inventory_and_listen_settings(
+    tmp_path: Path,
+) -> None:
+    unit = tmp_path / "orch-server.service"
+    example = REPO / "inventories" / "example"
+    code = run([
+        "--inventory", str(example), "server", "install-unit", "--path", str(unit),
+        "--listen", "192.0.2.10", "--listen", "2001:db8:10::10", "--deny", "192.0.2.99/32",
+        "--keys", "/etc/orch/ntp.keys",
+    ])  # fmt: skip
+    assert code == 0
+    argv = _exec_start(unit)
+    assert _values(argv, "--inventory") == [str(example)]
+    assert argv[argv.index("server") + 1] == "run"
+    assert _values(argv, "--listen") == ["192.0.2.10", "2001:db8:10::10"]
+    assert _values(argv, "--port") == ["123"] and _values(argv, "--reference") == ["host"]
+    # the default allow list, resolved now: loopback + the example's site networks
+    assert set(_values(argv, "--allow")) == {
+        "127.0.0.0/8", "::1/128", "192.0.2.0/24", "2001:db8:10::/48", "198.51.100.0/24",
+    }  # fmt: skip
+    assert _values(argv, "--deny") == ["192.0.2.99/32"]
+    assert _values(argv, "--keys") == ["%d/ntp.keys"]
+    text = unit.read_text()
+    assert "chronyd" not in text
+    (docs,) = [ln for ln in text.splitlines() if ln.startswith("Documentation=")]
+    assert "README.md" in docs and "rfc5905" in docs
+    if shutil.which("systemd-analyze"):
+        out = subprocess.run(
+            ["systemd-analyze", "verify", "--man=no", str(unit)],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert out.returncode == 0 and not out.stderr.strip(), out.stderr
+
+
+def test_unit_carries_upstreams_and_refuses_what_run_refuses(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    unit = tmp_path / "orch-server.service"
+    base = ["server", "install-unit", "--path", str(unit)]
+    assert run([*base, "--reference", "upstream"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("orch: error: --reference upstream needs at least one --upstream")
+    assert len(err.strip().splitlines()) == 1 and not unit.exists()
+    for bad in (["--upstream", "ntp.example"], ["--allow", "10.0.0.0/33"], ["--stratum", "16"]):
+        assert run([*base, "--reference", "upstream", "--upstream", "192.0.2.1", *bad]) == 2
+        assert not unit.exists(), bad
+    # the same refusal from `server run`, before anything binds
+    assert run(["server", "run", "--reference", "upstream", "--port", "0"]) == 2
+    assert "--upstream" in capsys.readouterr().err
+    args = [*base, "--reference", "upstream", "-u", "192.0.2.1", "-u", "[2001:db8::1]:1123"]
+    assert run(args) == 0
+    argv = _exec_start(unit)
+    assert _values(argv, "--upstream") == ["192.0.2.1", "[2001:db8::1]:1123"]
+    assert _values(argv, "--reference") == ["upstream"]
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_workers_die_with_a_killed_server_and_honour_sigterm(tmp_path: Path) -> None:
+    proc = _orch(
+        "server", "run", "--listen", "127.0.0.1", "--port", "0", "--reference", "local",
+        "--workers", "3", "--client-log", str(tmp_path / "c.sqlite"),
+    )  # fmt: skip
+    workers: list[int] = []
+    try:
+        assert proc.stderr is not None
+        found = re.search(r"127\.0\.0\.1:(\d+)", proc.stderr.readline())
+        assert found
+        port = int(found.group(1))
+        ntplib.NTPClient().request("127.0.0.1", port=port, version=4, timeout=3)
+        workers = _children(proc.pid)
+        assert len(workers) == 3, workers
+        # one worker asked to stop stops (it used to ignore SIGTERM)
+        os.kill(workers[0], signal.SIGTERM)
+        deadline = time.monotonic() + 2
+        while _alive(workers[0]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(workers[0])
+        proc.kill()  # SIGKILL the main process, as the OOM killer would
+        proc.wait()
+        deadline = time.monotonic() + 2
+        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [w for w in workers if _alive(w)]
+        with pytest.raises(ntplib.NTPException):
+            ntplib.NTPClient().request("127.0.0.1", port=port, version=4, timeout=1)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for w in workers:  # a worker of ours that survived must not outlive the test
+            if _alive(w):
+                os.kill(w, signal.SIGKILL)
 
 
 def test_run_refuses_a_port_another_orch_server_holds(tmp_path: Path) -> None:
@@ -317,16 +473,17 @@ def test_status_after_a_restart_is_running_not_the_old_stopped(
     # The previous run's "stopped" stays in the log; this run started after it.
     db = tmp_path / "c.sqlite"
     store = ClientLogStore(db)
-    store.set_meta({"stopped": "1000.0", "started": "2000.0", "pid": str(os.getpid())})
+    now = time.time()
+    store.set_meta({"stopped": f"{now - 10:.3f}", "started": f"{now:.3f}", "pid": str(os.getpid())})
     store.set_meta({"listen": "127.0.0.1:123", "reference": "local"})
     store.close()
     assert run(["server", "status", "--client-log", str(db), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["server"]["state"] == "running"
     store = ClientLogStore(db)
-    store.set_meta({"stopped": "3000.0"})  # and this run stopped cleanly
+    store.set_meta({"stopped": f"{now + 10:.3f}"})  # and this run stopped cleanly
     store.close()
-    assert run(["server", "status", "--client-log", str(db)]) == 0
-    assert capsys.readouterr().out.startswith("Server stopped on 127.0.0.1:123")
+    assert run(["server", "status", "--client-log", str(db)]) == 1
+    assert capsys.readouterr().out.startswith("Server stopped; it last ran on 127.0.0.1:123")
 
 
 @pytest.mark.parametrize(
@@ -388,3 +545,14 @@ def test_install_unit_checks_the_files_it_points_at(
     later = tmp_path / "later.keys"  # deployed after the unit: a note, not an error
     assert run(["server", "install-unit", "--path", str(unit), "--keys", str(later)]) == 0
     assert f"note: --keys {later} does not exist yet" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".toml"])
+def test_a_deeply_nested_config_is_one_line(
+    suffix: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = tmp_path / f"server{suffix}"
+    cfg.write_text(("listen: " if suffix == ".yaml" else "listen = ") + "[" * 20_000 + "]" * 20_000)
+    assert run(["server", "run", "--config", str(cfg), "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"orch: error: {cfg}: nested too deeply to be a server config\n"

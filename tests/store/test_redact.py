@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 
+import pytest
 from compliance.compliance_samples import host, ios_state
 
 from orchestrator.models import DesiredNtp, NtpKey, NtpServerSpec, Secret
-from orchestrator.store import host_secrets, redact_state, redact_text
+from orchestrator.redact import LogRedactor, host_secrets, redact_state, redact_text, remember
+from orchestrator.type7 import encode_type7
 
 M = Secret.MASK
 
@@ -69,3 +72,41 @@ def test_the_hosts_own_secrets_are_masked_wherever_they_appear() -> None:
     banner = dict(clean.raw)["banner"]
     assert banner == f"login {M}; key={M}; enable {M}; open"  # "open" keeps its "en"
     assert clean.warnings == (f"saw {M} in output",)
+
+
+def test_a_one_letter_password_is_masked_as_a_token_never_inside_words() -> None:
+    # used to read "SSHE********ception", which tells the password
+    reason = "connect: SSHException: Error reading SSH protocol banner; password E"
+    assert redact_text(reason, ["E"]) == (
+        f"connect: SSHException: Error reading SSH protocol banner; password {M}"
+    )
+    assert redact_text("user=E;", ["E"]) == f"user={M};"
+    # a long secret is masked even glued to other text: that reveals nothing
+    assert redact_text("xxLongSecret99yy", ["LongSecret99"]) == f"xx{M}yy"
+
+
+@pytest.mark.parametrize("seed", [0, 2, 9, 15])
+def test_every_form_a_device_prints_is_masked(seed: int) -> None:
+    secret = "Ky-Jm47r"
+    for form in (secret, secret.encode().hex(), secret.encode().hex().upper()):
+        assert redact_text(f"saw {form} here", [secret]) == f"saw {M} here", form
+    # IOS type 7 with any seed, also outside the key syntax
+    seven = encode_type7(secret, seed)
+    assert redact_text(f"username x password 7 {seven}", []) == f"username x password 7 {M}"
+    assert redact_text(f"decoded from {seven}.", [secret]) == f"decoded from {M}."
+    # an NTP key given in HEX: form is also masked as the text it encodes
+    hex_key = "HEX:" + b"Abc12345".hex()
+    assert redact_text("w32tm says Abc12345", [hex_key]) == f"w32tm says {M}"
+
+
+def test_netmikos_debug_lines_are_redacted_by_the_log_filter() -> None:
+    remember("En-Qv52w")
+    record = logging.LogRecord(
+        "netmiko", logging.DEBUG, __file__, 1, "write_channel: %r", (
+            b"configure terminal\nntp authentication-key 5 md5 NoIdeaWhat 7\nEn-Qv52w\n",
+        ), None,
+    )  # fmt: skip
+    assert LogRedactor().filter(record)
+    shown = record.getMessage()
+    assert "NoIdeaWhat" not in shown and "En-Qv52w" not in shown
+    assert f"ntp authentication-key 5 md5 {M}" in shown

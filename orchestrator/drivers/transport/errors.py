@@ -34,10 +34,7 @@ def where(host: Host) -> str:
 
 def scrub(text: str, host: Host) -> str:
     """`text` with every secret of `host` masked (the one place this is done)."""
-    for secret in (host.password, host.enable_secret, *(k.secret for k in host.desired.keys)):
-        if secret and secret.reveal():
-            text = text.replace(secret.reveal(), "********")
-    return text
+    return redact.redact_text(text, redact.host_secrets(host))
 
 
 def _first_line(exc: BaseException) -> str:
