@@ -20,6 +20,7 @@ from rich.console import Console
 
 from orchestrator import __version__, paths
 from orchestrator.cli import (
+    db_cmd,
     demo_cmd,
     inventory_cmd,
     lab_cmd,
@@ -77,6 +78,16 @@ def root(
             help="Default output format for commands that offer one (table, json, ...).",
         ),
     ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="History database: a SQLite file or postgresql://user@host:port/dbname "
+            "(password from PGPASSWORD, ~/.pgpass or ${env:NAME}). Default: $ORCH_DB_URL, "
+            "else history.sqlite in the data directory ($ORCH_DATA_DIR).",
+            show_default=False,
+        ),
+    ] = None,
     verbose: Annotated[
         int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv for debug).")
     ] = 0,
@@ -93,6 +104,7 @@ def root(
         output_format=output_format,
         verbose=verbose,
         no_color=no_color,
+        db=db,
     )
     _configure_logging(verbose, no_color)
 
@@ -126,6 +138,7 @@ for _module in (
     verify_cmd,
     report_cmd,
     schedule_cmd,
+    db_cmd,
     demo_cmd,
 ):
     _module.register(app)

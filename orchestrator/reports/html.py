@@ -13,6 +13,7 @@ from markupsafe import Markup
 
 from orchestrator.reports.charts import compliance_trend_svg, offset_chart_svg
 from orchestrator.reports.data import ReportInput, SeriesPoint, iso, offset_limit_ms, reach_text
+from orchestrator.reports.site_overview import site_views
 from orchestrator.store.records import StoredDevice
 
 _ENV = Environment(
@@ -103,4 +104,5 @@ def render_html(data: ReportInput) -> str:
         history_runs=len(data.history),
         counts=list(run.counts.items()),
         devices=views,
+        site_overview=site_views(data.sites, now=data.generated_at),
     )
