@@ -10,7 +10,9 @@ what went wrong with which database and what to do; never with the URL's passwor
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -85,6 +87,11 @@ _WRITE = (
 
 def corrupted(target: StoreTarget, detail: str) -> StoreCorrupted:
     path = target.display
+    if target.sqlite_path is None:
+        return StoreCorrupted(
+            f"{path}: the history holds damaged data ({detail})",
+            hint="restore the database from its backup, or ask its administrator",
+        )
     return StoreCorrupted(
         f"{path}: the history database is corrupted ({detail}); orch will not write into it",
         hint=f"move it aside (mv {path} {path}.corrupt) so the next verify starts a new "
@@ -96,6 +103,8 @@ def translate(target: StoreTarget, exc: BaseException, *, writing: bool) -> Stor
     """`exc`, raised by the database layer, as the one-line error a person can act on."""
     orig = exc.orig if isinstance(exc, DBAPIError) else exc
     detail = first_line(str(orig)) or type(orig).__name__
+    if isinstance(orig, zlib.error | json.JSONDecodeError):
+        return corrupted(target, f"a stored row does not decode: {detail}")
     low = detail.lower()
     if target.backend == "sqlite":
         if any(word in low for word in _CORRUPT):
@@ -141,5 +150,5 @@ def translated(target: StoreTarget, *, writing: bool) -> Iterator[None]:
         yield
     except StoreError:
         raise
-    except (SQLAlchemyError, sqlite3.Error, OSError) as exc:
+    except (SQLAlchemyError, sqlite3.Error, OSError, zlib.error, json.JSONDecodeError) as exc:
         raise translate(target, exc, writing=writing) from None

@@ -100,10 +100,30 @@ class PgCluster:
 
     def psql(self, sql: str, dbname: str = "postgres") -> str:
         out = subprocess.run(
-            [str(self.bin / "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
-             "-h", str(self.socket_dir), "-p", str(self.port), "-U", SUPERUSER,
-             "-d", dbname, "-c", sql],
-            env=self.env(), capture_output=True, text=True, timeout=60, check=False,
+            [
+                str(self.bin / "psql"),
+                "-X",
+                "-q",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                str(self.socket_dir),
+                "-p",
+                str(self.port),
+                "-U",
+                SUPERUSER,
+                "-d",
+                dbname,
+                "-c",
+                sql,
+            ],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
         if out.returncode != 0:
             raise RuntimeError(f"psql {sql!r}: {out.stderr.strip()}")
@@ -126,9 +146,18 @@ class PgCluster:
         env = {**os.environ, "LC_ALL": "C", "LANG": "C"}
         _run(
             self._as_user(
-                str(self.bin / "initdb"), "-D", str(self.data), "-U", SUPERUSER,
-                f"--pwfile={pwfile}", "--auth-local=trust", "--auth-host=scram-sha-256",
-                "-E", "UTF8", "--locale=C", "--no-sync",
+                str(self.bin / "initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                SUPERUSER,
+                f"--pwfile={pwfile}",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
             ),
             env,
         )
@@ -140,8 +169,17 @@ class PgCluster:
         )
         _run(
             self._as_user(
-                str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options,
-                "-l", str(self.data / "server.log"), "-w", "-t", "60", "start",
+                str(self.bin / "pg_ctl"),
+                "-D",
+                str(self.data),
+                "-o",
+                options,
+                "-l",
+                str(self.data / "server.log"),
+                "-w",
+                "-t",
+                "60",
+                "start",
             ),
             env,
         )
@@ -149,9 +187,20 @@ class PgCluster:
     def _stop(self) -> None:
         if (self.data / "postmaster.pid").exists():
             subprocess.run(
-                self._as_user(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate",
-                              "-w", "-t", "30", "stop"),
-                capture_output=True, timeout=60, check=False,
+                self._as_user(
+                    str(self.bin / "pg_ctl"),
+                    "-D",
+                    str(self.data),
+                    "-m",
+                    "immediate",
+                    "-w",
+                    "-t",
+                    "30",
+                    "stop",
+                ),
+                capture_output=True,
+                timeout=60,
+                check=False,
             )
 
 
@@ -166,5 +215,7 @@ def _user_exists(name: str) -> bool:
 def _run(argv: list[str], env: dict[str, str]) -> None:
     out = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, check=False)
     if out.returncode != 0:
-        raise PgUnavailable(f"{Path(argv[-1]).name if argv else ''} failed: "
-                            f"{(out.stderr or out.stdout).strip()[-500:]}")
+        raise PgUnavailable(
+            f"{Path(argv[-1]).name if argv else ''} failed: "
+            f"{(out.stderr or out.stdout).strip()[-500:]}"
+        )
