@@ -123,7 +123,7 @@ def read_report(target: StoreTarget, *, since: float, site: str | None, now: flo
     summary of every site in the database."""
     # Never create an empty database just to report that it is empty.
     with HistoryStore(target, create=False) as store:
-        history = store.runs(since=since, site=site, evidence=False)
+        history = store.runs(since=since, site=site, full=False)
         if site is not None:
             latest = store.get_run(history[-1].id, site=site) if history else None
             sites = [s for s in store.site_summaries(now=now, since=since) if s.site == site]

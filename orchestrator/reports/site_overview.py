@@ -9,7 +9,7 @@ from typing import Any
 
 from rich.table import Table
 
-from orchestrator.reports.data import iso
+from orchestrator.reports.data import SeriesPoint, iso
 from orchestrator.store.sites import STALE_FACTOR, SiteSummary, TrendPoint
 
 SPARK_W, SPARK_H = 160, 28
@@ -128,3 +128,33 @@ def site_views(sites: Sequence[SiteSummary], *, now: float) -> list[SiteView]:
         )
         for s in ordered
     ]
+
+
+def offset_line_svg(points: Sequence[SeriesPoint], limit_ms: float | None) -> str:
+    """A device's offset over the runs as a light inline SVG (large reports, where a
+    matplotlib chart per device would take minutes): the line, and the +-limit band."""
+    measured = [(p.time, p.offset_ms) for p in points if p.offset_ms is not None]
+    width, height = 480, 80
+    if not measured:
+        return '<p class="meta">no offset measured in this window</p>'
+    t0, t1 = measured[0][0], measured[-1][0]
+    span_t = (t1 - t0) or 1.0
+    top = max([abs(o) for _, o in measured] + [limit_ms or 0.0]) * 1.1 or 1.0
+
+    def y(value: float) -> float:
+        return height / 2 - value / top * (height / 2 - 4)
+
+    line = " ".join(f"{4 + (t - t0) / span_t * (width - 8):.1f},{y(o):.1f}" for t, o in measured)
+    band = ""
+    if limit_ms:
+        band = (
+            f'<rect x="0" y="{y(limit_ms):.1f}" width="{width}" '
+            f'height="{y(-limit_ms) - y(limit_ms):.1f}" fill="#e8f5e9"/>'
+        )
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img"><title>offset over time: '
+        f"{len(measured)} run(s), last {measured[-1][1]:.3f} ms</title>{band}"
+        f'<line x1="0" x2="{width}" y1="{height / 2}" y2="{height / 2}" stroke="#bbb"/>'
+        f'<polyline fill="none" stroke="#1565c0" stroke-width="1.5" points="{line}"/></svg>'
+    )

@@ -302,11 +302,12 @@ class HistoryStore:
         since: float | None = None,
         until: float | None = None,
         site: str | None = None,
-        evidence: bool = True,
+        full: bool = True,
     ) -> list[StoredRun]:
         """Runs in [since, until], oldest first; with `site`, only that site's devices
-        (and only runs that judged at least one device of it). `evidence=False` leaves
-        the raw outputs in the database (the history of a large report needs none)."""
+        (and only runs that judged at least one device of it). `full=False` leaves the
+        raw evidence and the checks in the database: verdicts, reasons and numbers only
+        (the history of a large report needs no more)."""
         if self._empty:
             return []
         query = select(
@@ -327,7 +328,7 @@ class HistoryStore:
             )
         with translated(self.target, writing=False), self._engine.connect() as conn, conn.begin():
             rows = conn.execute(query).all()
-            found = self._devices(conn, [int(r[0]) for r in rows], site, evidence)
+            found = self._devices(conn, [int(r[0]) for r in rows], site, full)
         return [_run(r, found.get(int(r[0]), ())) for r in rows]
 
     def get_run(self, run_id: int, *, site: str | None = None) -> StoredRun | None:
@@ -453,7 +454,7 @@ class HistoryStore:
         return select(inner.c.site, inner.c.run_id).where(inner.c.rank == 1).subquery("latest")
 
     @staticmethod
-    def _device_query(evidence: bool) -> Select[Any]:
+    def _device_query(full: bool) -> Select[Any]:
         columns = [
             devices.c.run_id,
             devices.c.host,
@@ -465,18 +466,17 @@ class HistoryStore:
             devices.c.stratum,
             devices.c.reach,
             devices.c.peer,
-            devices.c.checks,
         ]
-        if evidence:
-            return select(*columns, devices.c.evidence, devices.c.evidence_z)
-        return select(*columns, literal("{}"), literal(None))
+        if full:
+            return select(*columns, devices.c.checks, devices.c.evidence, devices.c.evidence_z)
+        return select(*columns, literal("[]"), literal("{}"), literal(None))
 
     def _devices(
-        self, conn: Connection, run_ids: Sequence[int], site: str | None, evidence: bool
+        self, conn: Connection, run_ids: Sequence[int], site: str | None, full: bool
     ) -> dict[int, list[StoredDevice]]:
         out: dict[int, list[StoredDevice]] = {}
         for start in range(0, len(run_ids), _CHUNK):
-            query = self._device_query(evidence).where(
+            query = self._device_query(full).where(
                 devices.c.run_id.in_(run_ids[start : start + _CHUNK])
             )
             if site is not None:

@@ -36,7 +36,7 @@ def test_site_collectors_store_at_once_and_nothing_is_lost_or_interleaved(db: st
         }
         ids = {key: f.result(timeout=240) for key, f in futures.items()}
     with HistoryStore(db) as store:
-        stored = {r.id: r for r in store.runs(evidence=False)}
+        stored = {r.id: r for r in store.runs(full=False)}
     assert len(stored) == len(plan) * runs
     for (site, wid), run_ids in ids.items():
         assert len(set(run_ids)) == runs

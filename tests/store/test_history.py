@@ -103,7 +103,7 @@ def test_queries_by_time_range_and_site(db: str) -> None:
         window = store.runs(since=NOW + DAY_S, until=NOW + 3 * DAY_S)
         branch = store.runs(site="branch")
         latest_hq = store.latest_run(site="hq")
-        light = store.runs(evidence=False)
+        light = store.runs(full=False)
         assert store.latest_run(site="nowhere") is None
         assert store.sites() == ["branch", "hq"]
     assert [r.started_at for r in window] == [NOW + d * DAY_S for d in (1, 2, 3)]
@@ -112,7 +112,9 @@ def test_queries_by_time_range_and_site(db: str) -> None:
     assert len(branch) == 5 and all({d.site for d in r.devices} == {"branch"} for r in branch)
     assert latest_hq is not None and latest_hq.started_at == NOW + 4 * DAY_S
     assert {d.host for d in latest_hq.devices} == {"rtr1", "sw9"}
-    assert len(light) == 5 and all(d.evidence == {} for r in light for d in r.devices)
+    assert len(light) == 5 and all(
+        d.evidence == {} and not d.checks for r in light for d in r.devices
+    )
     full = store_rows(window[-1])
     assert store_rows(light[3]) == full and len(full) == 3
 
