@@ -59,6 +59,26 @@ class StoreTarget:
         return f"StoreTarget({self.display!r})"
 
 
+def scheduled_db(given: str | None, *, option: str = "--db") -> str | None:
+    """What a scheduled job passes as --db: the SQLite file as an absolute path, a URL as
+    given (a `${env:NAME}` reference stays unresolved, for the job's environment), or
+    None for the default. A password written into the URL is refused: the job's unit
+    file or crontab line is no place for it."""
+    text = given or os.environ.get(ENV_VAR) or None
+    if text is None:
+        return None
+    target = _parse(text, source=option, resolve_secrets=False)
+    if target.sqlite_path is not None:
+        return str(target.sqlite_path.absolute())
+    if target.url.password is not None and not _ENV_REF.match(str(target.url.password)):
+        raise ConfigError(
+            f"{option} {target.display}: a password in the URL would be written into the "
+            "schedule",
+            hint="leave it out and give it in ~/.pgpass or PGPASSWORD, or as ${env:NAME}",
+        )
+    return text
+
+
 def resolve_target(given: str | Path | StoreTarget | None, *, option: str = "--db") -> StoreTarget:
     """The database that `given` names, else `$ORCH_DB_URL`, else the data directory's."""
     if isinstance(given, StoreTarget):
@@ -77,7 +97,7 @@ def sqlite_target(path: Path) -> StoreTarget:
     return StoreTarget(URL.create("sqlite+pysqlite", database=str(path)), path)
 
 
-def _parse(text: str, *, source: str) -> StoreTarget:
+def _parse(text: str, *, source: str, resolve_secrets: bool = True) -> StoreTarget:
     if "://" not in text:
         return sqlite_target(Path(text).expanduser())
     scheme = text.split("://", 1)[0].lower()
@@ -102,6 +122,8 @@ def _parse(text: str, *, source: str) -> StoreTarget:
             f"{source} {_safe(url)}: no database name",
             hint="use postgresql://user@host:port/dbname",
         )
+    if not resolve_secrets:
+        return StoreTarget(url, None)
     return StoreTarget(url.set(password=_password(url, source)), None)
 
 
