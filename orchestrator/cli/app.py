@@ -122,6 +122,9 @@ def _configure_logging(verbose: int, no_color: bool) -> None:
     # Third-party libraries are chatty at INFO; keep them at WARNING unless -vv.
     for noisy in ("paramiko", "asyncssh", "netmiko", "napalm"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
+    # SQLAlchemy logs every statement and its parameters (whole runs of evidence) at -vv;
+    # database errors reach us as exceptions, so its log stays at warnings.
+    logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
     # paramiko's transport thread logs at ERROR (even whole tracebacks) when a session
     # closes ("Socket exception: Bad file descriptor"); real failures reach us as
     # exceptions anyway, so its own log is only for -vv.
