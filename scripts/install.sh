@@ -29,6 +29,21 @@ else
     echo "            the lab will run its simulated devices only."
 fi
 
+# PostgreSQL, for the shared multi-site history: the tests (tests/store) and the benchmark
+# start their own throw-away cluster with initdb + pg_ctl in a temporary directory, on
+# loopback, as an unprivileged user. No system service: policy-rc.d keeps Debian from
+# starting the packaged cluster. Kept apart from the list above, so either can change alone.
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    if ! dpkg-query -W -f='${Status}' postgresql 2>/dev/null | grep -q "install ok installed"; then
+        echo "install.sh: apt-get install postgresql (server binaries for the history tests)"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+        apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+        rm -f /usr/sbin/policy-rc.d
+    fi
+fi
+
 if [ ! -x "$venv/bin/python" ]; then
     "$python" -m venv "$venv"
 fi

@@ -22,6 +22,7 @@ from rich.console import Console
 
 from orchestrator import __version__, paths
 from orchestrator.cli import (
+    db_cmd,
     demo_cmd,
     helptext,
     inventory_cmd,
@@ -81,6 +82,16 @@ def root(
             help="Default output format for commands that offer one (table, json, ...).",
         ),
     ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="History database: a SQLite file or postgresql://user@host:port/dbname "
+            "(password from PGPASSWORD, ~/.pgpass or ${env:NAME}). Default: $ORCH_DB_URL, "
+            "else history.sqlite in the data directory ($ORCH_DATA_DIR).",
+            show_default=False,
+        ),
+    ] = None,
     verbose: Annotated[
         int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv for debug).")
     ] = 0,
@@ -97,6 +108,7 @@ def root(
         output_format=output_format,
         verbose=verbose,
         no_color=no_color,
+        db=db,
     )
     _configure_logging(verbose, no_color)
 
@@ -117,6 +129,9 @@ def _configure_logging(verbose: int, no_color: bool) -> None:
     # Third-party libraries are chatty at INFO; keep them at WARNING unless -vv.
     for noisy in ("paramiko", "asyncssh", "netmiko", "napalm"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
+    # SQLAlchemy logs every statement and its parameters (whole runs of evidence) at -vv;
+    # database errors reach us as exceptions, so its log stays at warnings.
+    logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
     # paramiko's transport thread logs at ERROR (even whole tracebacks) when a session
     # closes ("Socket exception: Bad file descriptor"); real failures reach us as
     # exceptions anyway, so its own log is only for -vv.
@@ -133,6 +148,7 @@ for _module in (
     verify_cmd,
     report_cmd,
     schedule_cmd,
+    db_cmd,
     demo_cmd,
 ):
     _module.register(app)

@@ -24,6 +24,7 @@ class GlobalOptions:
     output_format: str | None
     verbose: int
     no_color: bool
+    db: str | None = None  # global --db: history database path or URL (see store.target)
 
     @property
     def console(self) -> Console:

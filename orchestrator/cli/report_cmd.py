@@ -12,11 +12,12 @@ from typing import Annotated
 
 import typer
 
-from orchestrator import paths
 from orchestrator.cli.context import chosen_format, options
+from orchestrator.cli.db_cmd import DbOption, chosen_db
 from orchestrator.errors import InputError
-from orchestrator.reports import FORMATS, build_input, build_table, render
-from orchestrator.store import HistoryStore
+from orchestrator.reports import FORMATS, ReportInput, build_input, build_table, render
+from orchestrator.reports.site_overview import site_table
+from orchestrator.store import HistoryStore, StoreTarget, combine_latest
 
 _SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$", re.IGNORECASE)
 _UNIT_S = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
@@ -69,7 +70,10 @@ def report(
     since: Annotated[
         str, typer.Option("--since", help="History window: 7d, 12h, 30m, 2w...")
     ] = "7d",
-    site: Annotated[str | None, typer.Option("--site", help="Only devices of this site.")] = None,
+    site: Annotated[
+        str | None,
+        typer.Option("--site", help="Only devices of this site (default: every site stored)."),
+    ] = None,
     output_format: Annotated[
         str | None,
         typer.Option("--format", "-f", help=f"One of {', '.join(FORMATS)} (default table)."),
@@ -77,14 +81,13 @@ def report(
     out: Annotated[
         Path | None, typer.Option("--out", help="Write the report to this file (atomically).")
     ] = None,
-    db: Annotated[
-        Path | None,
-        typer.Option("--db", help="History database (default: the data directory's)."),
-    ] = None,
+    db: DbOption = None,
 ) -> None:
     """Compliance report from the stored history.
 
-    Exit status 1 when any device of the latest run is not compliant.
+    Without --site it covers every site in the database: each site's latest run, and a
+    per-site summary (devices, compliant, worst verdict, last run, stale sites). Exit
+    status 1 when any device of the latest run(s) is not compliant.
     """
     opts = options(ctx)
     fmt = chosen_format(opts, output_format, FORMATS)
@@ -95,15 +98,11 @@ def report(
             hint="or redirect: orch report --format html > report.html",
         )
     window_s = parse_span(since)
-    db_path = db or paths.history_db()
-    if db is not None and not db.exists():
+    target = chosen_db(ctx, db)
+    if db and target.sqlite_path is not None and not target.sqlite_path.exists():
         raise InputError(f"--db {db}: no such file", hint="run 'orch verify --db ...' first")
     now = time.time()
-    runs = []
-    if db_path.exists():  # never create an empty database just to report that it is empty
-        with HistoryStore(db_path) as store:
-            runs = store.runs(since=now - window_s, site=site)
-    data = build_input(runs, generated_at=now, since=now - window_s, site=site, db=str(db_path))
+    data = read_report(target, since=now - window_s, site=site, now=now)
 
     if out is not None:
         write_atomically(out, render(fmt, data))
@@ -112,8 +111,34 @@ def report(
         opts.console.print(build_table(data))
     else:
         typer.echo(render(fmt, data), nl=False)
+    if fmt == "table" and out is None and len(data.sites) > 1:
+        opts.console.print(site_table(data.sites, now=now))
     if data.latest.noncompliant:
         raise typer.Exit(1)
+
+
+def read_report(target: StoreTarget, *, since: float, site: str | None, now: float) -> ReportInput:
+    """The report's input from the history: the runs of the window (without their raw
+    evidence), the latest run of the site, or of every site combined, in full, and the
+    summary of every site in the database."""
+    # Never create an empty database just to report that it is empty.
+    with HistoryStore(target, create=False) as store:
+        history = store.runs(since=since, site=site, full=False)
+        if site is not None:
+            latest = store.get_run(history[-1].id, site=site) if history else None
+            sites = [s for s in store.site_summaries(now=now, since=since) if s.site == site]
+        else:
+            latest = combine_latest(store.latest_per_site(since=since))
+            sites = store.site_summaries(now=now, since=since)
+    return build_input(
+        history,
+        generated_at=now,
+        since=since,
+        site=site,
+        db=target.display,
+        latest=latest,
+        sites=sites,
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -32,6 +32,7 @@ from orchestrator.errors import ConfigError, InputError
 from orchestrator.inventory import inventory_or_packaged_lab, load_inventory
 from orchestrator.inventory.secrets import path_references
 from orchestrator.inventory.yamlfile import load_yaml
+from orchestrator.store.target import scheduled_db
 
 group = typer.Typer(
     help="Run verify and report on a schedule (systemd timer or cron).", no_args_is_help=True
@@ -50,7 +51,7 @@ class Job:
     inventory: Path
     site: str | None
     report_dir: Path
-    db: Path | None
+    db: str | None  # a SQLite file (absolute) or a postgresql:// URL without a password
     data_dir: str | None  # ORCH_DATA_DIR to carry into the job's environment
     env_file: Path
 
@@ -274,7 +275,14 @@ def install(
         Path | None,
         typer.Option("--report-dir", help="Where reports go (default: <data dir>/reports)."),
     ] = None,
-    db: Annotated[Path | None, typer.Option("--db", help="History database to use.")] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="History database: a SQLite file or postgresql://user@host:port/dbname "
+            "(password from ~/.pgpass, PGPASSWORD or ${env:NAME}; default: the global --db).",
+        ),
+    ] = None,
     env_file: EnvFile = None,
     unit_dir: UnitDir = None,
     crontab_file: CrontabFile = None,
@@ -294,6 +302,7 @@ def install(
     every_s = parse_span(every, "--every")
     if every_s < 60:
         raise InputError(f"--every {every}: at least 1m, a verify run takes a while")
+    history = scheduled_db(db or opts.db)
     # What the job will need must work now, not fail every hour in a journal nobody reads:
     # the inventory loads (secrets come from the environment file), the site exists, the
     # report directory can be created. Nothing is created before all of that is checked.
@@ -307,7 +316,7 @@ def install(
         inventory=inventory.directory.resolve(),
         site=site,
         report_dir=reports,
-        db=db.resolve() if db else None,
+        db=history,
         data_dir=os.environ.get("ORCH_DATA_DIR"),
         env_file=secrets,
     )

@@ -25,6 +25,7 @@ from typing import Annotated, Any
 
 import typer
 
+from orchestrator.cli.db_cmd import DbOption
 from orchestrator.cli.context import options
 from orchestrator.envfile import read_env_file
 from orchestrator.errors import OrchError
@@ -42,12 +43,12 @@ DONE = (0, 1)
 
 
 def steps(
-    inventory: Path, site: str | None, db: Path | None, report_dir: Path
+    inventory: Path, site: str | None, db: str | None, report_dir: Path
 ) -> tuple[list[str], list[list[str]]]:
     """The verify command and the report commands of one run."""
     base = [sys.executable, "-m", "orchestrator", "--inventory", str(inventory)]
     scope = ["--site", site] if site else []
-    history = ["--db", str(db)] if db else []
+    history = ["--db", db] if db else []
     verify = [*base, "verify", *scope, *history]
     reports = [
         [*base, "report", "--format", fmt, "--out", str(report_dir / name), *scope, *history]
@@ -95,7 +96,7 @@ def run_job(
         ),
     ] = None,
     site: Annotated[str | None, typer.Option("--site", help="Only this site.")] = None,
-    db: Annotated[Path | None, typer.Option("--db", help="History database to use.")] = None,
+    db: DbOption = None,
 ) -> None:
     """Run verify, then the reports: what the installed schedule runs.
 

@@ -20,11 +20,12 @@ from orchestrator.cli.context import (
     options,
     selected_hosts,
 )
+from orchestrator.cli.db_cmd import DbOption, chosen_db
 from orchestrator.engine.verify import store_run, verify_hosts
 from orchestrator.errors import InputError
 from orchestrator.models import DeviceVerdict
 from orchestrator.reports import build_input, build_table, render
-from orchestrator.store import HistoryStore
+from orchestrator.store import HistoryStore, StoreError, host_secrets, unsaved_run
 
 FORMATS = ("table", "json")
 DEFAULT_KEEP_DAYS = 90.0
@@ -49,10 +50,6 @@ KeepEvidenceDays = Annotated[
         "and offsets stay for the trend.",
     ),
 ]
-DbPath = Annotated[
-    Path | None,
-    typer.Option("--db", help="History database (default: the data directory's history.sqlite)."),
-]
 
 
 def verify(
@@ -72,7 +69,7 @@ def verify(
     poll_interval: Annotated[
         float, typer.Option("--poll-interval", min=0.1, help="Seconds between re-polls.")
     ] = 5.0,
-    db: DbPath = None,
+    db: DbOption = None,
     client_log: Annotated[
         Path | None,
         typer.Option(
@@ -101,10 +98,11 @@ def verify(
     fmt = chosen_format(opts, output_format, FORMATS)
     inventory, hosts = selected_hosts(opts, site=site, host=host, platform=platform, group=group)
     log_path = client_log or paths.client_log_db()
-    db_path = db or paths.history_db()
-    # Open the history first: a bad --db must fail before minutes of collection, not after.
-    with HistoryStore(db_path):
-        pass
+    db_path = chosen_db(ctx, db)
+    # Open the history first: a bad or corrupted --db must fail before minutes of
+    # collection, not after.
+    with HistoryStore(db_path) as store:
+        store.check_intact()
     if client_log is not None and not client_log.exists():
         raise InputError(f"--client-log {client_log}: no such file")
 
@@ -134,15 +132,28 @@ def verify(
             locks_dir=paths.locks_dir(),
         )
 
-    stored = store_run(
-        db_path,
-        run,
-        hosts,
-        site_filter=site,
-        host_filter=host or (),
-        keep_days=keep_days,
-        keep_evidence_days=keep_evidence_days,
-    )
+    not_stored: StoreError | None = None
+    try:
+        stored = store_run(
+            db_path,
+            run,
+            hosts,
+            site_filter=site,
+            host_filter=host or (),
+            keep_days=keep_days,
+            keep_evidence_days=keep_evidence_days,
+        )
+    except StoreError as exc:  # disk full, read-only: the results are shown, not lost
+        not_stored = exc
+        stored = unsaved_run(
+            run.verdicts,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+            site_filter=site,
+            host_filter=host or (),
+            unknown_clients=run.unknown_clients,
+            secrets={h.name: host_secrets(h) for h in hosts},
+        )
     data = build_input([stored], generated_at=time.time(), site=site)
 
     if fmt == "json":
@@ -161,7 +172,13 @@ def verify(
                 f"{run.rounds} collection round(s) within --wait {wait:g} s: {state}",
                 markup=False,
             )
-        err.print(f"run {stored.id} stored in {db_path}", markup=False)
+        if not_stored is None:
+            err.print(f"run {stored.id} stored in {db_path}", markup=False)
+    if not_stored is not None:
+        raise StoreError(
+            f"{not_stored.message}: this run's results (above) were NOT stored",
+            hint=not_stored.hint,
+        )
     if not run.all_compliant:
         raise typer.Exit(1)
 

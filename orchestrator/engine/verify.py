@@ -12,6 +12,7 @@ us. Raw outputs are redacted of the host's secrets before they leave this module
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,8 +24,10 @@ from orchestrator.engine.runner import HostOutcome, run_per_host
 from orchestrator.errors import ParseError
 from orchestrator.models import ClientLogEntry, ConfiguredNtp, DeviceState, DeviceVerdict, Host
 from orchestrator.redact import host_secrets, redact_state, redact_text
+from orchestrator.store.engine import StoreError
 from orchestrator.store.history import HistoryStore
 from orchestrator.store.records import StoredRun
+from orchestrator.store.target import StoreTarget
 
 
 @dataclass(frozen=True)
@@ -229,7 +232,7 @@ def verify_hosts(
 
 
 def store_run(
-    db_path: Path,
+    db_path: Path | str | StoreTarget,
     run: VerifyRun,
     hosts: Sequence[Host],
     *,
@@ -238,9 +241,10 @@ def store_run(
     keep_days: float | None = None,
     keep_evidence_days: float | None = None,
 ) -> StoredRun:
-    """Save `run` in the history at `db_path` (secrets of `hosts` masked), prune runs
-    older than `keep_days` (and raw evidence older than `keep_evidence_days`) if given,
-    and return the run as stored (for the reports)."""
+    """Save `run` in the history at `db_path` (a file, URL or target; secrets of `hosts`
+    masked), prune the run's sites' runs older than `keep_days` (and raw evidence older
+    than `keep_evidence_days`) if given, and return the run as stored (for the reports).
+    Retention touches only the sites of this run: other sites' collectors keep theirs."""
     with HistoryStore(db_path) as store:
         run_id = store.save_run(
             run.verdicts,
@@ -253,7 +257,15 @@ def store_run(
         )
         if keep_days is not None:
             # Relative to this run's start, so the run just stored is always kept.
-            store.prune(keep_days=keep_days, now=run.started_at, detail_days=keep_evidence_days)
+            try:
+                store.prune(
+                    keep_days=keep_days,
+                    now=run.started_at,
+                    detail_days=keep_evidence_days,
+                    sites={v.site for v in run.verdicts},
+                )
+            except StoreError as exc:  # the run is stored; the next one prunes again
+                logging.getLogger(__name__).warning("retention skipped: %s", exc)
         stored = store.get_run(run_id)
     assert stored is not None  # written and kept above
     return stored

@@ -10,6 +10,7 @@ from functools import cached_property
 
 from orchestrator.errors import InputError
 from orchestrator.store.records import StoredDevice, StoredRun
+from orchestrator.store.sites import SiteSummary
 
 # The offset check's `expected` reads "|offset| <= 100 ms" (compliance.rules.offset).
 _OFFSET_LIMIT = re.compile(r"<=\s*([0-9.]+)\s*ms")
@@ -33,6 +34,7 @@ class ReportInput:
     generated_at: float
     since: float | None = None
     site: str | None = None
+    sites: tuple[SiteSummary, ...] = ()  # every site's summary (store.site_summaries)
 
     def series(self, host: str) -> tuple[SeriesPoint, ...]:
         """The host's offset over the history, one point per run that judged it."""
@@ -57,14 +59,25 @@ def build_input(
     since: float | None = None,
     site: str | None = None,
     db: str = "the history database",
+    latest: StoredRun | None = None,
+    sites: Sequence[SiteSummary] = (),
 ) -> ReportInput:
-    if not runs:
+    """`latest`: the run to report in full (default: the last of `runs`), e.g. every
+    site's latest run combined (store.combine_latest)."""
+    if not runs and latest is None:
         where = f" for site {site!r}" if site else ""
         raise NoRunsError(
             f"no verify runs stored{where} in {db}",
             hint="run 'orch verify' first, or widen --since",
         )
-    return ReportInput(runs[-1], tuple(runs), generated_at, since, site)
+    return ReportInput(
+        latest if latest is not None else runs[-1],
+        tuple(runs),
+        generated_at,
+        since,
+        site,
+        tuple(sites),
+    )
 
 
 def offset_limit_ms(device: StoredDevice) -> float | None:

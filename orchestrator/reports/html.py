@@ -13,6 +13,7 @@ from markupsafe import Markup
 
 from orchestrator.reports.charts import compliance_trend_svg, offset_chart_svg
 from orchestrator.reports.data import ReportInput, SeriesPoint, iso, offset_limit_ms, reach_text
+from orchestrator.reports.site_overview import offset_line_svg, site_views
 from orchestrator.store.records import StoredDevice
 
 _ENV = Environment(
@@ -59,14 +60,32 @@ def _draw_all(jobs: list[ChartJob]) -> list[str]:
         return [_draw(job) for job in jobs]
 
 
+# A report over many devices (every site of a large organisation) stays quick and small:
+# from LARGE_REPORT_FROM devices on, the devices table and the detail sections cover the
+# devices needing action (at most DETAIL_LIMIT), each with a light inline offset line
+# instead of a matplotlib chart; the others are listed compactly (_brief_devices).
+LARGE_REPORT_FROM = 200
+DETAIL_LIMIT = 300
+
+
 def render_html(data: ReportInput) -> str:
     run = data.latest
     views = []
     # Devices that need action first; the rest by site and name.
     devices = sorted(run.devices, key=lambda d: (d.complies, d.site, d.host))
-    charts = _draw_all(
-        [(data.series(d.host), offset_limit_ms(d), f"{d.host}: offset over time") for d in devices]
-    )
+    brief: list[StoredDevice] = []
+    if len(devices) > LARGE_REPORT_FROM:
+        needing = [d for d in devices if not d.complies]
+        brief = needing[DETAIL_LIMIT:] + [d for d in devices if d.complies]
+        devices = needing[:DETAIL_LIMIT]
+        charts = [offset_line_svg(data.series(d.host), offset_limit_ms(d)) for d in devices]
+    else:
+        charts = _draw_all(
+            [
+                (data.series(d.host), offset_limit_ms(d), f"{d.host}: offset over time")
+                for d in devices
+            ]
+        )
     for d, chart in zip(devices, charts, strict=True):
         evidence = d.evidence
         raw = evidence.get("raw") or {}
@@ -103,4 +122,6 @@ def render_html(data: ReportInput) -> str:
         history_runs=len(data.history),
         counts=list(run.counts.items()),
         devices=views,
+        site_overview=site_views(data.sites, now=data.generated_at),
+        brief=brief,
     )

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from orchestrator.reports.data import ReportInput, iso
+from orchestrator.reports.site_overview import site_json
 from orchestrator.store.records import StoredDevice, StoredRun
 
 
@@ -52,6 +53,7 @@ def render_json(data: ReportInput) -> str:
         "summary": run_json(run),
         "devices": [device_json(d) for d in run.devices],
         "unknown_clients": [dataclasses.asdict(e) for e in run.unknown_clients],
+        "sites": [site_json(s) for s in data.sites],
         "runs": [run_json(r) for r in data.history],
         "history": {
             h: [

@@ -1,72 +1,104 @@
-"""The history database schema, as numbered migrations applied in order.
+"""Schema versions of the history database, and how a database gets to the newest.
 
-A new version appends a migration; existing databases pick it up on open. The
-`schema_version` table holds the one number that says which ones ran.
+A new database is created at the newest version from `tables.py`. An older one is
+upgraded in place by the steps below, each in the same transaction as the version
+stamp, under a lock (SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory lock), so that
+processes opening a new or old database at once never race.
+
+Versions:
+  1  runs and per-device verdicts with their evidence (first release)
+  2  devices.evidence_z: evidence compressed (zlib JSON); `evidence` keeps version-1 rows
+  3  runs.collector: the host name of the machine that stored the run (site collectors)
 """
 
 from __future__ import annotations
 
-import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from orchestrator.errors import ConfigError
+from sqlalchemy import Connection, Engine, func, inspect, select, text
 
-MIGRATIONS: tuple[str, ...] = (
-    # 1: runs and per-device verdicts with their evidence.
-    """
-    CREATE TABLE runs (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        started_at REAL NOT NULL,
-        finished_at REAL NOT NULL,
-        site_filter TEXT,
-        host_filter TEXT NOT NULL DEFAULT '[]',
-        total INTEGER NOT NULL,
-        compliant INTEGER NOT NULL,
-        noncompliant INTEGER NOT NULL,
-        counts TEXT NOT NULL,
-        unknown_clients TEXT NOT NULL DEFAULT '[]'
-    );
-    CREATE INDEX runs_started_at ON runs(started_at);
-    CREATE TABLE devices (
-        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-        host TEXT NOT NULL,
-        site TEXT NOT NULL,
-        platform TEXT NOT NULL,
-        verdict TEXT NOT NULL,
-        reason TEXT NOT NULL,
-        offset_ms REAL,
-        stratum INTEGER,
-        reach INTEGER,
-        peer TEXT,
-        checks TEXT NOT NULL,
-        evidence TEXT NOT NULL,
-        PRIMARY KEY (run_id, host)
-    );
-    CREATE INDEX devices_site ON devices(site, run_id);
-    CREATE INDEX devices_host ON devices(host, run_id);
-    """,
-    # 2: evidence compressed (zlib JSON); `evidence` keeps rows written by version 1.
-    # An hourly schedule over a large fleet stores raw outputs 24 times a day.
-    """
-    ALTER TABLE devices ADD COLUMN evidence_z BLOB;
-    """,
-)
+from orchestrator.store.tables import metadata, runs, schema_version
 
-SCHEMA_VERSION = len(MIGRATIONS)
+# Step N upgrades version N to N+1 (index 0 unused: version 0 means "no tables yet").
+Step = Callable[[Connection], None]
 
 
-def migrate(conn: sqlite3.Connection, path: str) -> None:
-    """Bring the database at `path` up to SCHEMA_VERSION (no-op when current)."""
-    conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-    row = conn.execute("SELECT version FROM schema_version").fetchone()
-    current = int(row[0]) if row else 0
-    if current > SCHEMA_VERSION:
-        raise ConfigError(
-            f"{path}: history schema version {current} is newer than this orch "
-            f"understands ({SCHEMA_VERSION})",
-            hint="upgrade orch or use another --db",
-        )
-    for version in range(current, SCHEMA_VERSION):
-        with conn:
-            conn.executescript("BEGIN;" + MIGRATIONS[version] + ";")
-            conn.execute("DELETE FROM schema_version")
-            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version + 1,))
+def _add_column(table: str, column: str, sql_type: str) -> Step:
+    def step(conn: Connection) -> None:
+        if column not in {c["name"] for c in inspect(conn).get_columns(table)}:
+            conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}"))
+
+    return step
+
+
+def _blob(conn: Connection) -> None:
+    kind = "BLOB" if conn.dialect.name == "sqlite" else "BYTEA"
+    _add_column("devices", "evidence_z", kind)(conn)
+
+
+STEPS: dict[int, Step] = {
+    1: _blob,
+    2: _add_column("runs", "collector", "TEXT"),
+}
+SCHEMA_VERSION = 3
+# PostgreSQL: one lock id for "orch history schema" (any constant; ours spells ORCH).
+_PG_LOCK = 0x4F524348
+
+
+class SchemaError(Exception):
+    """The database's schema version is not one this orch can work with."""
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    version: int  # 0: no history tables yet
+    latest: int = SCHEMA_VERSION
+
+    @property
+    def current(self) -> bool:
+        return self.version == self.latest
+
+    @property
+    def too_new(self) -> bool:
+        return self.version > self.latest
+
+
+def read_version(conn: Connection) -> int:
+    if not inspect(conn).has_table("schema_version"):
+        return 0
+    value = conn.execute(select(func.max(schema_version.c.version))).scalar()
+    return int(value or 0)
+
+
+def state(engine: Engine) -> SchemaState:
+    with engine.connect() as conn, conn.begin():
+        return SchemaState(read_version(conn))
+
+
+def upgrade(engine: Engine) -> tuple[int, int]:
+    """Bring the database to SCHEMA_VERSION; returns (version before, after)."""
+    with engine.connect() as conn:
+        conn.execution_options(orch_write=True)
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.execute(select(func.pg_advisory_xact_lock(_PG_LOCK)))
+            before = read_version(conn)  # read again under the lock
+            if before > SCHEMA_VERSION:
+                raise SchemaError(
+                    f"schema version {before} is newer than this orch understands "
+                    f"({SCHEMA_VERSION})"
+                )
+            if before == 0:
+                metadata.create_all(conn)
+            else:
+                for version in range(before, SCHEMA_VERSION):
+                    STEPS[version](conn)
+            if before != SCHEMA_VERSION:
+                conn.execute(schema_version.delete())
+                conn.execute(schema_version.insert().values(version=SCHEMA_VERSION))
+    return before, SCHEMA_VERSION
+
+
+def count_runs(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(runs)).scalar() or 0)

@@ -76,5 +76,5 @@ def test_a_bad_db_fails_before_any_device_is_contacted(
             device.accept()  # nobody connected: the error came first
     err = capsys.readouterr().err
     assert code == 2
-    assert err.startswith(f"orch: error: {not_a_db}: cannot open the history database"), err
+    assert err.startswith(f"orch: error: {not_a_db}: the history database is corrupted"), err
     assert "Traceback" not in err
