@@ -20,6 +20,7 @@ from rich.console import Console
 
 from orchestrator import __version__, paths
 from orchestrator.cli import (
+    check_cmd,
     demo_cmd,
     inventory_cmd,
     lab_cmd,
@@ -125,6 +126,7 @@ for _module in (
     push_cmd,
     verify_cmd,
     report_cmd,
+    check_cmd,
     schedule_cmd,
     demo_cmd,
 ):
