@@ -110,7 +110,8 @@ def check(
         typer.Option(
             "--critical",
             "-c",
-            help="Offset (seconds) beyond which a device is CRITICAL. Default: twice the warning.",
+            help="Offset (seconds) beyond which a device is CRITICAL. Default: none (a drifting "
+            "device is WARNING; unsynchronised ones are CRITICAL).",
         ),
     ] = None,
     max_age: Annotated[

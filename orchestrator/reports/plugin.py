@@ -11,8 +11,10 @@ Per device:
   * its measured |offset| above the critical threshold -> CRITICAL, above the warning
     threshold -> WARNING (so `-w`/`-c` override the site policy for the offset);
   * its latest verdict older than `max_age_s` (stale) -> at least WARNING.
-The worst device decides. Thresholds default to the site policy: warning at the
-policy's max_offset_ms, critical at twice that.
+The worst device decides. The warning threshold defaults to the site policy's
+max_offset_ms (beyond it a device is "drifting": synchronised to us, but off); there
+is no critical offset unless `-c` gives one, since drifting is a WARNING and losing
+synchronisation is what is CRITICAL.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from orchestrator.reports.data import offset_limit_ms
 from orchestrator.store.records import StoredDevice, StoredRun
 
 SERVICE = "NTP"
-CRIT_FACTOR = 2.0  # the default critical offset, as a multiple of the policy's limit
 SHOWN_IN_STATUS = 3  # devices named in the status line; the rest go to the long text
 
 
@@ -109,7 +110,7 @@ def _judge(
     d = obs.device
     limit_ms = offset_limit_ms(d)
     warn = warn_s if warn_s is not None else (limit_ms / 1000.0 if limit_ms is not None else None)
-    crit = crit_s if crit_s is not None else (warn * CRIT_FACTOR if warn is not None else None)
+    crit = crit_s
     failing = {c.name for c in d.checks if c.status == "fail"}
     status, why = Status.OK, d.reason
     if d.verdict is not Verdict.COMPLIANT and not (
@@ -173,7 +174,7 @@ def evaluate(
     # Thresholds for the perfdata: the ones given, else the strictest policy in scope.
     limits = [lim for j in judged if (lim := offset_limit_ms(j.obs.device)) is not None]
     warn = warn_s if warn_s is not None else (min(limits) / 1000.0 if limits else None)
-    crit = crit_s if crit_s is not None else (warn * CRIT_FACTOR if warn is not None else None)
+    crit = crit_s
     perfdata = [
         perf("compliant", compliant, "", None, None, 0, total),
         perf("devices", total, "", None, None, 0, None),

@@ -99,7 +99,7 @@ def test_all_compliant_is_ok_with_perfdata(tmp_path: Path, capsys: pytest.Captur
         "0.001",
         "s",
         "0.1",
-        "0.2",
+        "",
     )
     assert perfdata["stale"]["value"] == "0"
 
