@@ -26,6 +26,7 @@ from orchestrator.errors import ConfigError, OrchError
 from orchestrator.ntp.access import LOOPBACK
 from orchestrator.serve.clientlog_store import ServerStatus, read_status
 from orchestrator.serve.config import ReferenceMode, ServerConfig, load_config_file, load_keys
+from orchestrator.serve.metrics import MetricsServer, ServerCollector, parse_listen, store_counters
 from orchestrator.serve.runner import NtpServerRunner, typed_meta, upgrade_meta
 from orchestrator.serve.unit import DEFAULT_UNIT_PATH, render_unit
 
@@ -123,8 +124,17 @@ def run(
         int | None,
         typer.Option("--workers", "-w", min=1, help="Worker processes. Default: one per CPU core."),
     ] = None,
+    metrics_listen: Annotated[
+        str | None,
+        typer.Option(
+            "--metrics-listen",
+            help="Serve Prometheus /metrics on ADDRESS:PORT (e.g. 127.0.0.1:9123).",
+        ),
+    ] = None,
 ) -> None:
     """Run the NTP server until SIGTERM or Ctrl-C."""
+    if metrics_listen is not None:
+        parse_listen(metrics_listen)  # a bad value fails before the server starts
     cfg = ServerConfig(listen=_default_listen(), workers=0)
     file_sets_allow = False
     if config is not None:
@@ -154,6 +164,16 @@ def run(
     runner = NtpServerRunner(cfg)
     runner.start()
     err = options(ctx).err_console
+    metrics: MetricsServer | None = None
+    if metrics_listen is not None:
+        try:
+            metrics = MetricsServer(
+                metrics_listen,
+                ServerCollector(store_counters(cfg.client_log_path), lambda: runner.state),
+            )
+        except BaseException:
+            runner.stop()
+            raise
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         runner.request_stop()
@@ -167,14 +187,21 @@ def run(
         f"orch server: listening on {where}; reference {cfg.reference}, {sync}; "
         f"{cfg.worker_count} worker(s); rate limit {'on' if cfg.ratelimit else 'off'}; "
         f"allow {_summary(cfg.allow)}; deny {_summary(cfg.deny)}; "
-        f"client log {cfg.client_log_path}",
+        f"client log {cfg.client_log_path}"
+        + (f"; metrics on http://{_hostport(*metrics.address)}/metrics" if metrics else ""),
         markup=False,
     )
     try:
         runner.wait()
     finally:
+        if metrics is not None:
+            metrics.close()
         runner.stop()
         err.print("orch server: stopped", markup=False)
+
+
+def _hostport(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _summary(networks: tuple[str, ...], shown: int = 6) -> str:
