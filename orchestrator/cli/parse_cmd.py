@@ -137,6 +137,10 @@ def parse(
 ) -> None:
     """Parse saved command output offline and print normalised JSON or a table."""
     opts = options(ctx)
+    if output_format is None and opts.output_format not in (None, *tuple(OutputFormat)):
+        raise InputError(
+            f"--format {opts.output_format!r}: choose one of {', '.join(OutputFormat)}"
+        )
     chosen = output_format or OutputFormat(opts.output_format or "json")
     results = [(path, _parse_file(path, platform, command)) for path in files]
     if chosen is OutputFormat.JSON:

@@ -16,6 +16,7 @@ from orchestrator import paths
 from orchestrator.cli.context import chosen_format, options
 from orchestrator.errors import InputError
 from orchestrator.reports import FORMATS, build_input, build_table, render
+from orchestrator.reports.data import Scope
 from orchestrator.store import HistoryStore
 
 _SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$", re.IGNORECASE)
@@ -103,7 +104,11 @@ def report(
     if db_path.exists():  # never create an empty database just to report that it is empty
         with HistoryStore(db_path) as store:
             runs = store.runs(since=now - window_s, site=site)
-    data = build_input(runs, generated_at=now, since=now - window_s, site=site, db=str(db_path))
+    filters = (("since", since), *((("site", site),) if site else ()))
+    scope = Scope(inventory=str(opts.inventory), database=str(db_path), filters=filters)
+    data = build_input(
+        runs, generated_at=now, since=now - window_s, site=site, db=str(db_path), scope=scope
+    )
 
     if out is not None:
         write_atomically(out, render(fmt, data))

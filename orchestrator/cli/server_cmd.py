@@ -21,7 +21,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from orchestrator.cli.context import options
+from orchestrator.cli.context import chosen_format, options
 from orchestrator.errors import ConfigError, OrchError
 from orchestrator.ntp.access import LOOPBACK
 from orchestrator.serve.clientlog_store import ServerStatus, read_status
@@ -284,7 +284,8 @@ def status(
     """Who polls the server (like `chronyc clients`) and the server's counters."""
     opts = options(ctx)
     path = client_log or ServerConfig().client_log_path
-    fmt = output_format or StatusFormat(opts.output_format or "table")
+    # A global --format this command does not offer is a one-line usage error.
+    fmt = output_format or StatusFormat(chosen_format(opts, None, tuple(StatusFormat)))
     st = read_status(path)
     if fmt is StatusFormat.JSON:
         sys.stdout.write(json.dumps(_status_json(st, path), indent=2) + "\n")

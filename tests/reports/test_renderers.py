@@ -140,7 +140,8 @@ def test_html_is_one_self_contained_file_with_a_chart_per_device(data: ReportInp
     assert "compliant devices per run" in html
     assert "<td>*10.10.10.1</td>" in html  # the parsed association rows, sys.peer marked
     assert '<tr><td>branch</td><td class="num">3</td><td class="num fail">1</td></tr>' in html
-    assert {"script", "link", "img", "iframe"}.isdisjoint(parser.tags)
+    assert {"link", "img", "iframe"}.isdisjoint(parser.tags)
+    assert parser.tags.count("script") == 1  # the table's sort/filter, inline (no src)
     # Only in-page anchors (#dev-1) and SVG-internal references (#p1a2b3c).
     assert parser.refs and all(r.startswith("#") for r in parser.refs), parser.refs
     assert not re.search(r"url\(\s*['\"]?(https?:)?//", html)
@@ -198,3 +199,16 @@ def test_parallel_chart_drawing_gives_the_same_report(
     monkeypatch.setattr(html_module, "PARALLEL_CHARTS_FROM", 10**9)
     assert render("html", data) == parallel
     assert parallel.count("<svg") == 71
+
+
+def test_html_has_scope_policy_changes_history_and_not_measured(data: ReportInput) -> None:
+    html = render("html", data)
+    assert 'id="scope"' in html and "Policy in force" in html and "orch version" in html
+    assert "hq: |offset| ≤ 100.0 ms, stratum ≤ 15, ≥ 4/8 polls answered" in html
+    # win1 went from compliant to blocked in the latest run (domain policy from day 4 on:
+    # the change was one run earlier), rtr2 drifted out of policy between runs.
+    assert "unchanged" in html and "Changed since previous run</dt><dd>0 device(s)" in html
+    assert html.count('<i class="v-') == 5 * RUNS  # one history cell per device per run
+    assert "not measured" in html and "pass: not reported" not in html
+    assert '<td class="nm">not measured</td>' in html
+    assert "@media print" in html and 'id="device-filter"' in html
