@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, replace
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from types import FrameType
@@ -261,12 +262,27 @@ def _stamp(meta: Mapping[str, str], key: str) -> float:
         return 0.0
 
 
+_TIME_KEYS = ("started", "stopped", "updated", "first_seen", "last_seen")
+
+
+def _iso(value: Any) -> Any:
+    """Unix seconds -> ISO 8601 UTC with milliseconds; anything else unchanged."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        stamp = datetime.fromtimestamp(value, UTC).isoformat(timespec="milliseconds")
+        return stamp.replace("+00:00", "Z")
+    return value
+
+
+def _iso_times(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _iso(v) if k in _TIME_KEYS else v for k, v in record.items()}
+
+
 def _status_json(status: ServerStatus, path: Path) -> dict[str, Any]:
     return {
         "client_log": str(path),
-        "server": {**typed_meta(status.meta), "state": _run_state(status.meta)},
+        "server": {**_iso_times(typed_meta(status.meta)), "state": _run_state(status.meta)},
         "counters": dict(status.counters),
-        "clients": [asdict(c) for c in status.clients],
+        "clients": [_iso_times(asdict(c)) for c in status.clients],
     }
 
 
@@ -300,7 +316,8 @@ def status(
         f"Server {running} on {m.get('listen', '?')} (pid {m.get('pid', '?')}), "
         f"reference {m.get('reference', '?')}: stratum {m.get('stratum', '?')}, "
         f"refid {m.get('refid', '?')}, leap {m.get('leap', '?')}, "
-        f"synchronised {m.get('synchronised', '?')}",
+        f"synchronised {m.get('synchronised', '?')}"
+        + (f", started {_iso(_stamp(m, 'started'))}" if _stamp(m, "started") else ""),
         markup=False,
     )
     now = time.time()
