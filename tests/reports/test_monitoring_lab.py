@@ -12,12 +12,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from verify.test_verify_lab_e2e import InProcessServer
 
 from orchestrator.cli.app import run
 from orchestrator.lab import DeviceSpec, Faults, Lab, LabSpec
 from reports.test_check_plugin import parse_plugin_output
+from reports.test_valid_outputs import report_schema
 
 pytestmark = pytest.mark.slow
 SSH_PORT = 2326
@@ -137,6 +139,13 @@ def test_check_exit_codes_and_one_webhook_per_verdict_change(
     verify = ["--inventory", str(inventory), "verify", "--db", str(db)]
     verify += ["--client-log", str(client_log), "--accept-new-host-keys", "--format", "json"]
 
+    validator = jsonschema.Draft202012Validator(report_schema())
+
+    def verified(text: str) -> dict[str, Any]:
+        doc: dict[str, Any] = json.loads(text)
+        validator.validate(doc)  # every verify JSON of the lab follows the shipped schema
+        return doc
+
     def check(*args: str) -> str:
         code = run(["--inventory", str(inventory), "check", "--db", str(db), *args])
         return parse_plugin_output(capsys.readouterr().out, code)[0]
@@ -148,7 +157,7 @@ def test_check_exit_codes_and_one_webhook_per_verdict_change(
     capsys.readouterr()
     for _ in range(15):
         run([*verify, "--host", "mon-skew"])
-        doc = json.loads(capsys.readouterr().out)
+        doc = verified(capsys.readouterr().out)
         if doc["devices"][0]["verdict"] == "drifting":
             break
     assert doc["devices"][0]["verdict"] == "drifting", doc["devices"][0]["reason"]
@@ -165,7 +174,7 @@ def test_check_exit_codes_and_one_webhook_per_verdict_change(
     # The policy widens: mon-skew becomes compliant, one webhook call says so.
     write_inventory(inventory, port, max_offset_ms=2000, hook=hook.url)
     assert run([*verify, "--host", "mon-skew"]) == 0
-    stored_id = json.loads(capsys.readouterr().out)["summary"]["id"]
+    stored_id = verified(capsys.readouterr().out)["summary"]["id"]
     assert len(hook.calls) == 1, hook.calls
     call = hook.calls[0]
     assert call["path"] == "/hooks/ntp" and call["type"] == "application/json"
@@ -186,6 +195,6 @@ def test_check_exit_codes_and_one_webhook_per_verdict_change(
     write_inventory(inventory, port, max_offset_ms=100, hook=dead_url())
     assert run([*verify, "--host", "mon-skew"]) == 1
     captured = capsys.readouterr()
-    assert json.loads(captured.out)["devices"][0]["verdict"] == "drifting"
+    assert verified(captured.out)["devices"][0]["verdict"] == "drifting"
     assert "notification not delivered: webhook http://127.0.0.1:" in captured.err
     assert len(hook.calls) == 1
