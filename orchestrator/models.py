@@ -231,12 +231,24 @@ class Verdict(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Check:
-    """One rule applied to one device."""
+    """One rule applied to one device.
+
+    A check the platform cannot measure (no offset in CatOS `show ntp`, no reach
+    register in w32tm) is `measured=False`: it never passes, never fails, and the
+    verdict rests on the checks that were measured; `actual` says why it was not.
+    """
 
     name: str
     passed: bool
     expected: str
     actual: str
+    measured: bool = True
+
+    @property
+    def status(self) -> Literal["pass", "fail", "not measured"]:
+        if not self.measured:
+            return "not measured"
+        return "pass" if self.passed else "fail"
 
 
 @dataclass(frozen=True)

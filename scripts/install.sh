@@ -24,6 +24,16 @@ if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
         apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
         rm -f /usr/sbin/policy-rc.d
     fi
+    # promtool (Debian `prometheus`) checks orch's metrics in the tests. A block of its own:
+    # the prometheus service must never start here either (the same policy-rc.d trick).
+    if ! command -v promtool >/dev/null 2>&1; then
+        echo "install.sh: apt-get install prometheus (for promtool)"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+        apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+        rm -f /usr/sbin/policy-rc.d
+    fi
 else
     echo "install.sh: not root or no apt-get: skipping Debian packages (chrony, openssh-server, ntpsec-ntpdig);"
     echo "            the lab will run its simulated devices only."

@@ -22,6 +22,7 @@ from rich.console import Console
 
 from orchestrator import __version__, paths
 from orchestrator.cli import (
+    check_cmd,
     db_cmd,
     demo_cmd,
     helptext,
@@ -147,6 +148,7 @@ for _module in (
     push_cmd,
     verify_cmd,
     report_cmd,
+    check_cmd,
     schedule_cmd,
     db_cmd,
     demo_cmd,

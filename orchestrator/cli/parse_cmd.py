@@ -77,6 +77,7 @@ _ASSOCIATION_COLUMNS = (
     ("delay", "delay_ms"),
     ("offset", "offset_ms"),
     ("jitter", "jitter_ms"),
+    ("err±", "error_bound_ms"),
     ("disp", "dispersion_ms"),
     ("state", "state"),
     ("cfg", "configured"),
@@ -84,9 +85,38 @@ _ASSOCIATION_COLUMNS = (
 _LEFT = frozenset({"address", "refid", "state"})
 
 
+# chronyc prints the offset with the opposite sign to RFC 5905 and, after "+/-", an
+# error bound (not a jitter); orch converts the sign and keeps the bound as such.
+CHRONY_SIGN_NOTE = (
+    "offset: RFC 5905 sign, positive when the source is ahead of this clock "
+    "(chronyc prints the opposite sign); error_bound_ms: chrony's +/- estimated error"
+)
+
+
+def _is_chrony(parsed: ParsedOutput) -> bool:
+    return (parsed.command or "").startswith("chronyc")
+
+
+def _json_doc(parsed: ParsedOutput) -> dict[str, Any]:
+    """The parsed output as JSON; reach in both forms, chrony's error bound named as such."""
+    doc = parsed.to_json_dict()
+    chrony = _is_chrony(parsed)
+    for row in doc.get("associations") or ():
+        reach = row.get("reach")
+        row["reach_octal"] = None if reach is None else f"{reach:o}"
+        if chrony:
+            row["error_bound_ms"], row["jitter_ms"] = row.get("jitter_ms"), None
+    if chrony and "associations" in doc:
+        doc["note"] = CHRONY_SIGN_NOTE
+    return doc
+
+
 def _table(path: Path, parsed: ParsedOutput) -> Table:
-    data = parsed.to_json_dict()
-    title = f"{path} — {parsed.platform}: {parsed.command} (times in ms, when/poll in s)"
+    data = _json_doc(parsed)
+    title = f"{path} — {parsed.platform}: {parsed.command} (times in ms, when/poll in s"
+    title += "; reach octal)" if "associations" in data else ")"
+    if _is_chrony(parsed) and "associations" in data:
+        title += f"\n{CHRONY_SIGN_NOTE}"
     if "associations" in data:
         # collapse_padding: one space between columns, so a 12-column row fits in 80.
         table = Table(
@@ -97,12 +127,17 @@ def _table(path: Path, parsed: ParsedOutput) -> Table:
         columns = [
             (header, field)
             for header, field in _ASSOCIATION_COLUMNS
-            if not rows or any(row[field] is not None for row in rows)
+            if not rows or any(row.get(field) is not None for row in rows)
         ]
         for header, _ in columns:
             table.add_column(header, justify="left" if header in _LEFT else "right")
         for row in rows:
-            table.add_row(*(Text(_cell(row[field])) for _, field in columns))
+            table.add_row(
+                *(
+                    Text(row["reach_octal"] or "-" if field == "reach" else _cell(row[field]))
+                    for _, field in columns
+                )
+            )
         return table
     section: dict[str, Any] = data.get("status") or data.get("config") or {}
     table = Table(title=title, show_header=False)
@@ -136,10 +171,14 @@ def parse(
 ) -> None:
     """Parse saved command output offline and print normalised JSON or a table."""
     opts = options(ctx)
+    if output_format is None and opts.output_format not in (None, *tuple(OutputFormat)):
+        raise InputError(
+            f"--format {opts.output_format!r}: choose one of {', '.join(OutputFormat)}"
+        )
     chosen = output_format or OutputFormat(opts.output_format or "json")
     results = [(path, _parse_file(path, platform, command)) for path in files]
     if chosen is OutputFormat.JSON:
-        docs = [parsed.to_json_dict() for _, parsed in results]
+        docs = [_json_doc(parsed) for _, parsed in results]
         payload = docs[0] if len(docs) == 1 else docs
         typer.echo(json.dumps(payload, indent=2))
         return

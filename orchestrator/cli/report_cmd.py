@@ -15,9 +15,15 @@ import typer
 from orchestrator.cli.context import chosen_format, options
 from orchestrator.cli.db_cmd import DbOption, chosen_db
 from orchestrator.errors import InputError
+<<<<<<< HEAD
 from orchestrator.reports import FORMATS, ReportInput, build_input, build_table, render
 from orchestrator.reports.site_overview import site_table
 from orchestrator.store import HistoryStore, StoreTarget, combine_latest
+=======
+from orchestrator.reports import FORMATS, build_input, build_table, render
+from orchestrator.reports.data import Scope
+from orchestrator.store import HistoryStore
+>>>>>>> i15-monitoring
 
 _SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$", re.IGNORECASE)
 _UNIT_S = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
@@ -102,7 +108,19 @@ def report(
     if db and target.sqlite_path is not None and not target.sqlite_path.exists():
         raise InputError(f"--db {db}: no such file", hint="run 'orch verify --db ...' first")
     now = time.time()
+<<<<<<< HEAD
     data = read_report(target, since=now - window_s, site=site, now=now)
+=======
+    runs = []
+    if db_path.exists():  # never create an empty database just to report that it is empty
+        with HistoryStore(db_path) as store:
+            runs = store.runs(since=now - window_s, site=site)
+    filters = (("since", since), *((("site", site),) if site else ()))
+    scope = Scope(inventory=str(opts.inventory), database=str(db_path), filters=filters)
+    data = build_input(
+        runs, generated_at=now, since=now - window_s, site=site, db=str(db_path), scope=scope
+    )
+>>>>>>> i15-monitoring
 
     if out is not None:
         write_atomically(out, render(fmt, data))

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from types import FrameType
@@ -22,7 +23,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from orchestrator.cli.context import DEFAULT_INVENTORY, options
+from orchestrator.cli.context import DEFAULT_INVENTORY, chosen_format, options
 from orchestrator.errors import ConfigError, OrchError
 from orchestrator.inventory import inventory_or_packaged_lab
 from orchestrator.ntp.access import LOOPBACK
@@ -35,6 +36,7 @@ from orchestrator.serve.config import (
     load_keys,
 )
 from orchestrator.serve.liveness import run_state
+from orchestrator.serve.metrics import MetricsServer, ServerCollector, parse_listen, store_counters
 from orchestrator.serve.runner import NtpServerRunner, typed_meta, upgrade_meta
 from orchestrator.serve.unit import DEFAULT_UNIT_PATH, render_unit
 
@@ -201,8 +203,17 @@ def run(
     require_auth: RequireAuthOption = False,
     client_log: ClientLogOption = None,
     workers: WorkersOption = None,
+    metrics_listen: Annotated[
+        str | None,
+        typer.Option(
+            "--metrics-listen",
+            help="Serve Prometheus /metrics on ADDRESS:PORT (e.g. 127.0.0.1:9123).",
+        ),
+    ] = None,
 ) -> None:
     """Run the NTP server until SIGTERM or Ctrl-C."""
+    if metrics_listen is not None:
+        parse_listen(metrics_listen)  # a bad value fails before the server starts
     given = _Given(
         listen, port, reference, stratum, upstream, config, keys, allow, deny,
         no_ratelimit, require_auth, client_log, workers,
@@ -212,6 +223,16 @@ def run(
     runner = NtpServerRunner(cfg)
     runner.start()
     err = options(ctx).err_console
+    metrics: MetricsServer | None = None
+    if metrics_listen is not None:
+        try:
+            metrics = MetricsServer(
+                metrics_listen,
+                ServerCollector(store_counters(cfg.client_log_path), lambda: runner.state),
+            )
+        except BaseException:
+            runner.stop()
+            raise
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         runner.request_stop()
@@ -225,14 +246,21 @@ def run(
         f"orch server: listening on {where}; reference {cfg.reference}, {sync}; "
         f"{cfg.worker_count} worker(s); rate limit {'on' if cfg.ratelimit else 'off'}; "
         f"allow {_summary(cfg.allow)}; deny {_summary(cfg.deny)}; "
-        f"client log {cfg.client_log_path}",
+        f"client log {cfg.client_log_path}"
+        + (f"; metrics on http://{_hostport(*metrics.address)}/metrics" if metrics else ""),
         markup=False,
     )
     try:
         runner.wait()
     finally:
+        if metrics is not None:
+            metrics.close()
         runner.stop()
         err.print("orch server: stopped", markup=False)
+
+
+def _hostport(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _summary(networks: tuple[str, ...], shown: int = 6) -> str:
@@ -270,18 +298,33 @@ def _ago(seconds: float) -> str:
     return f"{s // 86400}d"
 
 
+_TIME_KEYS = ("started", "stopped", "updated", "first_seen", "last_seen")
+
+
+def _iso(value: Any) -> Any:
+    """Unix seconds -> ISO 8601 UTC with milliseconds; anything else unchanged."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        stamp = datetime.fromtimestamp(value, UTC).isoformat(timespec="milliseconds")
+        return stamp.replace("+00:00", "Z")
+    return value
+
+
+def _iso_times(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _iso(v) if k in _TIME_KEYS else v for k, v in record.items()}
+
+
 def _status_json(status: ServerStatus, path: Path) -> dict[str, Any]:
     return {
         "client_log": str(path),
         "server": _server_json(status.meta),
         "counters": dict(status.counters),
-        "clients": [asdict(c) for c in status.clients],
+        "clients": [_iso_times(asdict(c)) for c in status.clients],
     }
 
 
 def _server_json(meta: Mapping[str, str]) -> dict[str, Any]:
     state = run_state(meta)
-    server: dict[str, Any] = {**typed_meta(meta), "state": state.text, "running": state.running}
+    server: dict[str, Any] = {**_iso_times(typed_meta(meta)), "state": state.text, "running": state.running}
     if not state.running:  # the last run's reference state is no claim about now
         server["synchronised"] = False
         server["leap"] = 3
@@ -306,7 +349,8 @@ def status(
     """
     opts = options(ctx)
     path = client_log or ServerConfig().client_log_path
-    fmt = output_format or StatusFormat(opts.output_format or "table")
+    # A global --format this command does not offer is a one-line usage error.
+    fmt = output_format or StatusFormat(chosen_format(opts, None, tuple(StatusFormat)))
     st = read_status(path)
     running = run_state(st.meta).running
     if fmt is StatusFormat.JSON:
@@ -327,7 +371,8 @@ def status(
         console.print(
             f"Server running {where}: stratum {m.get('stratum', '?')}, "
             f"refid {m.get('refid', '?')}, leap {m.get('leap', '?')}, "
-            f"synchronised {m.get('synchronised', '?')}",
+            f"synchronised {m.get('synchronised', '?')}"
+            + (f", started {_iso(float(m['started']))}" if m.get("started") else ""),
             markup=False,
         )
     else:  # what the reference was then says nothing about now: clients get no time

@@ -24,6 +24,7 @@ from orchestrator.cli.db_cmd import DbOption, chosen_db
 from orchestrator.engine.verify import store_run, verify_hosts
 from orchestrator.errors import InputError
 from orchestrator.models import DeviceVerdict
+from orchestrator.notify import Targets, load_targets, notify_run
 from orchestrator.reports import build_input, build_table, render
 from orchestrator.store import HistoryStore, StoreError, host_secrets, unsaved_run
 
@@ -89,6 +90,15 @@ def verify(
     accept_new_host_keys: AcceptNewHostKeysOption = False,
     keep_days: KeepDays = DEFAULT_KEEP_DAYS,
     keep_evidence_days: KeepEvidenceDays = DEFAULT_KEEP_EVIDENCE_DAYS,
+    notify_config: Annotated[
+        Path | None,
+        typer.Option(
+            "--notify-config",
+            envvar="ORCH_NOTIFY_CONFIG",
+            help="TOML file with webhook/command targets for verdict-change alerts (the "
+            "inventory's data.notify_webhook / data.notify_command are used too).",
+        ),
+    ] = None,
 ) -> None:
     """Collect, parse and judge each device's synchronisation; store the run.
 
@@ -105,6 +115,7 @@ def verify(
         store.check_intact()
     if client_log is not None and not client_log.exists():
         raise InputError(f"--client-log {client_log}: no such file")
+    notify_targets = load_targets(notify_config) if notify_config is not None else Targets()
 
     err = opts.err_console
     with fleet_progress(err) as progress:
@@ -155,6 +166,16 @@ def verify(
             secrets={h.name: host_secrets(h) for h in hosts},
         )
     data = build_input([stored], generated_at=time.time(), site=site)
+    # Alerts on change: a failing target is a warning, never the run's result.
+    _changes, notify_failures = notify_run(
+        db_path,
+        stored,
+        hosts,
+        extra=notify_targets,
+        ledger_path=paths.data_dir() / "notify-sent.json",
+    )
+    for failure in notify_failures:
+        err.print(f"warning: notification not delivered: {failure}", markup=False)
 
     if fmt == "json":
         typer.echo(render("json", data), nl=False)

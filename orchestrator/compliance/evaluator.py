@@ -60,9 +60,13 @@ def evaluate(
         max_poll_age_s=max_poll_age_s,
     )
     findings = [f for f in (rule(facts) for rule in RULES) if f is not None]
-    first_failure = next((f for f in findings if not f.check.passed), None)
+    # The verdict rests on what was measured: an unmeasured check neither passes nor fails.
+    first_failure = next((f for f in findings if f.check.status == "fail"), None)
     if first_failure is None:
         verdict, reason = Verdict.COMPLIANT, f"synchronised to {facts.peer} within policy"
+        unmeasured = [f.check.name for f in findings if not f.check.measured]
+        if unmeasured:
+            reason += f" ({', '.join(unmeasured)} not measured on this platform)"
     else:
         verdict, reason = first_failure.verdict, first_failure.reason
     return DeviceVerdict(

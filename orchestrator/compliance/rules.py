@@ -95,6 +95,27 @@ def _fail(name: str, verdict: Verdict, expected: str, actual: str, reason: str) 
     return Finding(Check(name, False, expected, actual), verdict, reason)
 
 
+# Why a platform leaves a fact out, by (platform, fact); the reports show it verbatim.
+_UNMEASURED_WHY: dict[tuple[str, str], str] = {
+    ("cisco_catos", "offset"): "CatOS 'show ntp' prints no offset",
+    ("cisco_catos", "stratum"): "CatOS 'show ntp' prints no stratum",
+    ("cisco_catos", "reach"): "CatOS 'show ntp' prints no reach register",
+    ("windows", "offset"): "'w32tm /query /status' prints no offset to the source",
+    ("windows", "reach"): "w32tm keeps no reach register",
+    ("nxos", "offset"): "NX-OS (napalm) reports a hard-coded 0.0 offset, read as unknown",
+}
+
+
+def not_measured_why(platform: str, fact: str) -> str:
+    return _UNMEASURED_WHY.get((platform, fact), f"the device's output gives no {fact}")
+
+
+def _not_measured(f: Facts, name: str, verdict: Verdict, expected: str) -> Finding:
+    """The platform does not report the fact: neither pass nor fail, and never the verdict."""
+    why = f"not measured: {not_measured_why(f.host.platform, name)}"
+    return Finding(Check(name, False, expected, why, measured=False), verdict, "")
+
+
 def client_addresses(host: Host) -> tuple[str, ...]:
     """Addresses our server may see this host's requests from.
 
@@ -237,8 +258,8 @@ def offset(f: Facts) -> Finding | None:
     name, expected = "offset", f"|offset| <= {limit:g} ms"
     value = f.obs.offset_ms
     if value is None:
-        # w32tm's short status prints no offset; nothing to judge, say so.
-        return _ok(name, Verdict.DRIFTING, expected, "not reported by the platform")
+        # w32tm's short status and CatOS print no offset: nothing to judge, say so.
+        return _not_measured(f, name, Verdict.DRIFTING, expected)
     actual = f"{value:g} ms"
     if abs(value) <= limit:
         return _ok(name, Verdict.DRIFTING, expected, actual)
@@ -254,7 +275,7 @@ def stratum(f: Facts) -> Finding | None:
     name, expected = "stratum", f"stratum <= {limit}"
     value = f.obs.stratum
     if value is None:
-        return _ok(name, Verdict.DRIFTING, expected, "not reported by the platform")
+        return _not_measured(f, name, Verdict.DRIFTING, expected)
     if value <= limit:
         return _ok(name, Verdict.DRIFTING, expected, str(value))
     reason = (
@@ -269,7 +290,7 @@ def reach(f: Facts) -> Finding | None:
     name, expected = "reach", f">= {minimum} of the last 8 polls answered"
     register = f.obs.reach
     if register is None:
-        return _ok(name, Verdict.DRIFTING, expected, "not reported by the platform")
+        return _not_measured(f, name, Verdict.DRIFTING, expected)
     count = reach_count(register)
     actual = f"{count}/8 (reach {register:o})"
     if count >= minimum:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from orchestrator.reports.data import ReportInput, iso
+from orchestrator.reports.data import ReportInput, iso, not_measured
 
 COLUMNS = (
     "run_id",
@@ -19,6 +19,7 @@ COLUMNS = (
     "stratum",
     "reach",
     "peer",
+    "not_measured",
 )
 
 
@@ -41,6 +42,7 @@ def render_csv(data: ReportInput) -> str:
                     "" if d.stratum is None else d.stratum,
                     "" if d.reach is None else f"{d.reach:o}",
                     d.peer or "",
+                    " ".join(c.name for c in not_measured(d)),
                 )
             )
     return buffer.getvalue()

@@ -9,11 +9,18 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from orchestrator.errors import InputError
+from orchestrator.models import Check
 from orchestrator.store.records import StoredDevice, StoredRun
 from orchestrator.store.sites import SiteSummary
 
-# The offset check's `expected` reads "|offset| <= 100 ms" (compliance.rules.offset).
+# The policy a device was judged against, read back from its stored checks' `expected`
+# (compliance.rules): "|offset| <= 100 ms", "stratum <= 15", ">= 4 of the last 8 polls".
 _OFFSET_LIMIT = re.compile(r"<=\s*([0-9.]+)\s*ms")
+_POLICY = {
+    "offset": ("max_offset_ms", _OFFSET_LIMIT, float),
+    "stratum": ("max_stratum", re.compile(r"stratum\s*<=\s*(\d+)"), int),
+    "reach": ("min_reach", re.compile(r">=\s*(\d+)\s+of the last 8"), int),
+}
 
 
 class NoRunsError(InputError):
@@ -28,6 +35,28 @@ class SeriesPoint:
 
 
 @dataclass(frozen=True)
+class Scope:
+    """What the report covers, for its header: where the data came from and the filters."""
+
+    inventory: str | None = None
+    database: str | None = None
+    filters: tuple[tuple[str, str], ...] = ()  # ("site", "hq"), ("since", "7d") ...
+
+
+@dataclass(frozen=True)
+class Change:
+    """A device's verdict against the previous run that judged it."""
+
+    previous: str | None  # None: first seen in this window
+    current: str
+    previous_run: int | None
+
+    @property
+    def changed(self) -> bool:
+        return self.previous is not None and self.previous != self.current
+
+
+@dataclass(frozen=True)
 class ReportInput:
     latest: StoredRun
     history: tuple[StoredRun, ...]  # oldest first; ends with `latest`
@@ -35,6 +64,38 @@ class ReportInput:
     since: float | None = None
     site: str | None = None
     sites: tuple[SiteSummary, ...] = ()  # every site's summary (store.site_summaries)
+    scope: Scope = Scope()
+
+    def change(self, host: str) -> Change:
+        """The host's verdict in the latest run against the run before that judged it."""
+        return self._changes.get(host, Change(None, "", None))
+
+    @cached_property
+    def _changes(self) -> dict[str, Change]:
+        changes: dict[str, Change] = {}
+        earlier = self.history[:-1]
+        for d in self.latest.devices:
+            before = next(
+                (
+                    (run.id, p.verdict.value)
+                    for run in reversed(earlier)
+                    for p in run.devices
+                    if p.host == d.host
+                ),
+                None,
+            )
+            changes[d.host] = Change(
+                before[1] if before else None, d.verdict.value, before[0] if before else None
+            )
+        return changes
+
+    @cached_property
+    def policy(self) -> dict[str, dict[str, float | int]]:
+        """Thresholds in force per site, as the latest run's checks state them."""
+        out: dict[str, dict[str, float | int]] = {}
+        for d in self.latest.devices:
+            out.setdefault(d.site, {}).update(policy_of(d))
+        return dict(sorted(out.items()))
 
     def series(self, host: str) -> tuple[SeriesPoint, ...]:
         """The host's offset over the history, one point per run that judged it."""
@@ -61,6 +122,7 @@ def build_input(
     db: str = "the history database",
     latest: StoredRun | None = None,
     sites: Sequence[SiteSummary] = (),
+    scope: Scope | None = None,
 ) -> ReportInput:
     """`latest`: the run to report in full (default: the last of `runs`), e.g. every
     site's latest run combined (store.combine_latest)."""
@@ -77,14 +139,29 @@ def build_input(
         since,
         site,
         tuple(sites),
+        scope or Scope(),
     )
 
 
 def offset_limit_ms(device: StoredDevice) -> float | None:
+    value = policy_of(device).get("max_offset_ms")
+    return None if value is None else float(value)
+
+
+def policy_of(device: StoredDevice) -> dict[str, float | int]:
+    """The thresholds the device was judged against (those its checks name)."""
+    out: dict[str, float | int] = {}
     for check in device.checks:
-        if check.name == "offset" and (match := _OFFSET_LIMIT.search(check.expected)):
-            return float(match.group(1))
-    return None
+        if check.name in _POLICY:
+            key, pattern, kind = _POLICY[check.name]
+            if match := pattern.search(check.expected):
+                out[key] = kind(match.group(1))
+    return out
+
+
+def not_measured(device: StoredDevice) -> tuple[Check, ...]:
+    """The device's checks its platform could not measure (each says why in `actual`)."""
+    return tuple(c for c in device.checks if not c.measured)
 
 
 def iso(ts: float) -> str:

@@ -11,8 +11,17 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from orchestrator import __version__
 from orchestrator.reports.charts import compliance_trend_svg, offset_chart_svg
-from orchestrator.reports.data import ReportInput, SeriesPoint, iso, offset_limit_ms, reach_text
+from orchestrator.reports.data import (
+    Change,
+    ReportInput,
+    SeriesPoint,
+    iso,
+    not_measured,
+    offset_limit_ms,
+    reach_text,
+)
 from orchestrator.reports.site_overview import offset_line_svg, site_views
 from orchestrator.store.records import StoredDevice
 
@@ -32,6 +41,9 @@ class _DeviceView:
     chart: Markup
     raw: tuple[tuple[str, str], ...]
     associations: tuple[dict[str, Any], ...]  # the parsed rows, as stored
+    change: Change
+    history: tuple[tuple[str, str], ...]  # (ISO time, verdict) per run in the window
+    not_measured: tuple[str, ...]  # names of the checks the platform cannot measure
 
 
 ChartJob = tuple[tuple[SeriesPoint, ...], float | None, str]
@@ -100,6 +112,9 @@ def render_html(data: ReportInput) -> str:
                 associations=tuple(
                     a for a in evidence.get("associations") or () if isinstance(a, dict)
                 ),
+                change=data.change(d.host),
+                history=tuple((iso(p.time), p.verdict) for p in data.series(d.host)),
+                not_measured=tuple(c.name for c in not_measured(d)),
             )
         )
     trend = compliance_trend_svg(
@@ -124,4 +139,9 @@ def render_html(data: ReportInput) -> str:
         devices=views,
         site_overview=site_views(data.sites, now=data.generated_at),
         brief=brief,
+        version=__version__,
+        scope=data.scope,
+        policy=data.policy,
+        changed=sum(1 for v in views if v.change.changed),
+        not_measured_total=sum(len(v.not_measured) for v in views),
     )

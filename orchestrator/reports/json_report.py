@@ -1,14 +1,21 @@
-"""JSON: the latest run in full (checks and evidence), run summaries and offset history."""
+"""JSON: the latest run in full (checks and evidence), run summaries and offset history.
+
+The document follows `schema/report.schema.json` (shipped in the package); its
+`schema_version` changes whenever a field changes meaning or goes away.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from typing import Any
 
-from orchestrator.reports.data import ReportInput, iso
+from orchestrator import __version__
+from orchestrator.models import ClientLogEntry
+from orchestrator.reports.data import ReportInput, iso, not_measured, reach_text
 from orchestrator.reports.site_overview import site_json
 from orchestrator.store.records import StoredDevice, StoredRun
+
+SCHEMA_VERSION = 2  # 1: before schema_version existed (no scope, policy, not measured)
 
 
 def device_json(d: StoredDevice, *, evidence: bool = True) -> dict[str, Any]:
@@ -22,12 +29,38 @@ def device_json(d: StoredDevice, *, evidence: bool = True) -> dict[str, Any]:
         "peer": d.peer,
         "offset_ms": d.offset_ms,
         "stratum": d.stratum,
+        # Both forms: the register's value, and the octal digits devices print (377).
         "reach": d.reach,
-        "checks": [dataclasses.asdict(c) for c in d.checks],
+        "reach_octal": reach_text(d.reach) or None,
+        "checks": [
+            {
+                "name": c.name,
+                "status": c.status,
+                "passed": c.passed,
+                "measured": c.measured,
+                "expected": c.expected,
+                "actual": c.actual,
+            }
+            for c in d.checks
+        ],
+        "not_measured": [{"check": c.name, "why": c.actual} for c in not_measured(d)],
     }
     if evidence:
         out["evidence"] = d.evidence
     return out
+
+
+def client_json(e: ClientLogEntry) -> dict[str, Any]:
+    return {
+        "address": e.address,
+        "first_seen": iso(e.first_seen),
+        "last_seen": iso(e.last_seen),
+        "requests": e.requests,
+        "responses": e.responses,
+        "drops": e.drops,
+        "kods": e.kods,
+        "key_id": e.key_id,
+    }
 
 
 def run_json(run: StoredRun) -> dict[str, Any]:
@@ -39,6 +72,7 @@ def run_json(run: StoredRun) -> dict[str, Any]:
         "devices": len(run.devices),
         "compliant": run.compliant,
         "noncompliant": run.noncompliant,
+        "not_measured_checks": sum(len(not_measured(d)) for d in run.devices),
         "counts": run.counts,
     }
 
@@ -46,13 +80,32 @@ def run_json(run: StoredRun) -> dict[str, Any]:
 def render_json(data: ReportInput) -> str:
     run = data.latest
     hosts = [d.host for d in run.devices]
+    devices = []
+    for d in run.devices:
+        change = data.change(d.host)
+        devices.append(
+            {
+                **device_json(d),
+                "previous_verdict": change.previous,
+                "changed": change.changed,
+            }
+        )
     doc = {
+        "schema_version": SCHEMA_VERSION,
+        "orch_version": __version__,
         "generated_at": iso(data.generated_at),
         "site": data.site,
         "since": iso(data.since) if data.since is not None else None,
+        "scope": {
+            "inventory": data.scope.inventory,
+            "database": data.scope.database,
+            "filters": dict(data.scope.filters),
+            "sites": list(run.sites),
+        },
+        "policy": data.policy,
         "summary": run_json(run),
-        "devices": [device_json(d) for d in run.devices],
-        "unknown_clients": [dataclasses.asdict(e) for e in run.unknown_clients],
+        "devices": devices,
+        "unknown_clients": [client_json(e) for e in run.unknown_clients],
         "sites": [site_json(s) for s in data.sites],
         "runs": [run_json(r) for r in data.history],
         "history": {

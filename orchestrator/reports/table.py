@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from orchestrator.models import Verdict
-from orchestrator.reports.data import ReportInput, iso, reach_text
+from orchestrator.reports.data import ReportInput, iso, not_measured, reach_text
 from orchestrator.store.records import StoredDevice, StoredRun
 
 VERDICT_STYLE = {
@@ -37,6 +37,13 @@ def _without_device(host: str, reason: str) -> str:
     """'could not read the device: r1 (10.0.0.1:22): connect: ...' -> '...: connect: ...':
     the row already names the device."""
     return re.sub(rf"{re.escape(host)} \([^()]*\): ", "", reason, count=1)
+
+
+def _measured(d: StoredDevice, check: str, text: str) -> str:
+    """The cell, or "n/m" where the platform cannot measure the value."""
+    if not text and any(c.name == check for c in not_measured(d)):
+        return "n/m"
+    return text
 
 
 def _widest(column: str, rows: list[dict[str, str | Text]]) -> int:
@@ -70,9 +77,11 @@ class _DeviceTable:
             "Platform": Text(d.platform),
             "Verdict": Text(d.verdict.value, style=VERDICT_STYLE[d.verdict]),
             "Peer": Text(d.peer or ""),
-            "Offset ms": "" if d.offset_ms is None else f"{d.offset_ms:.3f}",
-            "St": "" if d.stratum is None else str(d.stratum),
-            "Reach": reach_text(d.reach),
+            "Offset ms": _measured(
+                d, "offset", "" if d.offset_ms is None else f"{d.offset_ms:.3f}"
+            ),
+            "St": _measured(d, "stratum", "" if d.stratum is None else str(d.stratum)),
+            "Reach": _measured(d, "reach", reach_text(d.reach)),
             "Reason": Text(_without_device(d.host, d.reason)),
         }
 
@@ -96,6 +105,9 @@ def build_table(data: ReportInput) -> Group:
         + "".join(f", {n} {v}" for v, n in run.counts.items() if n and v != "compliant")
     )
     parts: list[_DeviceTable | Text] = [_DeviceTable(run), summary]
+    unmeasured = sum(len(not_measured(d)) for d in run.devices)
+    if unmeasured:
+        parts.append(Text(f"{unmeasured} check(s) not measured (n/m): the platform lacks them"))
     if run.unknown_clients:
         addresses = ", ".join(e.address for e in run.unknown_clients)
         parts.append(Text(f"polling our server but not in the inventory: {addresses}"))

@@ -28,7 +28,7 @@ def polled(address: str = "10.1.1.1", *, ago_s: float = 30.0) -> dict[str, Clien
 
 
 def failing(v: DeviceVerdict) -> list[str]:
-    return [c.name for c in v.checks if not c.passed]
+    return [c.name for c in v.checks if c.status == "fail"]
 
 
 def test_synchronised_ios_router_is_compliant_with_evidence() -> None:
@@ -55,7 +55,32 @@ def test_chrony_and_windows_hosts_are_compliant() -> None:
     assert win.verdict is Verdict.COMPLIANT, win.reason
     assert win.peer == OUR_SERVER  # "10.10.10.1,0x8" loses its mode flag
     offset_check = next(c for c in win.checks if c.name == "offset")
-    assert offset_check.actual == "not reported by the platform"
+    assert offset_check.status == "not measured" and not offset_check.passed
+    assert "w32tm" in offset_check.actual
+
+
+def test_checks_the_platform_cannot_measure_are_not_measured_never_pass() -> None:
+    cat = evaluate(host("cat1", "cisco_catos"), catos_state(), None, now=NOW)
+    win = evaluate(host("win1", "windows"), windows_state(), None, now=NOW)
+    cat_checks = {c.name: c for c in cat.checks}
+    win_checks = {c.name: c for c in win.checks}
+    assert cat_checks["offset"].status == "not measured"
+    assert "CatOS 'show ntp' prints no offset" in cat_checks["offset"].actual
+    assert win_checks["reach"].status == "not measured"
+    assert "reach register" in win_checks["reach"].actual
+    for check in (cat_checks["offset"], win_checks["reach"]):
+        assert not check.passed and not check.measured
+    # The verdict rests on what was measured, and says what was not.
+    assert cat.verdict is Verdict.COMPLIANT and "offset" in cat.reason
+    assert "not measured" in cat.reason
+    assert win.verdict is Verdict.COMPLIANT and "reach" in win.reason
+
+
+def test_a_measured_failure_decides_even_beside_unmeasured_checks() -> None:
+    strict = host("win1", "windows", thresholds=Thresholds(max_stratum=2))
+    v = evaluate(strict, windows_state(), None, now=NOW)
+    assert v.verdict is Verdict.DRIFTING and failing(v) == ["stratum"]
+    assert {c.name for c in v.checks if not c.measured} == {"offset", "reach"}
 
 
 def test_ssh_failure_is_unreachable_and_names_the_error() -> None:

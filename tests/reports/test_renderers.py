@@ -56,7 +56,9 @@ def test_csv_parses_one_row_per_device_per_run(data: ReportInput) -> None:
 
 def test_junit_is_xml_with_a_suite_per_site_and_failures_with_reasons(data: ReportInput) -> None:
     root = ET.fromstring(render("junit", data))
-    assert root.tag == "testsuites" and root.get("tests") == "5" and root.get("failures") == "3"
+    # 5 devices, plus win1's offset and reach: checks w32tm cannot measure, skipped.
+    assert root.tag == "testsuites" and root.get("tests") == "7"
+    assert (root.get("failures"), root.get("errors")) == ("2", "1")
     suites = {s.get("name"): s for s in root.findall("testsuite")}
     assert set(suites) == {"hq", "branch"}
     cases = {c.get("name"): c for c in root.iter("testcase")}
@@ -65,14 +67,39 @@ def test_junit_is_xml_with_a_suite_per_site_and_failures_with_reasons(data: Repo
     assert failure is not None and failure.get("type") == "blocked"
     assert "domain policy" in (failure.get("message") or "")
     assert "FAIL domain-policy" in (failure.text or "")
-    assert suites["branch"].get("failures") == "2"
+    assert "n/m  offset" in (failure.text or "")
+    assert suites["branch"].get("failures") == "1" and suites["branch"].get("errors") == "1"
+    assert suites["branch"].get("skipped") == "2"
+
+
+def test_junit_unreachable_is_an_error_and_not_measured_is_skipped(data: ReportInput) -> None:
+    root = ET.fromstring(render("junit", data))
+    cases = {c.get("name"): c for c in root.iter("testcase")}
+    error = cases["sw9"].find("error")
+    assert error is not None and cases["sw9"].find("failure") is None
+    assert "authentication failed" in (error.get("message") or "")
+    skipped = cases["win1 reach"].find("skipped")
+    assert skipped is not None and "reach register" in (skipped.get("message") or "")
+    assert cases["win1 offset"].find("skipped") is not None
+    assert "timestamp" not in root.attrib
+
+
+def test_junit_is_valid_against_the_junit_10_schema(data: ReportInput) -> None:
+    from lxml import etree
+
+    schema = etree.XMLSchema(etree.parse(str(Path(__file__).with_name("junit10_rules.xsd"))))
+    document = etree.fromstring(render("junit", data).encode())
+    assert schema.validate(document), schema.error_log
+    # The schema is strict enough to catch the old output: a timestamp on <testsuites>.
+    document.set("timestamp", "2027-01-15T08:00:00Z")
+    assert not schema.validate(document)
 
 
 def test_prometheus_textfile_parses_and_carries_the_gauges(data: ReportInput) -> None:
     text = render("prometheus", data)
     families = {f.name: f for f in text_string_to_metric_families(text)}
     for name in (
-        "orch_ntp_offset_ms",
+        "orch_ntp_offset_seconds",
         "orch_ntp_compliant",
         "orch_ntp_stratum",
         "orch_ntp_reach",
@@ -80,8 +107,12 @@ def test_prometheus_textfile_parses_and_carries_the_gauges(data: ReportInput) ->
     ):
         assert families[name].type == "gauge" and families[name].documentation
         assert f"# HELP {name} " in text and f"# TYPE {name} gauge" in text
-    offsets = {s.labels["host"]: s.value for s in families["orch_ntp_offset_ms"].samples}
-    assert offsets["rtr2"] == 220.0 and "sw9" not in offsets
+    offsets = {s.labels["host"]: s.value for s in families["orch_ntp_offset_seconds"].samples}
+    assert offsets["rtr2"] == 0.22 and "sw9" not in offsets and "win1" not in offsets
+    unmeasured = {
+        s.labels["host"]: s.value for s in families["orch_ntp_checks_not_measured"].samples
+    }
+    assert unmeasured["win1"] == 2 and unmeasured["rtr1"] == 0
     compliant = {s.labels["host"]: s.value for s in families["orch_ntp_compliant"].samples}
     assert compliant == {"rtr1": 1, "rtr2": 0, "lnx1": 1, "win1": 0, "sw9": 0}
     (stamp,) = families["orch_last_run_timestamp_seconds"].samples
@@ -109,7 +140,8 @@ def test_html_is_one_self_contained_file_with_a_chart_per_device(data: ReportInp
     assert "compliant devices per run" in html
     assert "<td>*10.10.10.1</td>" in html  # the parsed association rows, sys.peer marked
     assert '<tr><td>branch</td><td class="num">3</td><td class="num fail">1</td></tr>' in html
-    assert {"script", "link", "img", "iframe"}.isdisjoint(parser.tags)
+    assert {"link", "img", "iframe"}.isdisjoint(parser.tags)
+    assert parser.tags.count("script") == 1  # the table's sort/filter, inline (no src)
     # Only in-page anchors (#dev-1) and SVG-internal references (#p1a2b3c).
     assert parser.refs and all(r.startswith("#") for r in parser.refs), parser.refs
     assert not re.search(r"url\(\s*['\"]?(https?:)?//", html)
@@ -167,3 +199,16 @@ def test_parallel_chart_drawing_gives_the_same_report(
     monkeypatch.setattr(html_module, "PARALLEL_CHARTS_FROM", 10**9)
     assert render("html", data) == parallel
     assert parallel.count("<svg") == 71
+
+
+def test_html_has_scope_policy_changes_history_and_not_measured(data: ReportInput) -> None:
+    html = render("html", data)
+    assert 'id="scope"' in html and "Policy in force" in html and "orch version" in html
+    assert "hq: |offset| ≤ 100.0 ms, stratum ≤ 15, ≥ 4/8 polls answered" in html
+    # win1 went from compliant to blocked in the latest run (domain policy from day 4 on:
+    # the change was one run earlier), rtr2 drifted out of policy between runs.
+    assert "unchanged" in html and "Changed since previous run</dt><dd>0 device(s)" in html
+    assert html.count('<i class="v-') == 5 * RUNS  # one history cell per device per run
+    assert "not measured" in html and "pass: not reported" not in html
+    assert '<td class="nm">not measured</td>' in html
+    assert "@media print" in html and 'id="device-filter"' in html

@@ -104,14 +104,16 @@ def test_status_json_is_typed_and_the_table_stays_text(
     assert run(["server", "status", "--client-log", str(db), "--format", "json"]) == 0
     server = json.loads(capsys.readouterr().out)["server"]
     assert server == {
-        "pid": os.getpid(), "started": float(started), "listen": "127.0.0.1:123",
-        "reference": "local", "workers": 2, "ratelimit": False, "updated": 2001.25, "leap": 0,
-        "stratum": 10, "refid": "LOCL", "synchronised": True, "root_delay_s": 0.0,
-        "root_dispersion_s": 0.0015, "precision": -20, "state": "running", "running": True,
+        "pid": os.getpid(), "started": "1970-01-01T00:33:20.500Z", "listen": "127.0.0.1:123",
+        "reference": "local", "workers": 2, "ratelimit": False,
+        "updated": "1970-01-01T00:33:21.250Z", "leap": 0, "stratum": 10,
+        "refid": "LOCL", "synchronised": True, "root_delay_s": 0.0, "root_dispersion_s": 0.0015,
+        "precision": -20, "state": "running", "running": True,
     }  # fmt: skip
     assert run(["server", "status", "--client-log", str(db)]) == 0
     out = capsys.readouterr().out
     assert "reference local: stratum 10, refid LOCL, leap 0, synchronised yes" in out
+    assert "started 1970-01-01T00:33:20.500Z" in out  # ISO 8601, as in every output
 
 
 def test_status_json_unreadable_value_is_null(
