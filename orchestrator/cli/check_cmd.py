@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -17,6 +16,7 @@ from typer.core import TyperCommand
 
 from orchestrator import paths
 from orchestrator.cli.context import options, selected_hosts
+from orchestrator.cli.db_cmd import DbOption, chosen_db
 from orchestrator.cli.report_cmd import parse_span
 from orchestrator.errors import InputError, OrchError
 from orchestrator.reports.plugin import (
@@ -27,7 +27,7 @@ from orchestrator.reports.plugin import (
     latest_per_device,
     unknown,
 )
-from orchestrator.store import HistoryStore, StoredDevice
+from orchestrator.store import HistoryStore, StoredDevice, StoreTarget
 
 # Accepted for the global --format: the plugin protocol has one output format.
 PLUGIN_FORMATS = ("table", "plugin")
@@ -45,11 +45,13 @@ def _seconds(option: str, text: str | None) -> float | None:
     return value
 
 
-def _stored(db: Path, *, site: str | None, hosts: list[str], max_age_s: float) -> list[Observed]:
-    if not db.exists():
+def _stored(
+    db: StoreTarget, *, site: str | None, hosts: list[str], max_age_s: float
+) -> list[Observed]:
+    if db.sqlite_path is not None and not db.sqlite_path.exists():
         return []
     now = time.time()
-    with HistoryStore(db) as store:
+    with HistoryStore(db, create=False) as store:
         # Runs of the last two max-ages give each device's latest verdict; when there are
         # none, the latest run (then stale) still says something.
         observed = latest_per_device(store.runs(since=now - 2 * max_age_s, site=site), hosts)
@@ -126,10 +128,7 @@ def check(
             "--live", help="Verify the devices now over SSH instead of reading the history."
         ),
     ] = False,
-    db: Annotated[
-        Path | None,
-        typer.Option("--db", help="History database (default: the data directory's)."),
-    ] = None,
+    db: DbOption = None,
 ) -> None:
     """Monitoring-plugin check of NTP compliance (Nagios/Icinga/Checkmk).
 
@@ -158,7 +157,7 @@ def check(
             observed = _live(ctx, site=site, hosts=hosts)
         else:
             observed = _stored(
-                db or paths.history_db(), site=site, hosts=hosts, max_age_s=max_age_s
+                chosen_db(ctx, db), site=site, hosts=hosts, max_age_s=max_age_s
             )
         result = evaluate(
             observed,

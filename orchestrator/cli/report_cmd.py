@@ -15,15 +15,10 @@ import typer
 from orchestrator.cli.context import chosen_format, options
 from orchestrator.cli.db_cmd import DbOption, chosen_db
 from orchestrator.errors import InputError
-<<<<<<< HEAD
 from orchestrator.reports import FORMATS, ReportInput, build_input, build_table, render
+from orchestrator.reports.data import Scope
 from orchestrator.reports.site_overview import site_table
 from orchestrator.store import HistoryStore, StoreTarget, combine_latest
-=======
-from orchestrator.reports import FORMATS, build_input, build_table, render
-from orchestrator.reports.data import Scope
-from orchestrator.store import HistoryStore
->>>>>>> i15-monitoring
 
 _SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$", re.IGNORECASE)
 _UNIT_S = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
@@ -108,19 +103,9 @@ def report(
     if db and target.sqlite_path is not None and not target.sqlite_path.exists():
         raise InputError(f"--db {db}: no such file", hint="run 'orch verify --db ...' first")
     now = time.time()
-<<<<<<< HEAD
-    data = read_report(target, since=now - window_s, site=site, now=now)
-=======
-    runs = []
-    if db_path.exists():  # never create an empty database just to report that it is empty
-        with HistoryStore(db_path) as store:
-            runs = store.runs(since=now - window_s, site=site)
     filters = (("since", since), *((("site", site),) if site else ()))
-    scope = Scope(inventory=str(opts.inventory), database=str(db_path), filters=filters)
-    data = build_input(
-        runs, generated_at=now, since=now - window_s, site=site, db=str(db_path), scope=scope
-    )
->>>>>>> i15-monitoring
+    scope = Scope(inventory=str(opts.inventory), database=target.display, filters=filters)
+    data = read_report(target, since=now - window_s, site=site, now=now, scope=scope)
 
     if out is not None:
         write_atomically(out, render(fmt, data))
@@ -135,7 +120,14 @@ def report(
         raise typer.Exit(1)
 
 
-def read_report(target: StoreTarget, *, since: float, site: str | None, now: float) -> ReportInput:
+def read_report(
+    target: StoreTarget,
+    *,
+    since: float,
+    site: str | None,
+    now: float,
+    scope: Scope | None = None,
+) -> ReportInput:
     """The report's input from the history: the runs of the window (without their raw
     evidence), the latest run of the site, or of every site combined, in full, and the
     summary of every site in the database."""
@@ -156,6 +148,7 @@ def read_report(target: StoreTarget, *, since: float, site: str | None, now: flo
         db=target.display,
         latest=latest,
         sites=sites,
+        scope=scope,
     )
 
 

@@ -25,8 +25,8 @@ from typing import Annotated, Any
 
 import typer
 
-from orchestrator.cli.db_cmd import DbOption
 from orchestrator.cli.context import options
+from orchestrator.cli.db_cmd import DbOption
 from orchestrator.envfile import read_env_file
 from orchestrator.errors import OrchError
 from orchestrator.inventory import inventory_or_packaged_lab

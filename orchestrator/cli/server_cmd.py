@@ -324,7 +324,11 @@ def _status_json(status: ServerStatus, path: Path) -> dict[str, Any]:
 
 def _server_json(meta: Mapping[str, str]) -> dict[str, Any]:
     state = run_state(meta)
-    server: dict[str, Any] = {**_iso_times(typed_meta(meta)), "state": state.text, "running": state.running}
+    server: dict[str, Any] = {
+        **_iso_times(typed_meta(meta)),
+        "state": state.text,
+        "running": state.running,
+    }
     if not state.running:  # the last run's reference state is no claim about now
         server["synchronised"] = False
         server["leap"] = 3

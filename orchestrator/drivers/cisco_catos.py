@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 
 from orchestrator.drivers.base import ApplyReport, Backup, Plan, Session
 from orchestrator.drivers.common import restore_steps, state_from, unified_diff
-from orchestrator.type7 import decode_type7
 from orchestrator.models import (
     Association,
     ConfiguredNtp,
@@ -38,6 +37,7 @@ from orchestrator.models import (
 )
 from orchestrator.parsing import parse_output
 from orchestrator.redact import key_secrets, redact_text
+from orchestrator.type7 import decode_type7
 
 PLATFORM = "cisco_catos"
 SHOW_CONFIG = "show config"

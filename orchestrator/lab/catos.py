@@ -10,9 +10,10 @@ from __future__ import annotations
 from orchestrator.lab import formats
 from orchestrator.lab.cli_tokens import CliError, Node, Token, dispatch, match_keyword, tokenize
 from orchestrator.lab.device import Reply, SimDevice
-from orchestrator.lab.ios_config import is_ip, type7_encode
+from orchestrator.lab.ios_config import is_ip
 from orchestrator.lab.ntp_runtime import ServerTarget
 from orchestrator.lab.spec import DeviceSpec, LabSpec
+from orchestrator.type7 import encode_type7 as type7_encode
 
 
 class CatosDevice(SimDevice):

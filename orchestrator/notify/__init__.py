@@ -28,6 +28,7 @@ from typing import Any
 from orchestrator.errors import ConfigError
 from orchestrator.models import Host, Verdict
 from orchestrator.store.records import StoredRun
+from orchestrator.store.target import StoreTarget
 
 TIMEOUT_S = 5.0
 LEDGER_KEEP = 5000  # event keys remembered for deduplication
@@ -273,7 +274,7 @@ def notify_stored_run(
 
 
 def notify_run(
-    db_path: Path,
+    db_path: Path | StoreTarget,
     stored: StoredRun,
     hosts: Sequence[Host],
     *,

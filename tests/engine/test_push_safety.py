@@ -15,13 +15,13 @@ import pytest
 from engine.lab_fleet import host_of
 from engine.test_push_lab import LabFixture, _options, _read
 from orchestrator.drivers.base import Session
-from orchestrator.type7 import decode_type7
 from orchestrator.engine.backups import DataDirError, list_runs, load_backup, run_backups
 from orchestrator.engine.locks import DeviceBusy, device_lock
 from orchestrator.engine.push import push_hosts, ssh_opener
 from orchestrator.engine.restore import restore_hosts
 from orchestrator.engine.verify import ssh_collector
 from orchestrator.models import Host, PushOutcome
+from orchestrator.type7 import decode_type7
 
 
 def test_time_limit_shorter_than_the_change_restores_and_reports_the_backup(

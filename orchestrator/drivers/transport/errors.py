@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 
 import paramiko
 
+from orchestrator import redact
 from orchestrator.drivers.transport.hostkeys import HostKeyPolicy
 from orchestrator.errors import CommandRejected, ConnectionFailure
 from orchestrator.models import Host
