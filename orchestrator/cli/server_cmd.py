@@ -123,6 +123,17 @@ def run(
         int | None,
         typer.Option("--workers", "-w", min=1, help="Worker processes. Default: one per CPU core."),
     ] = None,
+    nts_cert: Annotated[
+        Path | None,
+        typer.Option("--nts-cert", help="NTS (RFC 8915) on: NTS-KE certificate (chain), PEM."),
+    ] = None,
+    nts_key: Annotated[
+        Path | None, typer.Option("--nts-key", help="The NTS-KE certificate's private key, PEM.")
+    ] = None,
+    nts_port: Annotated[
+        int | None,
+        typer.Option("--nts-port", min=0, max=65535, help="NTS-KE TCP port. Default: 4460."),
+    ] = None,
 ) -> None:
     """Run the NTP server until SIGTERM or Ctrl-C."""
     cfg = ServerConfig(listen=_default_listen(), workers=0)
@@ -145,6 +156,9 @@ def run(
         client_log=client_log,
         workers=workers,
         require_auth=True if require_auth else None,
+        nts_cert=nts_cert,
+        nts_key=nts_key,
+        nts_port=nts_port,
     )
     if no_ratelimit:
         cfg = replace(cfg, ratelimit=None)
@@ -170,6 +184,9 @@ def run(
         f"client log {cfg.client_log_path}",
         markup=False,
     )
+    if runner.nts_addresses:
+        ke = ", ".join(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in runner.nts_addresses)
+        err.print(f"orch server: NTS-KE (TLS 1.3, ntske/1) on TCP {ke}", markup=False)
     try:
         runner.wait()
     finally:
@@ -302,6 +319,36 @@ def status(
     for name, value in sorted(st.counters.items()):
         counters.add_row(name, str(value))
     console.print(counters)
+
+
+# ---------------------------------------------------------------------- NTS
+
+
+@group.command("nts-cert")
+def nts_cert_cmd(
+    ctx: typer.Context,
+    cert: Annotated[Path, typer.Option("--cert", help="Where to write the certificate (PEM).")],
+    key: Annotated[Path, typer.Option("--key", help="Where to write the private key (PEM, 0600).")],
+    name: Annotated[
+        list[str],
+        typer.Option("--name", help="DNS name or IP address clients use (repeatable)."),
+    ],
+    days: Annotated[int, typer.Option("--days", min=1, max=3650, help="Validity.")] = 825,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
+) -> None:
+    """Make a self-signed NTS-KE certificate (clients trust it with chrony's ntstrustedcerts)."""
+    from orchestrator.serve.ntscert import write_self_signed
+
+    for path in (cert, key):
+        if path.exists() and not force:
+            raise ConfigError(f"{path} already exists", hint="pass --force to overwrite it")
+    write_self_signed(cert, key, name, days)
+    options(ctx).console.print(
+        f"Wrote {cert} and {key} for {', '.join(name)}. Serve it with: orch server run "
+        f"--nts-cert {cert} --nts-key {key}; clients: server NAME iburst nts, "
+        f"ntstrustedcerts {cert}",
+        markup=False,
+    )
 
 
 # ---------------------------------------------------------------------- install-unit
