@@ -13,7 +13,6 @@ from orchestrator.ntp.nts_cookie import COOKIE_LEN, CookieJar, KeyRing
 from orchestrator.ntp.server import (
     KISS_NTSN,
     Ignore,
-    IgnoreReason,
     NtpServerCore,
     Respond,
     ServerPolicy,
