@@ -293,3 +293,4 @@ class ClientLogEntry:
     drops: int
     kods: int
     key_id: int | None  # the last key id the client authenticated with, if any
+    nts: int = 0  # requests answered with NTS authentication (RFC 8915)

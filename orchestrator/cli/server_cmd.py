@@ -251,6 +251,21 @@ def _stamp(meta: Mapping[str, str], key: str) -> float:
         return 0.0
 
 
+def _nts_summary(meta: Mapping[str, str], counters: Mapping[str, int]) -> str | None:
+    """One line of NTS counters, when this run serves NTS (None otherwise)."""
+    where = meta.get("nts", "off")
+    if where == "off" and not any(k.startswith("nts-") for k in counters):
+        return None
+    c = {k: counters.get(k, 0) for k in (
+        "nts-ke-sessions", "nts-ke-errors", "nts-requests", "nts-cookies", "nts-auth-failures"
+    )}  # fmt: skip
+    return (
+        f"NTS-KE on {where}: {c['nts-ke-sessions']} sessions ({c['nts-ke-errors']} failed); "
+        f"{c['nts-requests']} NTS requests, {c['nts-cookies']} cookies issued, "
+        f"{c['nts-auth-failures']} authentication failures"
+    )
+
+
 def _status_json(status: ServerStatus, path: Path) -> dict[str, Any]:
     return {
         "client_log": str(path),
@@ -292,9 +307,12 @@ def status(
         f"synchronised {m.get('synchronised', '?')}",
         markup=False,
     )
+    nts_line = _nts_summary(m, st.counters)
+    if nts_line:
+        console.print(nts_line, markup=False)
     now = time.time()
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title=f"Clients ({path})")
-    for header in ("Hostname", "NTP", "Resp", "Drop", "KoD", "Int", "Last", "Key"):
+    for header in ("Hostname", "NTP", "Resp", "Drop", "KoD", "Int", "Last", "Key", "NTS"):
         table.add_column(header, justify="left" if header == "Hostname" else "right")
     for c in st.clients:
         table.add_row(
@@ -306,6 +324,7 @@ def status(
             _interval_log2(c.requests, c.first_seen, c.last_seen),
             _ago(now - c.last_seen),
             "-" if c.key_id is None else str(c.key_id),
+            str(c.nts),
         )
     if st.clients:
         console.print(table)

@@ -296,7 +296,7 @@ class NtpServerCore:
         counters["answered"] += 1
         counters["nts-requests"] += 1
         counters["nts-cookies"] += sealed[1]
-        self.client_log.record(client, now, Outcome.RESPONDED)
+        self.client_log.record(client, now, Outcome.RESPONDED, nts=True)
         return Respond(sealed[0])
 
     # ------------------------------------------------------------------ helpers

@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from OpenSSL import SSL
 
@@ -334,3 +334,81 @@ def _listen(host: str, port: int) -> socket.socket:
         ) from None
     sock.setblocking(False)
     return sock
+
+
+# ---------------------------------------------------------------------- client side
+
+
+def _check_name(conn: SSL.Connection, name: str) -> None:
+    """The verified chain's leaf must name `name` (pyOpenSSL checks the chain only)."""
+    from cryptography import x509
+
+    peer = conn.get_peer_certificate(as_cryptography=True)
+    if peer is None:
+        raise SSL.Error("no server certificate")
+    try:
+        sans = peer.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        raise SSL.Error("server certificate has no subject alternative names") from None
+    try:
+        ok = ipaddress.ip_address(name) in sans.get_values_for_type(x509.IPAddress)
+    except ValueError:
+        ok = name.lower() in (n.lower() for n in sans.get_values_for_type(x509.DNSName))
+    if not ok:
+        raise SSL.Error(f"server certificate does not name {name}")
+
+
+class KeResult(NamedTuple):
+    """What an NTS-KE client takes home: the session keys, cookies, where to send NTP."""
+
+    c2s: bytes
+    s2c: bytes
+    cookies: list[bytes]
+    ntp_port: int
+
+
+def ke_client(
+    host: str, port: int, cafile: Path, server_name: str | None = None, timeout_s: float = 5.0
+) -> KeResult:
+    """One NTS-KE session as a client (the benchmark, tests, checks of a deployment).
+    ServerError when the server refuses or the answer is not a successful negotiation."""
+    ctx = SSL.Context(SSL.TLS_CLIENT_METHOD)
+    ctx.set_min_proto_version(SSL.TLS1_3_VERSION)
+    ctx.load_verify_locations(str(cafile))
+    ctx.set_verify(SSL.VERIFY_PEER)
+    ctx.set_alpn_protos([nts_ke.ALPN])
+    deadline = time.monotonic() + timeout_s
+    name = server_name or host
+    with socket.create_connection((host, port), timeout=timeout_s) as sock:
+        sock.setblocking(False)
+        conn = SSL.Connection(ctx, sock)
+        conn.set_connect_state()
+        conn.set_tlsext_host_name(name.encode("idna"))
+        try:
+            NtsKeServer._io(conn.do_handshake, sock, deadline)
+            _check_name(conn, name)
+            out = nts_ke.request()
+            while out:
+                out = out[NtsKeServer._io(partial(conn.send, out), sock, deadline) :]
+            data = b""
+            records = None
+            while records is None:
+                chunk = NtsKeServer._io(partial(conn.recv, 4096), sock, deadline)
+                if not chunk:
+                    raise ServerError(f"NTS-KE {host}:{port}: closed before End of Message")
+                data += chunk
+                records = nts_ke.read_message(data)
+            keys = [
+                conn.export_keying_material(
+                    nts_ke.EXPORTER_LABEL, KEY_LEN, nts_ke.exporter_context(0, 15, s2c)
+                )
+                for s2c in (False, True)
+            ]
+        except (SSL.Error, OSError, _Timeout, nts_ke.KeError) as exc:
+            raise ServerError(f"NTS-KE {host}:{port} failed: {exc!r}") from None
+    got = {r.rtype: r.body for r in records if r.rtype != nts_ke.NEW_COOKIE}
+    cookies = [r.body for r in records if r.rtype == nts_ke.NEW_COOKIE]
+    if nts_ke.ERROR in got or got.get(nts_ke.AEAD_ALGORITHM) != b"\x00\x0f" or not cookies:
+        raise ServerError(f"NTS-KE {host}:{port}: no NTS session ({records})")
+    ntp_port = int.from_bytes(got.get(nts_ke.NTPV4_PORT, b"\x00\x7b"), "big")
+    return KeResult(keys[0], keys[1], cookies, ntp_port)
