@@ -78,6 +78,8 @@ class NtpServerSpec:
     iburst: bool = True
     minpoll: int | None = None
     maxpoll: int | None = None
+    nts: bool = False  # Network Time Security (RFC 8915), where the platform has it
+    nts_port: int | None = None  # the server's NTS-KE port when not 4460
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,7 @@ class DesiredNtp:
     keys: tuple[NtpKey, ...] = ()
     authenticate: bool = False
     thresholds: Thresholds = field(default_factory=Thresholds)
+    nts_ca: str | None = None  # PEM certificate(s) NTS clients trust (chrony ntstrustedcerts)
 
     @property
     def server_addresses(self) -> tuple[str, ...]:
@@ -211,6 +214,8 @@ class DeviceState:
     status: NtpStatus | None
     raw: tuple[tuple[str, str], ...]  # (command, output) pairs: the evidence
     warnings: tuple[str, ...] = ()
+    # sources the device authenticates with NTS (chronyc -N authdata); None: it cannot say
+    nts_sources: tuple[str, ...] | None = None
 
 
 # --------------------------------------------------------------------------- verdicts
@@ -234,6 +239,7 @@ class Check:
     passed: bool
     expected: str
     actual: str
+    applicable: bool = True  # False: the platform cannot do this ("not applicable", no pass)
 
 
 @dataclass(frozen=True)

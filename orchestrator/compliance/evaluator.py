@@ -60,9 +60,12 @@ def evaluate(
         max_poll_age_s=max_poll_age_s,
     )
     findings = [f for f in (rule(facts) for rule in RULES) if f is not None]
-    first_failure = next((f for f in findings if not f.check.passed), None)
+    # a check that does not apply to the platform ("not applicable") decides nothing
+    first_failure = next((f for f in findings if not f.check.passed and f.check.applicable), None)
     if first_failure is None:
         verdict, reason = Verdict.COMPLIANT, f"synchronised to {facts.peer} within policy"
+        for check in (f.check for f in findings if not f.check.applicable):
+            reason += f"; {check.name} {check.actual}"  # e.g. "nts not applicable: ..."
     else:
         verdict, reason = first_failure.verdict, first_failure.reason
     return DeviceVerdict(

@@ -41,7 +41,8 @@ def render_junit(data: ReportInput) -> str:
             if not d.complies:
                 failure = ET.SubElement(case, "failure", message=d.reason, type=d.verdict.value)
                 failure.text = "\n".join(
-                    f"{'ok  ' if c.passed else 'FAIL'} {c.name}: expected {c.expected}; "
+                    f"{'ok  ' if c.passed else 'FAIL' if c.applicable else 'n/a '} {c.name}: "
+                    f"expected {c.expected}; "
                     f"actual {c.actual}"
                     for c in d.checks
                 )
