@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.drivers.linux import nts_sources
 from orchestrator.ntp import nts
 from orchestrator.ntp.server import NTS_COUNTERS
 from orchestrator.serve.clientlog_store import read_status
@@ -82,6 +83,7 @@ def test_chronyd_syncs_over_nts_with_a_256_bit_key(
         assert m, authdata
         assert (m["name"], m["type"], m["klen"], m["nak"]) == ("127.0.0.1", "15", "256", "0")
         assert int(m["cook"]) >= 1 and m["clen"] == "100"
+        assert nts_sources(authdata) == ("127.0.0.1",)  # what orch verify reads from it
     finally:
         client.stop()
     c = counters(server)
