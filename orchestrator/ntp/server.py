@@ -209,12 +209,12 @@ class NtpServerCore:
             if n - pk.HEADER_LEN in pk.V4_MAC_LENS:  # header + MAC: what decode() finds too
                 mac = pk.Mac(int.from_bytes(datagram[48:52], "big"), datagram[52:])
             else:
-                try:
-                    mac = pk.decode(datagram).mac
-                except pk.PacketError:
-                    return self._ignore(client, now, IgnoreReason.MALFORMED)
                 # NTS hook: extension fields of RFC 8915 go to _nts_reply (see there)
                 nts = self.nts is not None and has_nts_fields(datagram)
+                try:
+                    mac = None if nts else pk.decode(datagram).mac
+                except pk.PacketError:
+                    return self._ignore(client, now, IgnoreReason.MALFORMED)
 
         allowed = self._allowed.get(client)
         if allowed is None:
