@@ -176,3 +176,19 @@ def test_nts_off_the_runner_opens_no_tcp_port(start_server: StartServer) -> None
     server = start_server()
     assert server.ntske is None and server.nts_addresses == []
     assert server.policy is not None and server.policy.nts_keys is None
+
+
+def test_master_keys_survive_a_restart_and_a_broken_file_is_replaced(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from orchestrator.serve.ntske import load_key_ring
+
+    path = tmp_path / "keys" / "nts-keys.json"
+    first = load_key_ring(path, 1000.0, 3600, 2)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert load_key_ring(path, 2000.0, 3600, 2) == first  # a restart keeps the cookies valid
+    path.write_text("{not json")
+    with caplog.at_level("WARNING"):
+        fresh = load_key_ring(path, 3000.0, 3600, 2)
+    assert fresh != first and "new keys made" in caplog.text
+    assert first.keys[0].key.hex() not in caplog.text  # never key material in the log
