@@ -78,6 +78,8 @@ class NtpServerSpec:
     iburst: bool = True
     minpoll: int | None = None
     maxpoll: int | None = None
+    nts: bool = False  # Network Time Security (RFC 8915), where the platform has it
+    nts_port: int | None = None  # the server's NTS-KE port when not 4460
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,7 @@ class DesiredNtp:
     keys: tuple[NtpKey, ...] = ()
     authenticate: bool = False
     thresholds: Thresholds = field(default_factory=Thresholds)
+    nts_ca: str | None = None  # PEM certificate(s) NTS clients trust (chrony ntstrustedcerts)
 
     @property
     def server_addresses(self) -> tuple[str, ...]:
@@ -214,6 +217,8 @@ class DeviceState:
     status: NtpStatus | None
     raw: tuple[tuple[str, str], ...]  # (command, output) pairs: the evidence
     warnings: tuple[str, ...] = ()
+    # sources the device authenticates with NTS (chronyc -N authdata); None: it cannot say
+    nts_sources: tuple[str, ...] | None = None
 
 
 # --------------------------------------------------------------------------- verdicts
@@ -243,6 +248,9 @@ class Check:
     expected: str
     actual: str
     measured: bool = True
+    # False: the platform cannot do this at all (e.g. NTS on IOS); such a check is also
+    # not measured, and the verdict says "not applicable".
+    applicable: bool = True
 
     @property
     def status(self) -> Literal["pass", "fail", "not measured"]:
@@ -313,3 +321,4 @@ class ClientLogEntry:
     drops: int
     kods: int
     key_id: int | None  # the last key id the client authenticated with, if any
+    nts: int = 0  # requests answered with NTS authentication (RFC 8915)

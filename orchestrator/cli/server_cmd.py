@@ -131,6 +131,17 @@ WorkersOption = Annotated[
     int | None,
     typer.Option("--workers", "-w", min=1, help="Worker processes. Default: one per CPU core."),
 ]
+NtsCertOption = Annotated[
+    Path | None,
+    typer.Option("--nts-cert", help="NTS (RFC 8915) on: NTS-KE certificate (chain), PEM."),
+]
+NtsKeyOption = Annotated[
+    Path | None, typer.Option("--nts-key", help="The NTS-KE certificate's private key, PEM.")
+]
+NtsPortOption = Annotated[
+    int | None,
+    typer.Option("--nts-port", min=0, max=65535, help="NTS-KE TCP port. Default: 4460."),
+]
 
 
 @dataclass(frozen=True)
@@ -150,6 +161,9 @@ class _Given:
     require_auth: bool = False
     client_log: Path | None = None
     workers: int | None = None
+    nts_cert: Path | None = None
+    nts_key: Path | None = None
+    nts_port: int | None = None
 
 
 def _resolve(given: _Given, site_networks: Callable[[], tuple[str, ...]]) -> ServerConfig:
@@ -175,6 +189,9 @@ def _resolve(given: _Given, site_networks: Callable[[], tuple[str, ...]]) -> Ser
         client_log=given.client_log,
         workers=given.workers,
         require_auth=True if given.require_auth else None,
+        nts_cert=given.nts_cert,
+        nts_key=given.nts_key,
+        nts_port=given.nts_port,
     )
     if given.no_ratelimit:
         cfg = replace(cfg, ratelimit=None)
@@ -203,6 +220,9 @@ def run(
     require_auth: RequireAuthOption = False,
     client_log: ClientLogOption = None,
     workers: WorkersOption = None,
+    nts_cert: NtsCertOption = None,
+    nts_key: NtsKeyOption = None,
+    nts_port: NtsPortOption = None,
     metrics_listen: Annotated[
         str | None,
         typer.Option(
@@ -216,7 +236,7 @@ def run(
         parse_listen(metrics_listen)  # a bad value fails before the server starts
     given = _Given(
         listen, port, reference, stratum, upstream, config, keys, allow, deny,
-        no_ratelimit, require_auth, client_log, workers,
+        no_ratelimit, require_auth, client_log, workers, nts_cert, nts_key, nts_port,
     )  # fmt: skip
     cfg = _resolve(given, lambda: _site_networks(ctx))
 
@@ -250,6 +270,9 @@ def run(
         + (f"; metrics on http://{_hostport(*metrics.address)}/metrics" if metrics else ""),
         markup=False,
     )
+    if runner.nts_addresses:
+        ke = ", ".join(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in runner.nts_addresses)
+        err.print(f"orch server: NTS-KE (TLS 1.3, ntske/1) on TCP {ke}", markup=False)
     try:
         runner.wait()
     finally:
@@ -311,6 +334,21 @@ def _iso(value: Any) -> Any:
 
 def _iso_times(record: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _iso(v) if k in _TIME_KEYS else v for k, v in record.items()}
+
+
+def _nts_summary(meta: Mapping[str, str], counters: Mapping[str, int]) -> str | None:
+    """One line of NTS counters, when this run serves NTS (None otherwise)."""
+    where = meta.get("nts", "off")
+    if where == "off" and not any(k.startswith("nts-") for k in counters):
+        return None
+    c = {k: counters.get(k, 0) for k in (
+        "nts-ke-sessions", "nts-ke-errors", "nts-requests", "nts-cookies", "nts-auth-failures"
+    )}  # fmt: skip
+    return (
+        f"NTS-KE on {where}: {c['nts-ke-sessions']} sessions ({c['nts-ke-errors']} failed); "
+        f"{c['nts-requests']} NTS requests, {c['nts-cookies']} cookies issued, "
+        f"{c['nts-auth-failures']} authentication failures"
+    )
 
 
 def _status_json(status: ServerStatus, path: Path) -> dict[str, Any]:
@@ -381,9 +419,12 @@ def status(
         )
     else:  # what the reference was then says nothing about now: clients get no time
         console.print(f"Server {state.text}; it last ran {where}", markup=False)
+    nts_line = _nts_summary(m, st.counters)
+    if nts_line:
+        console.print(nts_line, markup=False)
     now = time.time()
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title=f"Clients ({path})")
-    for header in ("Hostname", "NTP", "Resp", "Drop", "KoD", "Int", "Last", "Key"):
+    for header in ("Hostname", "NTP", "Resp", "Drop", "KoD", "Int", "Last", "Key", "NTS"):
         table.add_column(header, justify="left" if header == "Hostname" else "right")
     for c in st.clients:
         table.add_row(
@@ -395,6 +436,7 @@ def status(
             _interval_log2(c.requests, c.first_seen, c.last_seen),
             _ago(now - c.last_seen),
             "-" if c.key_id is None else str(c.key_id),
+            str(c.nts),
         )
     if st.clients:
         console.print(table)
@@ -417,6 +459,36 @@ def _print_counters(console: Console, values: Mapping[str, int]) -> None:
 def _exit_unless(running: bool) -> None:
     if not running:
         raise typer.Exit(1)
+
+
+# ---------------------------------------------------------------------- NTS
+
+
+@group.command("nts-cert")
+def nts_cert_cmd(
+    ctx: typer.Context,
+    cert: Annotated[Path, typer.Option("--cert", help="Where to write the certificate (PEM).")],
+    key: Annotated[Path, typer.Option("--key", help="Where to write the private key (PEM, 0600).")],
+    name: Annotated[
+        list[str],
+        typer.Option("--name", help="DNS name or IP address clients use (repeatable)."),
+    ],
+    days: Annotated[int, typer.Option("--days", min=1, max=3650, help="Validity.")] = 825,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
+) -> None:
+    """Make a self-signed NTS-KE certificate (clients trust it with chrony's ntstrustedcerts)."""
+    from orchestrator.serve.ntscert import write_self_signed
+
+    for path in (cert, key):
+        if path.exists() and not force:
+            raise ConfigError(f"{path} already exists", hint="pass --force to overwrite it")
+    write_self_signed(cert, key, name, days)
+    options(ctx).console.print(
+        f"Wrote {cert} and {key} for {', '.join(name)}. Serve it with: orch server run "
+        f"--nts-cert {cert} --nts-key {key}; clients: server NAME iburst nts, "
+        f"ntstrustedcerts {cert}",
+        markup=False,
+    )
 
 
 # ---------------------------------------------------------------------- install-unit
@@ -444,6 +516,9 @@ def install_unit(
     require_auth: RequireAuthOption = False,
     client_log: ClientLogOption = None,
     workers: WorkersOption = None,
+    nts_cert: NtsCertOption = None,
+    nts_key: NtsKeyOption = None,
+    nts_port: NtsPortOption = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a systemd unit for `orch server run` (it never calls systemctl).
@@ -473,7 +548,7 @@ def install_unit(
     given = _Given(
         listen, port, reference, stratum, upstream,
         config if config is not None and config.exists() else None, keys, allow, deny,
-        no_ratelimit, require_auth, client_log, workers,
+        no_ratelimit, require_auth, client_log, workers, nts_cert, nts_key, nts_port,
     )  # fmt: skip
     # unlike `server run`, an inventory that does not load is an error here: the unit
     # would otherwise allow loopback only, and the site's devices would get no time
@@ -538,6 +613,9 @@ def _unit_arguments(
         args += ["--client-log", str(client_log.resolve())]
     if workers is not None:
         args += ["--workers", str(workers)]
+    if cfg.nts_cert is not None and cfg.nts_key is not None:
+        args += ["--nts-cert", str(cfg.nts_cert.resolve()), "--nts-key", str(cfg.nts_key.resolve())]
+        args += ["--nts-port", str(cfg.nts_port)]
     return args
 
 

@@ -64,9 +64,11 @@ def evaluate(
     first_failure = next((f for f in findings if f.check.status == "fail"), None)
     if first_failure is None:
         verdict, reason = Verdict.COMPLIANT, f"synchronised to {facts.peer} within policy"
-        unmeasured = [f.check.name for f in findings if not f.check.measured]
+        unmeasured = [f.check.name for f in findings if not f.check.measured and f.check.applicable]
         if unmeasured:
             reason += f" ({', '.join(unmeasured)} not measured on this platform)"
+        for check in (f.check for f in findings if not f.check.applicable):
+            reason += f"; {check.name} {check.actual}"  # e.g. "nts not applicable: ..."
     else:
         verdict, reason = first_failure.verdict, first_failure.reason
     return DeviceVerdict(

@@ -334,6 +334,59 @@ def polls_our_server(f: Facts) -> Finding | None:
     return _fail(name, Verdict.SYNCED_ELSEWHERE, expected, actual, reason)
 
 
+def nts(f: Facts) -> Finding | None:
+    """Servers with `nts: true`: the device must authenticate its peer with NTS, and our
+    server's client log must show NTS requests from it. A platform that cannot say (no
+    NTS client, or not one orch sets up) gets "not applicable", never a pass."""
+    wanted = {normalise_address(s.address) for s in f.host.desired.servers if s.nts}
+    if not wanted:
+        return None
+    name = "nts"
+    expected = f"NTS-authenticated time from {_join(wanted)}"
+    if f.state.nts_sources is None:
+        actual = f"not applicable: orch has no NTS client setup for {f.host.platform}"
+        if f.host.platform == "linux":
+            actual += " with this daemon (chrony 4.0+ only)"
+        return Finding(
+            Check(name, False, expected, actual, measured=False, applicable=False),
+            Verdict.COMPLIANT,
+            "",
+        )
+    if not f.synced_to_desired or f.peer is None or normalise_address(f.peer) not in wanted:
+        return None  # the sync rules say what is wrong first
+    peer = normalise_address(f.peer)
+    authenticated = {normalise_address(a) for a in f.state.nts_sources}
+    if peer not in authenticated:
+        return _fail(
+            name,
+            Verdict.MISCONFIGURED,
+            expected,
+            f"{f.peer} without NTS (chronyc -N authdata)",
+            f"the device follows {f.peer} without NTS: check that its server line has `nts`, "
+            "that it trusts our certificate (ntstrustedcerts) for the name it uses, and that "
+            "it reaches our NTS-KE port (TCP 4460)",
+        )
+    if f.client_log is None:
+        return _ok(name, Verdict.MISCONFIGURED, expected, f"{f.peer}: NTS (chronyc -N authdata)")
+    entry = next((f.client_log[a] for a in client_addresses(f.host) if a in f.client_log), None)
+    if entry is None or entry.nts == 0:
+        return _fail(
+            name,
+            Verdict.MISCONFIGURED,
+            expected,
+            f"{f.peer}: NTS per the device, but no NTS requests in our server's client log",
+            "the device says it uses NTS but our server answered none of its requests with "
+            "NTS: another server answers for that address, or our server runs without "
+            "--nts-cert/--nts-key",
+        )
+    return _ok(
+        name,
+        Verdict.MISCONFIGURED,
+        expected,
+        f"{f.peer}: NTS (chronyc -N authdata); {entry.nts} NTS requests in our client log",
+    )
+
+
 # The order is the precedence: the first failing rule names the verdict, because
 # fixing it is the first thing to do (a GPO rewrites the peer list, a device without
 # our server configured cannot be blamed on its ACL, an unsynced one cannot be judged
@@ -348,4 +401,5 @@ RULES: tuple[Rule, ...] = (
     stratum,
     reach,
     polls_our_server,
+    nts,
 )

@@ -55,6 +55,8 @@ _HINTS |= {"timesyncd": TIMESYNCD, "systemd-timesyncd": TIMESYNCD}
 
 BEGIN = "# BEGIN orch managed NTP settings (edits between these lines are overwritten)"
 END = "# END orch managed NTP settings"
+NTS_CA_NAME = "orch-nts-ca.crt"
+CHRONY_AUTHDATA = "chronyc -N authdata"
 OWNED_HEADER = "# Managed by orch: the NTP servers of this host. Edits here are overwritten."
 TIMESYNCD_DROPIN = "/etc/systemd/timesyncd.conf.d/orch.conf"
 CHRONY_CONFS = ("/etc/chrony/chrony.conf", "/etc/chrony.conf")
@@ -180,6 +182,14 @@ class Target:
     servers: ManagedFile
     keys: ManagedFile | None  # None: the daemon has no keys file configured
     sudo: bool
+    # chrony: the CA certificate file NTS trusts, and where `ntstrustedcerts` goes when the
+    # servers file cannot hold it (a sources file takes only sources); None: in the servers
+    nts_ca: ManagedFile | None = None
+    nts_conf: ManagedFile | None = None
+
+    def managed(self) -> tuple[ManagedFile, ...]:
+        files = (self.servers, self.keys, self.nts_ca, self.nts_conf)
+        return tuple(f for f in files if f is not None)
 
     def to_extra(self) -> tuple[tuple[str, str], ...]:
         items = [
@@ -188,8 +198,10 @@ class Target:
             ("sudo", "yes" if self.sudo else "no"),
             *_file_extra("servers", self.servers),
         ]
-        if self.keys is not None:
-            items += _file_extra("keys", self.keys)
+        for prefix, managed in (("keys", self.keys), ("nts_ca", self.nts_ca),
+                                ("nts_conf", self.nts_conf)):  # fmt: skip
+            if managed is not None:
+                items += _file_extra(prefix, managed)
         return tuple(items)
 
     @classmethod
@@ -202,6 +214,8 @@ class Target:
             servers=_file_from_extra("servers", values),
             keys=keys,
             sudo=values["sudo"] == "yes",
+            nts_ca=_file_from_extra("nts_ca", values) if "nts_ca_path" in values else None,
+            nts_conf=_file_from_extra("nts_conf", values) if "nts_conf_path" in values else None,
         )
 
 
@@ -259,7 +273,16 @@ def chrony_target(probe: Probe, conf_path: str, conf_text: str) -> Target:
     if keyfiles:
         # chronyd re-reads keys on `rekey` as its own user: group-readable, like Debian's.
         keys = ManagedFile(keyfiles[0].split()[0], False, ("chronyc rekey",), "0640")
-    return Target(CHRONY, conf_path, servers, keys, sudo=probe.uid != 0)
+    # chronyd reads NTS certificates at start: a changed CA or `ntstrustedcerts` restarts it
+    nts_ca = ManagedFile(posixpath.join(posixpath.dirname(conf_path), NTS_CA_NAME), True, restart)
+    nts_conf = None
+    if servers.path.endswith(".sources"):
+        nts_conf = (
+            ManagedFile(posixpath.join((confdirs + includes)[0], "orch-nts.conf"), True, restart)
+            if confdirs or includes
+            else ManagedFile(conf_path, False, restart)
+        )
+    return Target(CHRONY, conf_path, servers, keys, probe.uid != 0, nts_ca, nts_conf)
 
 
 def ntpd_target(probe: Probe, conf_path: str, conf_text: str) -> Target:
@@ -294,6 +317,10 @@ def server_options(spec: NtpServerSpec, daemon: str) -> str:
         words += ["minpoll", str(spec.minpoll)]
     if spec.maxpoll is not None:
         words += ["maxpoll", str(spec.maxpoll)]
+    if spec.nts and daemon == CHRONY:  # RFC 8915; chrony 4.0+
+        words.append("nts")
+        if spec.nts_port is not None:
+            words += ["ntsport", str(spec.nts_port)]
     return " ".join(words)
 
 
@@ -328,6 +355,8 @@ def key_line(key: NtpKey, daemon: str, *, ntpsec: bool = False) -> str:
 def server_lines(desired: DesiredNtp, daemon: str) -> tuple[list[str], list[str]]:
     """Configuration lines for the servers (and trusted keys), plus warnings."""
     warnings: list[str] = []
+    if daemon != CHRONY and any(s.nts for s in desired.servers):
+        warnings.append(f"{daemon} gets no NTS from orch (chrony 4.0+ only); servers set without")
     if daemon == TIMESYNCD:
         # timesyncd has no port syntax: `NTP=addr:port` is taken as a name that never
         # resolves (systemd issue #32218), so the port is dropped with a warning.
@@ -338,6 +367,10 @@ def server_lines(desired: DesiredNtp, daemon: str) -> tuple[list[str], list[str]
             warnings.append("systemd-timesyncd (SNTP) has no authentication; keys not set")
         return ["[Time]", "NTP=" + " ".join(desired.server_addresses)], warnings
     lines = [server_options(s, daemon) for s in desired.servers]
+    if daemon != CHRONY and any(s.nts for s in desired.servers):
+        warnings.append(
+            f"{daemon} gets no NTS from orch (chrony 4.0+ only): servers set without it"
+        )
     for spec in desired.servers:
         if spec.port != 123 and daemon == NTPD:
             warnings.append(f"ntpd always uses port 123; ignoring port {spec.port}")
@@ -435,7 +468,9 @@ def _wrap(script: str, sudo: bool) -> str:
 
 # ---------------------------------------------------------------------- config read-back (pure)
 
-_OPTION_ARGS = {"port", "key", "minpoll", "maxpoll", "polltarget", "maxsources", "version"}
+_OPTION_ARGS = {
+    "port", "key", "minpoll", "maxpoll", "polltarget", "maxsources", "version", "ntsport"
+}  # fmt: skip
 
 
 def configured_servers(text: str) -> tuple[NtpServerSpec, ...]:
@@ -467,9 +502,28 @@ def configured_servers(text: str) -> tuple[NtpServerSpec, ...]:
                 iburst="iburst" in flags,
                 minpoll=options.get("minpoll"),
                 maxpoll=options.get("maxpoll"),
+                nts="nts" in flags,
+                nts_port=options.get("ntsport"),
             )
         )
     return tuple(specs)
+
+
+_AUTHDATA_ROW = re.compile(r"^(\S+)\s+(\S+)\s+\d+\s+\d+\s+(\d+)\s")
+
+
+def nts_sources(authdata: str) -> tuple[str, ...] | None:
+    """Sources of `chronyc -N authdata` that authenticate with NTS and hold a key (KLen
+    > 0); None when the output is no authdata table (chrony < 4.0, chronyc failed)."""
+    lines = authdata.splitlines()
+    if not any(line.startswith("Name/IP address") and "Mode" in line for line in lines):
+        return None
+    found = []
+    for line in lines:
+        m = _AUTHDATA_ROW.match(line)
+        if m and m.group(2) == "NTS" and int(m.group(3)) > 0:
+            found.append(m.group(1))
+    return tuple(found)
 
 
 def timesyncd_servers(text: str) -> tuple[NtpServerSpec, ...]:
@@ -546,7 +600,8 @@ class LinuxDriver:
         if target.servers.path != target.main_conf:
             text = self._read(session, target.servers.path, sudo=target.sudo)
             raw[_CAT + target.servers.path] = text or ""
-        for command in _STATE_COMMANDS[target.daemon]:
+        extra = (CHRONY_AUTHDATA,) if target.daemon == CHRONY else ()  # which sources use NTS
+        for command in _STATE_COMMANDS[target.daemon] + extra:
             result = self._run(session, command, sudo=target.sudo and command.startswith("chronyc"))
             raw[command] = result.output if result.ok else (result.output + result.stderr)
         return raw
@@ -554,11 +609,11 @@ class LinuxDriver:
     def backup(self, session: Session) -> Backup:
         target, conf_text = self.detect(session)
         known = {target.main_conf: conf_text}
-        files = []
-        for managed in (target.servers, target.keys):
-            if managed is not None:
-                if managed.path not in known:
-                    known[managed.path] = self._read(session, managed.path, target.sudo)
+        files: list[tuple[str, str | None]] = []
+        for managed in target.managed():
+            if managed.path not in known:
+                known[managed.path] = self._read(session, managed.path, target.sudo)
+            if managed.path not in (f[0] for f in files):
                 files.append((managed.path, known[managed.path]))
         # The main configuration rides along (not restored: orch does not change it outside
         # its block) so that render can warn about sources orch does not manage.
@@ -586,9 +641,7 @@ class LinuxDriver:
     def restore(self, session: Session, backup: Backup) -> None:
         target = Target.from_extra(backup.extra)
         reloads: list[str] = []
-        managed = {target.servers.path: target.servers}
-        if target.keys is not None:
-            managed[target.keys.path] = target.keys
+        managed = {m.path: m for m in reversed(target.managed())}
         for path, content in backup.files:
             if content is None:
                 self._check(session, _wrap(delete_file_command(path), target.sudo))
@@ -605,6 +658,15 @@ class LinuxDriver:
         before = dict(backup.files)
         body, warnings = server_lines(desired, target.daemon)
         wanted: list[tuple[ManagedFile, list[str]]] = [(target.servers, body)]
+        if target.nts_ca is not None:  # chrony: the CA file and `ntstrustedcerts` naming it
+            nts = desired.nts_ca is not None and any(s.nts for s in desired.servers)
+            trust = [f"ntstrustedcerts {target.nts_ca.path}"] if nts else []
+            if nts or before.get(target.nts_ca.path) is not None:
+                wanted.append((target.nts_ca, (desired.nts_ca or "").splitlines() if nts else []))
+            if target.nts_conf is None:
+                body += trust
+            elif trust or before.get(target.nts_conf.path) is not None:
+                wanted.append((target.nts_conf, trust))
         if target.daemon != TIMESYNCD:
             ntpsec = is_ntpsec(target.main_conf)
             key_lines = [key_line(k, target.daemon, ntpsec=ntpsec) for k in desired.keys]
@@ -672,9 +734,12 @@ class LinuxDriver:
             associations = parsed.associations or associations
             statuses += [parsed.status] if parsed.status is not None else []
         status = merge_statuses(statuses) if statuses else status_from_peer(associations)
-        return state_from(
+        state = state_from(
             host, PLATFORM, _configured(daemon, raw), raw, associations=associations, status=status
         )
+        if CHRONY_AUTHDATA in raw:
+            return replace(state, nts_sources=nts_sources(raw[CHRONY_AUTHDATA]))
+        return state
 
     # ------------------------------------------------------------------ helpers
 

@@ -9,7 +9,7 @@ the offending value came from.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -165,6 +165,9 @@ def resolve_host(
     keys = _keys(host, layers, problems, resolve_secrets)
     ssh_key_file = _key_file(host, layers, problems, resolve_secrets, directory)
     desired = _desired(host, layers, site[0] if site else "?", keys, problems)
+    if desired is not None:
+        nts_ca = _nts_ca(host, layers, problems, directory)
+        desired = replace(desired, nts_ca=nts_ca) if nts_ca else desired
 
     if problems or platform is None or username is None or site is None or desired is None:
         return None, problems
@@ -235,6 +238,8 @@ def _desired(
                 iburst=s.iburst,
                 minpoll=s.minpoll,
                 maxpoll=s.maxpoll,
+                nts=s.nts,
+                nts_port=s.nts_port,
             )
             for s in servers
         ),
@@ -285,6 +290,29 @@ def _keys(
             continue
         keys.append(NtpKey(key.id, cast(KeyAlgorithm, key.type), secret, key.trusted))
     return tuple(keys)
+
+
+def _nts_ca(host: Entry, layers: _Layers, problems: list[Problem], directory: Path) -> str | None:
+    """The PEM text of `data.ntp.nts_ca` (a path like data.ssh_key_file: `${env:...}`,
+    `~`, relative to the inventory directory); None when not set or unusable."""
+    found = layers.pick("data", "ntp", "nts_ca")
+    if found is None:
+        return None
+    where = ("data", "ntp", "nts_ca")
+    try:
+        path = Path(substitute_env(found[0], resolve=True)).expanduser()
+        text = (path if path.is_absolute() else directory / path).read_text(encoding="ascii")
+    except (SecretProblem, RuntimeError, OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        problems.append(
+            _at(found[1], host, f"data.ntp.nts_ca: cannot read {found[0]}: {why}", *where)
+        )
+        return None
+    if "-----BEGIN CERTIFICATE-----" not in text:
+        text = f"data.ntp.nts_ca: {found[0]} holds no PEM certificate (BEGIN CERTIFICATE)"
+        problems.append(_at(found[1], host, text, *where))
+        return None
+    return text
 
 
 def _key_file(

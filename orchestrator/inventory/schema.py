@@ -101,6 +101,8 @@ class NtpServerModel(_Strict):
     minpoll: PollExponent | None = None
     maxpoll: PollExponent | None = None
     port: Port = 123
+    nts: bool = False  # Network Time Security (RFC 8915): chrony's `nts` option
+    nts_port: Port | None = None  # NTS-KE port when the server's is not 4460
 
     @model_validator(mode="after")
     def _poll_range(self) -> NtpServerModel:
@@ -130,6 +132,7 @@ class NtpPolicyModel(_Strict):
     authenticate: bool | None = None
     keys: list[NtpKeyModel] | None = None
     thresholds: ThresholdsModel | None = None
+    nts_ca: str | None = None  # PEM file of the CA (or self-signed) certificate NTS trusts
 
     @model_validator(mode="after")
     def _unique(self) -> NtpPolicyModel:

@@ -9,5 +9,8 @@ randomness are passed in.
     ratelimit   per-client token buckets with leak and KoD limiting (chrony's ratelimit)
     auth        keys files (chrony/ntpd format), MD5/SHA1 legacy MACs, AES-CMAC
     clientlog   per-client bookkeeping of the server, bounded
+    nts         NTS extension fields (RFC 8915 §5): check a request, seal the reply
+    nts_cookie  NTS cookies and the rotating server master keys
+    nts_ke      NTS-KE records (RFC 8915 §4): negotiation and the server's answer
     client      the client state machine the lab's devices run
 """

@@ -39,6 +39,7 @@ class ClientRecord:
     drops: int = 0
     kods: int = 0
     key_id: int | None = None
+    nts: int = 0
 
     def entry(self) -> ClientLogEntry:
         return ClientLogEntry(
@@ -50,6 +51,7 @@ class ClientRecord:
             drops=self.drops,
             kods=self.kods,
             key_id=self.key_id,
+            nts=self.nts,
         )
 
 
@@ -68,8 +70,16 @@ class ClientLog:
     def __len__(self) -> int:
         return len(self._totals)
 
-    def record(self, address: str, now: float, outcome: Outcome, key_id: int | None = None) -> None:
-        """Count one request from `address` at Unix time `now` and what became of it."""
+    def record(
+        self,
+        address: str,
+        now: float,
+        outcome: Outcome,
+        key_id: int | None = None,
+        nts: bool = False,
+    ) -> None:
+        """Count one request from `address` at Unix time `now` and what became of it
+        (`nts`: answered with NTS authentication)."""
         totals = self._totals
         rec = totals.get(address)
         if rec is None:
@@ -84,6 +94,7 @@ class ClientLog:
             if len(self._deltas) >= self.max_clients:
                 self.unsaved += 1
                 _count(rec, now, outcome, key_id)
+                rec.nts += nts
                 return
             delta = self._deltas[address] = ClientRecord(address, now, now)
         # both records, inlined: this runs for every packet
@@ -101,6 +112,9 @@ class ClientLog:
             delta.drops += 1
         if key_id is not None:
             rec.key_id = delta.key_id = key_id
+        if nts:
+            rec.nts += 1
+            delta.nts += 1
 
     def entries(self) -> list[ClientLogEntry]:
         """Current records, most recently seen last."""
@@ -141,4 +155,5 @@ def merge(old: ClientLogEntry, delta: ClientLogEntry) -> ClientLogEntry:
         drops=old.drops + delta.drops,
         kods=old.kods + delta.kods,
         key_id=delta.key_id if delta.key_id is not None else old.key_id,
+        nts=old.nts + delta.nts,
     )

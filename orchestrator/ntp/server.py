@@ -22,7 +22,10 @@ shared/reference/ntp-server.md):
     receive = kernel RX time, transmit = `read_clock()` called last; bits below
     the precision randomised; receive never equal to origin, transmit never
     before receive;
-  * a reply is never longer than its request (extension fields are not echoed).
+  * a reply is never longer than its request (extension fields are not echoed);
+  * NTS (RFC 8915, when the policy has NTS keys): a request carrying NTS extension
+    fields goes to `_nts_reply` (orchestrator.ntp.nts): authenticated reply with fresh
+    cookies, exactly as long as the request; KoD NTSN for a bad cookie/authenticator.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ from orchestrator.ntp import timestamps as ts
 from orchestrator.ntp.access import AccessControl, AccessList
 from orchestrator.ntp.auth import KeyStore, SymmetricKey
 from orchestrator.ntp.clientlog import ClientLog, Outcome
+from orchestrator.ntp.nts import NtsError, NtsNak, NtsServer, has_nts_fields
+from orchestrator.ntp.nts_cookie import KeyRing, RandomBytes
 from orchestrator.ntp.ratelimit import RateDecision, RateLimitConfig, RateLimiter
 
 PHI = 15e-6  # RFC 5905 §4 frequency tolerance: dispersion growth, s/s
@@ -59,6 +64,7 @@ class IgnoreReason(StrEnum):
     UNKNOWN_KEY = "unknown-key"
     BAD_MAC = "bad-mac"
     TOO_LONG = "reply-too-long"
+    NTS_MALFORMED = "nts-malformed"
 
 
 class Respond(NamedTuple):
@@ -74,6 +80,8 @@ class Ignore(NamedTuple):
 
 
 _IGNORE = {r: Ignore(r) for r in IgnoreReason}
+KISS_NTSN = b"NTSN"  # RFC 8915 §5.7 NTS NAK
+NTS_COUNTERS = ("nts-requests", "nts-cookies", "nts-auth-failures")
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,12 +127,19 @@ class ServerPolicy:
     deny_kod: bool = False  # answer denied clients with KoD DENY instead of silence
     answer_symmetric: bool = True  # mode 1 -> mode 2 for old Windows clients
     max_clients: int = 4096  # client log records kept in memory
+    nts_keys: KeyRing | None = None  # NTS (RFC 8915) on, with the NTS-KE server's keys
 
 
 class NtpServerCore:
     """Decides what to do with each datagram; keeps counters and the client log."""
 
-    def __init__(self, policy: ServerPolicy, state: SystemState = UNSYNCHRONISED) -> None:
+    def __init__(
+        self,
+        policy: ServerPolicy,
+        state: SystemState = UNSYNCHRONISED,
+        random_bytes: RandomBytes | None = None,
+    ) -> None:
+        """`random_bytes(n)` (a CSPRNG, e.g. os.urandom) is needed when NTS is on."""
         self.policy = policy
         self.access = AccessControl(policy.access)
         self._allowed = self.access.cache  # read directly on the hot path
@@ -133,6 +148,12 @@ class NtpServerCore:
         self.counters: dict[str, int] = {"received": 0, "answered": 0, "kod-rate": 0}
         self.counters.update({f"dropped-{r}": 0 for r in IgnoreReason})
         self.counters.update({"kod-deny": 0, "authenticated": 0, "leaked": 0})
+        self.nts: NtsServer | None = None
+        if policy.nts_keys is not None:
+            if random_bytes is None:
+                raise ValueError("NTS needs a random_bytes source")
+            self.nts = NtsServer(policy.nts_keys, random_bytes)
+            self.counters.update(dict.fromkeys(NTS_COUNTERS, 0))
         self.set_state(state)
 
     def set_state(self, state: SystemState) -> None:
@@ -183,12 +204,15 @@ class NtpServerCore:
         if not 1 <= version <= 4:
             return self._ignore(client, now, IgnoreReason.VERSION)
         mac: pk.Mac | None = None
+        nts = False
         if n > pk.HEADER_LEN:
             if n - pk.HEADER_LEN in pk.V4_MAC_LENS:  # header + MAC: what decode() finds too
                 mac = pk.Mac(int.from_bytes(datagram[48:52], "big"), datagram[52:])
             else:
+                # NTS hook: extension fields of RFC 8915 go to _nts_reply (see there)
+                nts = self.nts is not None and has_nts_fields(datagram)
                 try:
-                    mac = pk.decode(datagram).mac
+                    mac = None if nts else pk.decode(datagram).mac
                 except pk.PacketError:
                     return self._ignore(client, now, IgnoreReason.MALFORMED)
 
@@ -210,6 +234,9 @@ class NtpServerCore:
                 if decision is RateDecision.DROP:
                     return self._ignore(client, now, IgnoreReason.RATE_LIMITED)
                 counters["leaked"] += 1
+
+        if nts:
+            return self._nts_reply(client, now, datagram, rx_time_ns, read_clock, random_bits)
 
         key: SymmetricKey | None = None
         if mac is not None and mac.digest:
@@ -235,6 +262,42 @@ class NtpServerCore:
         if key is not None:
             reply = key.sign(reply)
         return Respond(reply)
+
+    def set_nts_keys(self, ring: KeyRing) -> None:
+        """Install the NTS-KE server's rotated master keys."""
+        if self.nts is not None:
+            self.nts.set_keys(ring)
+
+    def _nts_reply(
+        self,
+        client: str,
+        now: float,
+        datagram: bytes,
+        rx_time_ns: int,
+        read_clock: Callable[[], int],
+        random_bits: int,
+    ) -> Respond | Ignore:
+        """An NTS request (RFC 8915 §5): an authenticated reply with fresh cookies, an
+        NTS NAK (KoD NTSN) for a cookie or authenticator that fails, or nothing."""
+        assert self.nts is not None
+        counters = self.counters
+        try:
+            checked = self.nts.check(datagram)
+        except NtsError:
+            return self._ignore(client, now, IgnoreReason.NTS_MALFORMED)
+        if isinstance(checked, NtsNak):
+            counters["nts-auth-failures"] += 1
+            kod = self._kod(client, now, datagram, KISS_NTSN)
+            return Respond(kod.data + checked.unique_id)
+        header = self._reply(datagram[0], datagram, rx_time_ns, read_clock, random_bits)
+        sealed = self.nts.seal(checked, header, len(datagram))
+        if sealed is None:
+            return self._ignore(client, now, IgnoreReason.TOO_LONG)
+        counters["answered"] += 1
+        counters["nts-requests"] += 1
+        counters["nts-cookies"] += sealed[1]
+        self.client_log.record(client, now, Outcome.RESPONDED, nts=True)
+        return Respond(sealed[0])
 
     # ------------------------------------------------------------------ helpers
 

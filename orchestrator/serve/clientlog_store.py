@@ -26,7 +26,8 @@ CREATE TABLE IF NOT EXISTS clients (
     responses  INTEGER NOT NULL,
     drops      INTEGER NOT NULL,
     kods       INTEGER NOT NULL,
-    key_id     INTEGER
+    key_id     INTEGER,
+    nts        INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS counters (
     name  TEXT PRIMARY KEY,
@@ -39,8 +40,9 @@ CREATE TABLE IF NOT EXISTS meta (
 """
 
 _UPSERT_CLIENT = """
-INSERT INTO clients (address, first_seen, last_seen, requests, responses, drops, kods, key_id)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO clients (address, first_seen, last_seen, requests, responses, drops, kods, key_id,
+                     nts)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT(address) DO UPDATE SET
     first_seen = min(first_seen, excluded.first_seen),
     last_seen  = max(last_seen, excluded.last_seen),
@@ -48,7 +50,8 @@ ON CONFLICT(address) DO UPDATE SET
     responses  = responses + excluded.responses,
     drops      = drops + excluded.drops,
     kods       = kods + excluded.kods,
-    key_id     = coalesce(excluded.key_id, key_id)
+    key_id     = coalesce(excluded.key_id, key_id),
+    nts        = nts + excluded.nts
 """
 
 _UPSERT_COUNTER = """
@@ -78,6 +81,7 @@ class ClientLogStore:
             self._db = sqlite3.connect(path, timeout=timeout_s, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(_SCHEMA)
+            _add_nts_column(self._db)
         except (OSError, sqlite3.Error) as exc:
             raise ServerError(
                 f"cannot open the client log {path}: {exc}",
@@ -99,6 +103,7 @@ class ClientLogStore:
                 d.drops,
                 d.kods,
                 d.key_id,
+                d.nts,
             )
             for d in deltas
         ]
@@ -124,6 +129,14 @@ class ClientLogStore:
         self._db.close()
 
 
+def _add_nts_column(db: sqlite3.Connection) -> None:
+    """A client log written before NTS has no `nts` column: add it (0 for old rows)."""
+    columns = {str(r[1]) for r in db.execute("PRAGMA table_info(clients)")}
+    if "nts" not in columns:
+        with db:
+            db.execute("ALTER TABLE clients ADD COLUMN nts INTEGER NOT NULL DEFAULT 0")
+
+
 def _connect_ro(path: Path) -> sqlite3.Connection | None:
     if not path.exists():
         return None
@@ -139,9 +152,11 @@ def read_client_log(path: Path) -> list[ClientLogEntry]:
     if db is None:
         return []
     try:
+        columns = {str(r[1]) for r in db.execute("PRAGMA table_info(clients)")}
+        nts = "nts" if "nts" in columns else "0"  # a log of a server before NTS
         rows = db.execute(
-            "SELECT address, first_seen, last_seen, requests, responses, drops, kods, key_id "
-            "FROM clients ORDER BY last_seen DESC, address"
+            "SELECT address, first_seen, last_seen, requests, responses, drops, kods, key_id, "
+            f"{nts} FROM clients ORDER BY last_seen DESC, address"
         ).fetchall()
     except sqlite3.Error as exc:
         raise ServerError(f"cannot read the client log {path}: {exc}") from None
@@ -157,6 +172,7 @@ def read_client_log(path: Path) -> list[ClientLogEntry]:
             drops=int(r[5]),
             kods=int(r[6]),
             key_id=None if r[7] is None else int(r[7]),
+            nts=int(r[8]),
         )
         for r in rows
     ]

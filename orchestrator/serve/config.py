@@ -18,6 +18,11 @@ Example (`server.toml`; the same keys work in YAML):
     workers = 0                 # 0 = one per CPU core
     rcvbuf_bytes = 4194304      # receive queue per socket (capped by net.core.rmem_max)
     tx_compensation = true      # add the measured read-to-wire delay to the transmit timestamp
+    nts_cert = "/etc/orch/nts.crt"  # NTS (RFC 8915) on: NTS-KE server certificate (chain), PEM
+    nts_key = "/etc/orch/nts.key"   # ... and its private key
+    nts_port = 4460             # NTS-KE TCP port
+    nts_rotate = 604800         # rotate the cookie master keys every N seconds (2 old ones kept)
+    nts_keys_file = "/var/lib/orch/nts-keys.json"  # master keys kept over restarts (0600)
 
     [ratelimit]                 # like chrony's `ratelimit`
     enabled = true
@@ -77,6 +82,21 @@ class ServerConfig:
     flush_interval_s: float = 2.0
     rcvbuf_bytes: int = 4 << 20  # per-socket receive queue; 0 = kernel default
     tx_compensation: bool = True  # add the measured T3-to-wire delay to T3 (worker.TxDelay)
+    nts_cert: Path | None = None  # NTS on when set (with nts_key)
+    nts_key: Path | None = None
+    nts_port: int = 4460
+    nts_rotate_s: float = 7 * 86400.0
+    nts_keep_keys: int = 2  # old master keys kept: cookies stay valid >= this many rotations
+    nts_keys_file: Path | None = None  # None: orchestrator.paths.data_dir()/nts-keys.json
+    nts_ntp_port: int | None = None  # the NTP port NTS-KE names (None: ours; e.g. a forward)
+
+    @property
+    def nts(self) -> bool:
+        return self.nts_cert is not None or self.nts_key is not None
+
+    @property
+    def nts_keys_path(self) -> Path:
+        return self.nts_keys_file or paths.data_dir() / "nts-keys.json"
 
     @property
     def client_log_path(self) -> Path:
@@ -121,6 +141,11 @@ class _ServerFile(BaseModel):
     chronyc_socket: Path | None = None
     rcvbuf_bytes: int | None = Field(None, ge=0, le=1 << 30)
     tx_compensation: bool | None = None
+    nts_cert: Path | None = None
+    nts_key: Path | None = None
+    nts_port: int | None = Field(None, ge=0, le=65535)
+    nts_rotate: float | None = Field(None, ge=1)
+    nts_keys_file: Path | None = None
 
 
 def _line_of(text: str, key: str) -> int | None:
@@ -173,7 +198,10 @@ def load_config_file(path: Path, base: ServerConfig | None = None) -> ServerConf
             if rl.enabled
             else False
         )
-    keys = f.keys if f.keys is None or f.keys.is_absolute() else path.parent / f.keys
+    keys, nts_cert, nts_key, nts_keys_file = (
+        p if p is None or p.is_absolute() else path.parent / p
+        for p in (f.keys, f.nts_cert, f.nts_key, f.nts_keys_file)
+    )
     cfg = base.with_overrides(
         listen=tuple(f.listen) if f.listen is not None else None,
         port=f.port,
@@ -192,6 +220,11 @@ def load_config_file(path: Path, base: ServerConfig | None = None) -> ServerConf
         chronyc_socket=f.chronyc_socket,
         rcvbuf_bytes=f.rcvbuf_bytes,
         tx_compensation=f.tx_compensation,
+        nts_cert=nts_cert,
+        nts_key=nts_key,
+        nts_port=f.nts_port,
+        nts_rotate_s=f.nts_rotate,
+        nts_keys_file=nts_keys_file,
     )
     if ratelimit is False:
         cfg = replace(cfg, ratelimit=None)

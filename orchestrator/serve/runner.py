@@ -21,11 +21,12 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-from orchestrator.errors import ServerError
+from orchestrator.errors import ConfigError, ServerError
 from orchestrator.ntp import packet as pk
 from orchestrator.ntp.server import ServerPolicy, SystemState
 from orchestrator.serve import hostclock
@@ -40,6 +41,9 @@ from orchestrator.serve.reference import (
 )
 from orchestrator.serve.udp import ServerSocket, open_socket
 from orchestrator.serve.worker import Worker, worker_main
+
+if TYPE_CHECKING:
+    from orchestrator.serve.ntske import NtsKeServer
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +158,9 @@ class NtpServerRunner:
         self.policy: ServerPolicy | None = None
         self.state: SystemState | None = None
         self.thread_worker: Worker | None = None  # the in-process worker (workers == 1)
+        self.ntske: NtsKeServer | None = None  # the NTS-KE server, when NTS is on
+        self.nts_addresses: list[tuple[str, int]] = []
+        self._send_lock = threading.Lock()  # the tracker and the NTS-KE thread share the pipes
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -162,6 +169,17 @@ class NtpServerRunner:
             raise ServerError("the server is already running")
         cfg = self.config
         self.policy = build_policy(cfg)
+        nts_context = None
+        if cfg.nts:  # lazily: pyOpenSSL only matters with NTS on
+            from orchestrator.serve.ntske import load_key_ring, tls_context
+
+            if cfg.nts_cert is None or cfg.nts_key is None:
+                raise ConfigError("NTS needs both --nts-cert and --nts-key")
+            nts_context = tls_context(cfg.nts_cert, cfg.nts_key)
+            ring = load_key_ring(
+                cfg.nts_keys_path, time.time(), cfg.nts_rotate_s, cfg.nts_keep_keys
+            )
+            self.policy = replace(self.policy, nts_keys=ring)
         precision = hostclock.measure_precision()
         reference = self._reference or make_reference(cfg, precision)
         self._reference = reference
@@ -169,6 +187,8 @@ class NtpServerRunner:
         per_worker = self._bind(cfg.worker_count)
         try:
             self._start_workers(per_worker)
+            if nts_context is not None:  # after the fork: no threads in the children
+                self._start_ntske(nts_context)
         except BaseException:
             self.stop()
             raise
@@ -178,6 +198,9 @@ class NtpServerRunner:
 
     def stop(self, timeout_s: float = 5.0) -> None:
         self._stop.set()
+        if self.ntske is not None:
+            self.ntske.stop()
+            self.ntske = None
         if self._tracker is not None:
             self._tracker.join(timeout_s)
         for w in self._workers:
@@ -277,6 +300,33 @@ class NtpServerRunner:
                 s.close()
             self._sockets = []
 
+    def _start_ntske(self, context: object) -> None:
+        from orchestrator.ntp.access import AccessControl
+        from orchestrator.serve.ntske import NtsKeServer
+
+        cfg = self.config
+        assert self.policy is not None and self.policy.nts_keys is not None
+        self.ntske = NtsKeServer(
+            context,  # type: ignore[arg-type]
+            self.policy.nts_keys,
+            access=AccessControl(self.policy.access),
+            ntp_port=cfg.nts_ntp_port or self.addresses[0][1],
+            publish=self._broadcast,
+            keys_file=cfg.nts_keys_path,
+            store_path=cfg.client_log_path if cfg.persist_client_log else None,
+            flush_interval_s=cfg.flush_interval_s,
+        )
+        self.nts_addresses = self.ntske.start(cfg.listen, cfg.nts_port)
+        if self._store is not None:
+            self._store.set_meta({"nts": " ".join(_hostport(h, p) for h, p in self.nts_addresses)})
+
+    def _broadcast(self, message: object) -> None:
+        """Send a SystemState or an NTS KeyRing to every worker."""
+        with self._send_lock:
+            for w in self._workers:
+                with contextlib.suppress(OSError):
+                    w.control.send(message)
+
     def _bind(self, n: int) -> list[list[ServerSocket]]:
         per_worker: list[list[ServerSocket]] = [[] for _ in range(n)]
         try:
@@ -311,6 +361,7 @@ class NtpServerRunner:
             "reference": self._reference.name,
             "workers": str(self.config.worker_count),
             "ratelimit": "on" if self.config.ratelimit else "off",
+            "nts": "off",
             "updated": f"{time.time():.3f}",
             **describe_state(self.state, self._reference.name),
         }
@@ -328,9 +379,7 @@ class NtpServerRunner:
             if state == last:
                 continue
             self.state = last = state
-            for w in self._workers:
-                with contextlib.suppress(OSError):
-                    w.control.send(state)
+            self._broadcast(state)
             if self._store is not None:
                 try:
                     self._store.set_meta(

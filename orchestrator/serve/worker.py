@@ -3,7 +3,9 @@
 A worker owns one socket per listen address (all in the same SO_REUSEPORT groups
 as the other workers' sockets) and one `NtpServerCore`. It runs in a thread
 (in-process runner) or in its own process (one per core). The runner talks to it
-over a pipe: a `SystemState` installs a new reference state, `None` stops it.
+over a pipe: a `SystemState` installs a new reference state, a `KeyRing` new NTS
+master keys, `None` stops it. NTS requests (packets with RFC 8915 extension fields)
+are handled by the same `NtpServerCore.handle` (its `_nts_reply` path).
 Every `flush_interval_s` it adds its client-log and counter deltas to the SQLite
 store, so the store is right whichever worker a client's packets hash to.
 """
@@ -23,6 +25,7 @@ from pathlib import Path
 from types import FrameType
 
 from orchestrator.models import ClientLogEntry
+from orchestrator.ntp.nts_cookie import KeyRing
 from orchestrator.ntp.server import NtpServerCore, Respond, ServerPolicy, SystemState
 from orchestrator.serve.clientlog_store import ClientLogStore
 from orchestrator.serve.udp import (
@@ -78,7 +81,7 @@ class Worker:
         tx_compensation: bool = True,
     ) -> None:
         self.sockets = sockets
-        self.core = NtpServerCore(policy, state)
+        self.core = NtpServerCore(policy, state, os.urandom)
         self.control = control
         self.store_path = store_path
         self.flush_interval_s = flush_interval_s
@@ -125,6 +128,8 @@ class Worker:
             return False
         if isinstance(msg, SystemState):
             self.core.set_state(msg)
+        elif isinstance(msg, KeyRing):  # NTS master keys rotated by the NTS-KE server
+            self.core.set_nts_keys(msg)
         return True
 
     def _read_clock(self) -> int:

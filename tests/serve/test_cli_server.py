@@ -222,7 +222,7 @@ def test_status_table_like_chronyc_clients(
     assert run(["server", "status", "--client-log", str(db)]) == 0
     out = capsys.readouterr().out
     row = next(line for line in out.splitlines() if "10.1.2.3" in line).split()
-    assert row == ["10.1.2.3", "5", "5", "0", "0", "6", *row[6:7], "3"]  # Int 6 = 64 s
+    assert row == ["10.1.2.3", "5", "5", "0", "0", "6", *row[6:7], "3", "0"]  # Int 6 = 64 s
     assert "kod-rate" in out and "0.0.0.0:123" in out
 
 
