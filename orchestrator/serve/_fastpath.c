@@ -44,8 +44,10 @@
 #define NTP_UNIX_NS (2208988800LL * 1000000000LL)
 #define PHI 15e-6
 #define TX_SAMPLE_EVERY 8
+#define TX_SAMPLE_RARELY 256
 #define TX_WINDOW 31
 #define TX_MAX_NS 1000000
+#define PER_MSG_MAX_NS 50000
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -647,8 +649,8 @@ typedef struct {
 	unsigned char rctl[BATCH][CTRL_BUFSIZE];
 	unsigned char sbuf[BATCH][48];
 	unsigned char sctl[BATCH][CTRL_BUFSIZE];
-	int64_t t3[BATCH];
 	int needs_tx[BATCH];
+	int64_t per_msg_ns; /* how long sendmmsg takes per message (average) */
 } FastPath;
 
 static int parse_rules(PyObject *seq, rule_t **out, int *n) {
@@ -903,32 +905,40 @@ static PyObject *punt_tuple(int sock, struct msghdr *m, ssize_t len, int64_t rx_
 	return Py_BuildValue("(iy#NLN)", sock, m->msg_iov->iov_base, (Py_ssize_t)len, addr, (long long)rx_ns, cmsgs);
 }
 
+/* Fill in the transmit timestamps and send the batch.  One clock read, as late as
+ * possible; the j-th reply of a batch leaves about j per-message send times after the
+ * first (the loopback or driver work of each message happens inside sendmmsg), so its
+ * T3 is that much later: per_msg_ns is learned from how long each sendmmsg takes.
+ * One batch in TX_SAMPLE_EVERY (later TX_SAMPLE_RARELY) asks the kernel for the TX
+ * timestamp of its first reply:
+ * the read-to-wire delay (tx_delay_ns), added to T3 only with tx_compensation. */
 static void send_batch(FastPath *self, int s, int n) {
-	int fd = self->fds[s], sent = 0, sampled = -1;
-	for (int j = 0; j < n; j++) { /* the transmit timestamps, read last */
+	int fd = self->fds[s], sent = 0;
+	/* after the first TX_WINDOW samples, sample rarely: a sampled reply takes a little
+	 * longer to the wire (the kernel clones it for the error queue) */
+	int every = self->n_tx < TX_WINDOW ? TX_SAMPLE_EVERY : TX_SAMPLE_RARELY;
+	int sample = self->txts[s] && self->needs_tx[0] && ++self->since_sample >= every;
+	if (sample) {
+		struct msghdr *m = &self->smsg[0].msg_hdr;
+		struct cmsghdr *c = (struct cmsghdr *)((unsigned char *)m->msg_control + m->msg_controllen);
+		uint32_t flag = SOF_TIMESTAMPING_TX_SOFTWARE;
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SO_TIMESTAMPING;
+		c->cmsg_len = CMSG_LEN(sizeof flag);
+		memcpy(CMSG_DATA(c), &flag, sizeof flag);
+		m->msg_controllen += CMSG_SPACE(sizeof flag);
+		self->since_sample = 0;
+	}
+	int64_t t0 = realtime_ns();
+	for (int j = 0; j < n; j++) {
 		if (!self->needs_tx[j]) continue;
-		int64_t t3 = realtime_ns();
-		self->t3[j] = t3;
 		unsigned char *p = self->sbuf[j];
 		uint64_t rx = get_be64(p + 32);
 		uint64_t r = rnd64();
-		uint64_t tx = (ntp_from_unix_ns(t3 + self->comp_ns) & self->keep) | ((r >> 32) & self->fuzz);
+		int64_t t3 = t0 + self->comp_ns + j * self->per_msg_ns;
+		uint64_t tx = (ntp_from_unix_ns(t3) & self->keep) | ((r >> 32) & self->fuzz);
 		if (tx - rx >= (1ULL << 63) || tx == rx) tx = rx + 1; /* never before receive */
 		put_be64(p + 40, tx);
-		if (self->txts[s] && sampled < 0 && ++self->since_sample >= TX_SAMPLE_EVERY) {
-			struct msghdr *m = &self->smsg[j].msg_hdr;
-			unsigned char *end = (unsigned char *)m->msg_control + m->msg_controllen;
-			struct cmsghdr *c = (struct cmsghdr *)end;
-			uint32_t flag = SOF_TIMESTAMPING_TX_SOFTWARE;
-			c->cmsg_level = SOL_SOCKET;
-			c->cmsg_type = SO_TIMESTAMPING;
-			c->cmsg_len = CMSG_LEN(sizeof flag);
-			memcpy(CMSG_DATA(c), &flag, sizeof flag);
-			m->msg_control = self->sctl[j];
-			m->msg_controllen += CMSG_SPACE(sizeof flag);
-			sampled = j;
-			self->since_sample = 0;
-		}
 	}
 	while (sent < n) {
 		int r = sendmmsg(fd, self->smsg + sent, n - sent, MSG_DONTWAIT);
@@ -940,9 +950,13 @@ static void send_batch(FastPath *self, int s, int n) {
 		}
 		sent += r;
 	}
-	if (sampled >= 0) {
+	if (n > 1) { /* an average over 8 batches, bounded */
+		int64_t per = (realtime_ns() - t0) / n;
+		if (per >= 0 && per < PER_MSG_MAX_NS) self->per_msg_ns += (per - self->per_msg_ns) / 8;
+	}
+	if (sample) {
 		int64_t tx = read_tx_timestamp(fd);
-		if (tx >= 0) tx_delay_add(self, tx - self->t3[sampled]);
+		if (tx >= 0) tx_delay_add(self, tx - t0);
 	}
 }
 
@@ -1129,6 +1143,7 @@ static PyObject *fp_counters(FastPath *self, PyObject *unused) {
 
 static PyObject *fp_tx_delay(FastPath *self, void *c) { return PyLong_FromLongLong(self->tx_delay_ns); }
 static PyObject *fp_comp(FastPath *self, void *c) { return PyLong_FromLongLong(self->comp_ns); }
+static PyObject *fp_per_msg(FastPath *self, void *c) { return PyLong_FromLongLong(self->per_msg_ns); }
 
 static PyMethodDef fp_methods[] = {
 	{"set_state", (PyCFunction)fp_set_state, METH_VARARGS,
@@ -1141,6 +1156,7 @@ static PyMethodDef fp_methods[] = {
 static PyGetSetDef fp_getset[] = {
 	{"tx_delay_ns", (getter)fp_tx_delay, NULL, "median read-to-wire delay of replies", NULL},
 	{"comp_ns", (getter)fp_comp, NULL, "what is added to transmit timestamps", NULL},
+	{"per_msg_ns", (getter)fp_per_msg, NULL, "sendmmsg time per message (T3 of later replies)", NULL},
 	{NULL}};
 
 static PyTypeObject FastPathType = {

@@ -16,6 +16,7 @@ to `_answer` here, where `NtpServerCore.handle` decides; or the pure-Python one
 from __future__ import annotations
 
 import logging
+import os
 import random
 import selectors
 import signal
@@ -123,7 +124,11 @@ class Worker:
                 limiter.table if limiter is not None else None,
                 allow,
                 deny,
-                tx_compensation,
+                # The C loop reads T3 right before sendmmsg and does not compensate:
+                # on loopback, adding the kernel-measured read-to-wire delay put T3 after
+                # the client's receive time and the offset median 3-4 us from chronyd's
+                # (docs/performance.md). ORCH_C_TX_COMPENSATION=1 turns it on to measure.
+                tx_compensation and os.environ.get("ORCH_C_TX_COMPENSATION") == "1",
                 policy.ratelimit.interval if policy.ratelimit else 0,
             )
             self.fast.set_state(*self.core.wire_state())
