@@ -54,6 +54,23 @@ if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
     fi
 fi
 
+# --- the server's C packet loop (orchestrator/serve/_fastpath.c, issue 14) ---------------
+# hatch_build.py compiles it during `pip install`; it needs a C compiler and the Python
+# headers. Without them the install still works and the server uses its Python loop.
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    cneed=()
+    for pkg in gcc libc6-dev python3-dev; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || cneed+=("$pkg")
+    done
+    if [ "${#cneed[@]}" -gt 0 ]; then
+        echo "install.sh: apt-get install ${cneed[*]} (to build the server's C packet loop)"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends "${cneed[@]}" >/dev/null
+    fi
+fi
+# --- end of the C packet loop block ----------------------------------------------------
+
 if [ ! -x "$venv/bin/python" ]; then
     "$python" -m venv "$venv"
 fi
@@ -62,6 +79,7 @@ fi
 quiet_pip() { "$venv/bin/python" -m pip "$@" 2> >(grep -v "^WARNING: Location 'file:" >&2); }
 quiet_pip install -q --upgrade pip >/dev/null
 quiet_pip install -q -e "$here[test]"
+"$venv/bin/python" -c "from orchestrator.serve import fastpath; print('install.sh: server packet loop:', fastpath.describe())"
 echo "install.sh: orch installed in $venv (activate with: . $venv/bin/activate)"
 
 if [ "${1:-}" = "--demo" ]; then

@@ -138,13 +138,21 @@ class NtpServerCore:
         policy: ServerPolicy,
         state: SystemState = UNSYNCHRONISED,
         random_bytes: RandomBytes | None = None,
+        *,
+        limiter: RateLimiter | None = None,
+        client_log: ClientLog | None = None,
     ) -> None:
-        """`random_bytes(n)` (a CSPRNG, e.g. os.urandom) is needed when NTS is on."""
+        """`random_bytes(n)` (a CSPRNG, e.g. os.urandom) is needed when NTS is on.
+        `limiter` and `client_log` replace the default in-memory ones (the serve layer
+        passes ones backed by its C packet loop's tables, so both paths share one state);
+        `limiter` is used only when `policy.ratelimit` is set."""
         self.policy = policy
         self.access = AccessControl(policy.access)
         self._allowed = self.access.cache  # read directly on the hot path
-        self.limiter = RateLimiter(policy.ratelimit) if policy.ratelimit else None
-        self.client_log = ClientLog(policy.max_clients)
+        self.limiter: RateLimiter | None = None
+        if policy.ratelimit:
+            self.limiter = limiter if limiter is not None else RateLimiter(policy.ratelimit)
+        self.client_log = client_log if client_log is not None else ClientLog(policy.max_clients)
         self.counters: dict[str, int] = {"received": 0, "answered": 0, "kod-rate": 0}
         self.counters.update({f"dropped-{r}": 0 for r in IgnoreReason})
         self.counters.update({"kod-deny": 0, "authenticated": 0, "leaked": 0})
@@ -171,6 +179,21 @@ class NtpServerCore:
         nbits = min(32, max(0, 32 + state.precision))
         self._fuzz_mask = (1 << nbits) - 1
         self._keep_mask = _MASK64 ^ self._fuzz_mask
+
+    def wire_state(self) -> tuple[int, int, int, int, bytes, int, float, int]:
+        """The state as a reply carries it: (leap, stratum as sent, precision, root delay
+        in NTP short format, refid, reference timestamp, root dispersion s, reference
+        time ns) - what a compiled packet loop needs to build the same replies."""
+        return (
+            self.state.leap,
+            self._stratum,
+            self._precision,
+            self._root_delay,
+            self._ref_id,
+            self._ref_ts,
+            self._disp0,
+            self._ref_ns,
+        )
 
     # ------------------------------------------------------------------ the decision
 

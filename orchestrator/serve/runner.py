@@ -39,7 +39,7 @@ from orchestrator.serve.reference import (
     UpstreamReference,
     parse_server,
 )
-from orchestrator.serve.udp import ServerSocket, open_socket
+from orchestrator.serve.udp import ServerSocket, open_socket, steer_by_source
 from orchestrator.serve.worker import Worker, worker_main
 
 if TYPE_CHECKING:
@@ -342,6 +342,12 @@ class NtpServerRunner:
                     s = open_socket(host, port, self.config.rcvbuf_bytes)
                     self._sockets.append(s)
                     per_worker[i].append(s)
+                # one worker per client address: its rate-limit bucket and log are whole
+                if n > 1 and not steer_by_source(first, n):
+                    log.warning(
+                        "%s: clients not steered by address; rate limits are per worker",
+                        _hostport(host, port),
+                    )
         except ServerError:
             for s in self._sockets:
                 s.close()

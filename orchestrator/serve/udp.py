@@ -197,3 +197,64 @@ def client_address(addr: tuple[str, int] | tuple[str, int, int, int]) -> str:
     if host.startswith("::ffff:") and "." in host:
         return host[7:]
     return host
+
+
+# ---------------------------------------------------------------------- worker steering
+SO_ATTACH_REUSEPORT_CBPF = 51  # <asm-generic/socket.h>, Linux >= 4.5
+_SKF_NET_OFF = -0x100000  # <linux/filter.h>: offsets from the network header
+_LD_W_ABS = 0x00 | 0x00 | 0x20  # BPF_LD | BPF_W | BPF_ABS
+_TAX = 0x07 | 0x00  # BPF_MISC | BPF_TAX
+_XOR_X = 0x04 | 0xA0 | 0x08  # BPF_ALU | BPF_XOR | BPF_X
+_MUL_K = 0x04 | 0x20  # BPF_ALU | BPF_MUL | BPF_K
+_RSH_K = 0x04 | 0x70  # BPF_ALU | BPF_RSH | BPF_K
+_MOD_K = 0x04 | 0x90  # BPF_ALU | BPF_MOD | BPF_K
+_RET_A = 0x06 | 0x10  # BPF_RET | BPF_A
+
+
+def source_hash_program(family: int, workers: int) -> list[tuple[int, int, int, int]]:
+    """A classic BPF program choosing a reuseport socket by the source address alone.
+
+    The kernel's default spreads by the 4-tuple, so one client changing its source
+    port lands on other workers, each with its own rate-limit bucket. This program
+    hashes only the source address (IPv4: one word; IPv6: the four words xor-ed),
+    multiplies by Knuth's constant and takes it modulo the number of workers: the
+    index of the socket in the group, i.e. the order in which they were bound.
+    """
+    words = (12,) if family == socket.AF_INET else (8, 12, 16, 20)
+    prog = [(_LD_W_ABS, 0, 0, _SKF_NET_OFF + words[0])]
+    for off in words[1:]:
+        prog += [(_TAX, 0, 0, 0), (_LD_W_ABS, 0, 0, _SKF_NET_OFF + off), (_XOR_X, 0, 0, 0)]
+    prog += [
+        (_MUL_K, 0, 0, 2654435761),
+        (_RSH_K, 0, 0, 16),
+        (_MOD_K, 0, 0, workers),
+        (_RET_A, 0, 0, 0),
+    ]
+    return prog
+
+
+def steer_by_source(group: ServerSocket, workers: int) -> bool:
+    """Attach source_hash_program to the reuseport group of `group` (all its sockets bound).
+
+    False when the kernel refuses it (then it spreads by the 4-tuple, as before)."""
+    import ctypes
+
+    class SockFilter(ctypes.Structure):
+        _fields_ = (
+            ("code", ctypes.c_uint16),
+            ("jt", ctypes.c_uint8),
+            ("jf", ctypes.c_uint8),
+            ("k", ctypes.c_uint32),
+        )
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = (("len", ctypes.c_uint16), ("filter", ctypes.POINTER(SockFilter)))
+
+    prog = source_hash_program(group.family, workers)
+    insns = (SockFilter * len(prog))(*(SockFilter(c, t, f, k & 0xFFFFFFFF) for c, t, f, k in prog))
+    fprog = SockFprog(len(prog), insns)
+    try:  # the kernel copies the program during the call; `insns` outlives it
+        group.sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, bytes(fprog))
+    except OSError:
+        return False
+    return True

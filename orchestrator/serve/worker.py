@@ -8,6 +8,11 @@ master keys, `None` stops it. NTS requests (packets with RFC 8915 extension fiel
 are handled by the same `NtpServerCore.handle` (its `_nts_reply` path).
 Every `flush_interval_s` it adds its client-log and counter deltas to the SQLite
 store, so the store is right whichever worker a client's packets hash to.
+
+Two packet loops (see fastpath.py): the C one (`_fastpath.FastPath`) when it was
+built, which answers plain mode-3 requests itself and returns every other datagram
+to `_answer` here, where `NtpServerCore.handle` decides; or the pure-Python one
+(`_drain`), where every datagram goes through `_answer`.
 """
 
 from __future__ import annotations
@@ -23,10 +28,13 @@ from collections import deque
 from multiprocessing.connection import Connection
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from orchestrator.models import ClientLogEntry
+from orchestrator.ntp.access import AccessList
 from orchestrator.ntp.nts_cookie import KeyRing
 from orchestrator.ntp.server import NtpServerCore, Respond, ServerPolicy, SystemState
+from orchestrator.serve import fastpath
 from orchestrator.serve.clientlog_store import ClientLogStore
 from orchestrator.serve.udp import (
     ANC_BUFSIZE,
@@ -67,6 +75,29 @@ class TxDelay:
             self.estimate_ns = ordered[len(ordered) // 2]
 
 
+class _CTxDelay:
+    """TxDelay's reading side over the C loop's own estimate."""
+
+    def __init__(self, fast: Any) -> None:
+        self._fast = fast
+
+    @property
+    def estimate_ns(self) -> int:
+        return int(self._fast.tx_delay_ns)
+
+
+_Rule = tuple[bytes, int, bool]
+
+
+def _rules(access: AccessList) -> tuple[list[_Rule], list[_Rule]]:
+    """The access list as the C loop takes it: (network octets, prefix length, is IPv4)."""
+
+    def conv(nets: tuple[Any, ...]) -> list[_Rule]:
+        return [(n.network_address.packed, n.prefixlen, n.version == 4) for n in nets]
+
+    return conv(access.allow), conv(access.deny)
+
+
 class Worker:
     """The packet loop of one worker (see the module docstring); `run()` until stopped."""
 
@@ -81,22 +112,91 @@ class Worker:
         tx_compensation: bool = True,
     ) -> None:
         self.sockets = sockets
-        self.core = NtpServerCore(policy, state, os.urandom)
         self.control = control
+        self.fast: Any = None  # the C packet loop, if built and not switched off
+        mod = fastpath.module()
+        if mod is None:
+            self.core = NtpServerCore(policy, state, os.urandom)
+        else:
+            client_log, limiter = fastpath.tables(mod, policy.max_clients, policy.ratelimit)
+            self.core = NtpServerCore(
+                policy, state, os.urandom, limiter=limiter, client_log=client_log
+            )
+            # require_auth: no request is answerable without a MAC, so C answers none
+            allow, deny = ([], []) if policy.require_auth else _rules(policy.access)
+            self.fast = mod.FastPath(
+                [(s.sock.fileno(), s.family, s.wildcard, s.tx_timestamps) for s in sockets],
+                control.fileno(),
+                client_log.table,
+                limiter.table if limiter is not None else None,
+                allow,
+                deny,
+                # The C loop reads T3 right before sendmmsg and does not compensate:
+                # on loopback, adding the kernel-measured read-to-wire delay put T3 after
+                # the client's receive time and the offset median 3-4 us from chronyd's
+                # (docs/performance.md). ORCH_C_TX_COMPENSATION=1 turns it on to measure.
+                tx_compensation and os.environ.get("ORCH_C_TX_COMPENSATION") == "1",
+                policy.ratelimit.interval if policy.ratelimit else 0,
+            )
+            self.fast.set_state(*self.core.wire_state())
         self.store_path = store_path
         self.flush_interval_s = flush_interval_s
         self._flushed: dict[str, int] = {}
         self._unwritten: list[ClientLogEntry] = []
-        self.tx_delay = TxDelay()
+        self.tx_delay: TxDelay | _CTxDelay = (
+            TxDelay() if self.fast is None else _CTxDelay(self.fast)
+        )
         self.tx_compensation = tx_compensation
-        self._comp_ns = 0
+        self._py_comp_ns = 0
         self._t3 = 0  # raw clock read of the reply being built (0: none, e.g. a KoD)
         self._since_sample = TX_SAMPLE_EVERY
         self.send_errors = 0
         self.internal_errors = 0
 
+    @property
+    def _comp_ns(self) -> int:
+        """What is added to transmit timestamps (the measured read-to-wire delay)."""
+        return int(self.fast.comp_ns) if self.fast is not None else self._py_comp_ns
+
+    def counters(self) -> dict[str, int]:
+        """The core's counters plus the C loop's (the packets it decided itself)."""
+        counters = dict(self.core.counters)
+        if self.fast is not None:
+            for name, value in self.fast.counters().items():
+                counters[name] = counters.get(name, 0) + value
+        counters["send-errors"] = counters.get("send-errors", 0) + self.send_errors
+        counters["internal-errors"] = self.internal_errors
+        counters["client-log-evicted"] = self.core.client_log.evicted
+        return counters
+
     def run(self) -> None:
         store = ClientLogStore(self.store_path) if self.store_path is not None else None
+        try:
+            if self.fast is not None:
+                self._run_fast(store)
+            else:
+                self._run_python(store)
+        finally:
+            if store is not None:
+                self._flush(store)
+                store.close()
+
+    def _run_fast(self, store: ClientLogStore | None) -> None:
+        run, poll, sockets = self.fast.run, self.control.poll, self.sockets
+        next_flush = time.monotonic() + self.flush_interval_s
+        running = True
+        while running:
+            wait_ms = int(max(0.0, next_flush - time.monotonic()) * 1000) + 1
+            for index, data, addr, rx_ns, reply_cmsg in run(wait_ms):
+                self._answer(sockets[index], data, addr, rx_ns, reply_cmsg)
+            if poll():
+                running = self._control()
+            if time.monotonic() >= next_flush:
+                if store is not None:
+                    self._flush(store)
+                next_flush = time.monotonic() + self.flush_interval_s
+
+    def _run_python(self, store: ClientLogStore | None) -> None:
         sel = selectors.DefaultSelector()
         for s in self.sockets:
             sel.register(s.sock, selectors.EVENT_READ, s)
@@ -115,9 +215,6 @@ class Worker:
                     next_flush = time.monotonic() + self.flush_interval_s
         finally:
             sel.close()
-            if store is not None:
-                self._flush(store)
-                store.close()
 
     def _control(self) -> bool:
         try:
@@ -128,6 +225,8 @@ class Worker:
             return False
         if isinstance(msg, SystemState):
             self.core.set_state(msg)
+            if self.fast is not None:
+                self.fast.set_state(*self.core.wire_state())
         elif isinstance(msg, KeyRing):  # NTS master keys rotated by the NTS-KE server
             self.core.set_nts_keys(msg)
         return True
@@ -139,19 +238,11 @@ class Worker:
         return t + self._comp_ns
 
     def _drain(self, ss: ServerSocket) -> None:
-        # Locals and an inlined timestamp cmsg: this is the hot loop.
-        sock = ss.sock
-        recvmsg = sock.recvmsg
-        sendmsg = sock.sendmsg
-        tx_cmsgs = [TX_TIMESTAMP_CMSG]
-        plain_cmsgs: list[tuple[int, int, bytes]] = []
+        """The pure-Python loop: read up to BATCH datagrams, answer each."""
+        recvmsg = ss.sock.recvmsg
         wildcard = ss.wildcard
-        tx_timestamps = ss.tx_timestamps
-        handle = self.core.handle
-        read_clock = self._read_clock
-        time_ns = time.time_ns
-        getrandbits = random.getrandbits
         unpack_ts = TIMESPEC.unpack_from
+        answer = self._answer
         reply_cmsg: list[tuple[int, int, bytes]] | None = None
         for _ in range(BATCH):
             try:
@@ -167,45 +258,58 @@ class Worker:
                 rx_ns = sec * 1_000_000_000 + nsec
             else:
                 rx_ns = None
-            host = addr[0]
-            if host.startswith("::ffff:"):
-                host = host[7:]
-            self._t3 = 0
-            try:
-                out = handle(host, rx_ns or time_ns(), data, read_clock, getrandbits(96))
-            except Exception:  # a bug must cost one packet, never the server
-                self.internal_errors += 1
-                log.exception("packet from %s not handled", host)
-                continue
-            if type(out) is not Respond:
-                continue
-            # Sampled or not, a reply takes the same path to the kernel (one sendmsg,
-            # prebuilt cmsg lists) so that the sampled delays stand for all replies.
-            self._since_sample += 1
-            sample = tx_timestamps and self._t3 and self._since_sample >= TX_SAMPLE_EVERY
-            cmsgs = (
-                (tx_cmsgs if sample else plain_cmsgs)
-                if reply_cmsg is None
-                else ([TX_TIMESTAMP_CMSG, *reply_cmsg] if sample else reply_cmsg)
+            answer(ss, data, addr, rx_ns, reply_cmsg)
+
+    def _answer(
+        self,
+        ss: ServerSocket,
+        data: bytes,
+        addr: Any,
+        rx_ns: int | None,
+        reply_cmsg: list[tuple[int, int, bytes]] | None,
+    ) -> None:
+        """Let the core decide on one datagram and send its reply (both loops end here)."""
+        host = addr[0]
+        if host.startswith("::ffff:"):
+            host = host[7:]
+        self._t3 = 0
+        try:
+            out = self.core.handle(
+                host, rx_ns or time.time_ns(), data, self._read_clock, random.getrandbits(96)
             )
-            try:
-                sendmsg([out[0]], cmsgs, 0, addr)
-            except OSError:
-                self.send_errors += 1
-                continue
-            if sample:
-                self._since_sample = 0
-                tx = read_tx_timestamp(sock)
-                if tx is not None:
-                    self.tx_delay.add(tx - self._t3)
-                    if self.tx_compensation:
-                        self._comp_ns = self.tx_delay.estimate_ns
+        except Exception:  # a bug must cost one packet, never the server
+            self.internal_errors += 1
+            log.exception("packet from %s not handled", host)
+            return
+        if type(out) is not Respond:
+            return
+        # Sampled or not, a reply takes the same path to the kernel (one sendmsg) so that
+        # the sampled delays stand for all replies. The C loop keeps its own estimate.
+        self._since_sample += 1
+        sample = (
+            self.fast is None
+            and ss.tx_timestamps
+            and self._t3
+            and self._since_sample >= TX_SAMPLE_EVERY
+        )
+        cmsgs = [TX_TIMESTAMP_CMSG] if sample else []
+        if reply_cmsg is not None:
+            cmsgs += reply_cmsg
+        try:
+            ss.sock.sendmsg([out[0]], cmsgs, 0, addr)
+        except OSError:
+            self.send_errors += 1
+            return
+        if sample:
+            self._since_sample = 0
+            tx = read_tx_timestamp(ss.sock)
+            if tx is not None and isinstance(self.tx_delay, TxDelay):
+                self.tx_delay.add(tx - self._t3)
+                if self.tx_compensation:
+                    self._py_comp_ns = self.tx_delay.estimate_ns
 
     def _flush(self, store: ClientLogStore) -> None:
-        counters = dict(self.core.counters)
-        counters["send-errors"] = self.send_errors
-        counters["internal-errors"] = self.internal_errors
-        counters["client-log-evicted"] = self.core.client_log.evicted
+        counters = self.counters()
         delta = {k: v - self._flushed.get(k, 0) for k, v in counters.items()}
         # deltas a failed flush could not write go out with the next one (bounded)
         entries = self._unwritten + self.core.client_log.take_deltas()
@@ -260,4 +364,7 @@ def worker_main(
         conn.close()
     die_with_parent(os.getppid() if parent_pid is None else parent_pid)
     random.seed()  # a forked child must not share the parent's random sequence
+    mod = fastpath.module()
+    if mod is not None:
+        mod.reseed()
     Worker(sockets, policy, state, control, store_path, flush_interval_s, tx_compensation).run()

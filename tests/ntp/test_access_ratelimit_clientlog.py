@@ -8,6 +8,9 @@ from orchestrator.ntp.access import AccessControl, AccessList, AccessRuleError
 from orchestrator.ntp.clientlog import ClientLog, Outcome
 from orchestrator.ntp.ratelimit import RateDecision, RateLimitConfig, RateLimiter
 
+# the rate limiter and client log in pure Python, and as the C tables (conftest.py)
+pytestmark = pytest.mark.usefixtures("state_tables")
+
 
 def test_most_specific_rule_wins_and_default_is_deny() -> None:
     acl = AccessControl(

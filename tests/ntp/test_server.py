@@ -23,6 +23,9 @@ from orchestrator.ntp.server import (
     SystemState,
 )
 
+# the rate limiter and client log in pure Python, and as the C tables (conftest.py)
+pytestmark = pytest.mark.usefixtures("state_tables")
+
 NOW_NS = 1_790_000_000_123_456_789  # 2026-09 in Unix ns
 SYNCED = SystemState(
     leap=0,
