@@ -643,6 +643,8 @@ class LinuxDriver:
         reloads: list[str] = []
         managed = {m.path: m for m in reversed(target.managed())}
         for path, content in backup.files:
+            if self._read(session, path, target.sudo) == content:
+                continue  # unchanged since the backup: no write, no reload or restart
             if content is None:
                 self._check(session, _wrap(delete_file_command(path), target.sudo))
             else:
