@@ -650,7 +650,13 @@ class LinuxDriver:
         target = Target.from_extra(backup.extra)
         reloads: list[str] = []
         managed = {m.path: m for m in reversed(target.managed())}
+        # NTS files are backed up whether a push uses them or not: one the push left alone
+        # is not rewritten (a rewrite would restart chronyd for nothing)
+        nts_only = {m.path for m in (target.nts_ca, target.nts_conf) if m is not None}
+        nts_only -= {m.path for m in (target.servers, target.keys) if m is not None}
         for path, content in backup.files:
+            if path in nts_only and self._read(session, path, target.sudo) == content:
+                continue
             if content is None:
                 self._check(session, _wrap(delete_file_command(path), target.sudo))
             else:
