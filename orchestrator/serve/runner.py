@@ -299,7 +299,7 @@ class NtpServerRunner:
 
     def _start_ntske(self, context: object) -> None:
         from orchestrator.ntp.access import AccessControl
-        from orchestrator.serve.ntske import NtsKeServer
+        from orchestrator.serve.ntske import KE_RATELIMIT, NtsKeServer
 
         cfg = self.config
         assert self.policy is not None and self.policy.nts_keys is not None
@@ -312,6 +312,7 @@ class NtpServerRunner:
             keys_file=cfg.nts_keys_path,
             store_path=cfg.client_log_path if cfg.persist_client_log else None,
             flush_interval_s=cfg.flush_interval_s,
+            ratelimit=KE_RATELIMIT if cfg.ratelimit is not None else None,
         )
         self.nts_addresses = self.ntske.start(cfg.listen, cfg.nts_port)
         if self._store is not None:
