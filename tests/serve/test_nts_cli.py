@@ -239,3 +239,23 @@ def test_rotation_reaches_every_worker_process(
     assert server.ntske is not None and first_ring is not None
     assert not {k.key_id for k in first_ring.keys} & {k.key_id for k in server.ntske.ring.keys}
     assert exchanges >= 20
+
+
+@pytest.mark.skipif(
+    not socket.has_ipv6 or not Path("/proc/net/if_inet6").exists(), reason="no IPv6"
+)
+def test_nts_over_ipv6_loopback(start_server: StartServer, tmp_path: Path) -> None:
+    c, k = tmp_path / "v6.crt", tmp_path / "v6.key"
+    assert run(["server", "nts-cert", "--cert", str(c), "--key", str(k), "--name", "::1"]) == 0
+    server = _nts_on(start_server, (c, k), tmp_path, listen=("::1",))
+    ((_, port),) = server.addresses
+    ((_, ke_port),) = server.nts_addresses
+    ke = ke_client("::1", ke_port, c)
+    assert ke.ntp_port == port
+    uid = os.urandom(32)
+    req = nts.client_request(P.client_request(7).encode(), uid, ke.cookies[0], ke.c2s, bytes(16))
+    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+        s.settimeout(3)
+        s.sendto(req, ("::1", port))
+        reply = s.recv(2048)
+    assert nts.client_open_reply(reply, uid, ke.s2c) is not None
