@@ -42,7 +42,9 @@ from orchestrator.serve.reference import (
 from orchestrator.serve.udp import ServerSocket, open_socket
 from orchestrator.serve.worker import Worker, worker_main
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pyOpenSSL is imported only when NTS is on
+    from OpenSSL import SSL
+
     from orchestrator.serve.ntske import NtsKeServer
 
 log = logging.getLogger(__name__)
@@ -297,14 +299,14 @@ class NtpServerRunner:
                 s.close()
             self._sockets = []
 
-    def _start_ntske(self, context: object) -> None:
+    def _start_ntske(self, context: SSL.Context) -> None:
         from orchestrator.ntp.access import AccessControl
         from orchestrator.serve.ntske import KE_RATELIMIT, NtsKeServer
 
         cfg = self.config
         assert self.policy is not None and self.policy.nts_keys is not None
         self.ntske = NtsKeServer(
-            context,  # type: ignore[arg-type]
+            context,
             self.policy.nts_keys,
             access=AccessControl(self.policy.access),
             ntp_port=cfg.nts_ntp_port or self.addresses[0][1],
