@@ -642,6 +642,8 @@ class LinuxDriver:
         target = Target.from_extra(backup.extra)
         reloads: list[str] = []
         managed = {m.path: m for m in reversed(target.managed())}
+        # NTS files are backed up whether a push uses them or not: a file unchanged since the
+        # backup is not rewritten (a rewrite would restart chronyd for nothing)
         for path, content in backup.files:
             if self._read(session, path, target.sudo) == content:
                 continue  # unchanged since the backup: no write, no reload or restart

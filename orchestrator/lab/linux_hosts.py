@@ -131,6 +131,10 @@ class _HostLayout:
         return self.root / "start.sh"
 
     @property
+    def systemctl(self) -> Path:
+        return self.root / "systemctl"
+
+    @property
     def log(self) -> Path:
         return self.root / "host.log"
 
@@ -317,9 +321,12 @@ class LinuxHostPool:
         user = None
         if host.username != LAB_USERNAME:
             user = _write_user_files(layout, host.username)
+        chronyd = _which("chronyd") or "chronyd"
         layout.start_script.write_text(
-            _start_script(layout, _which("chronyd") or "chronyd", _which("sshd") or "sshd", user)
+            _start_script(layout, chronyd, _which("sshd") or "sshd", user)
         )
+        layout.systemctl.write_text(_systemctl_script(chronyd, _chrony_run_user()))
+        layout.systemctl.chmod(0o755)
 
     def _wait_ready(self, host: LinuxHostInfo, deadline: float) -> None:
         proc = self._procs[host.name]
@@ -443,7 +450,7 @@ def _start_script(
     q = shlex.quote
     user = _chrony_user()
     owner = f"{user.pw_uid}:{user.pw_gid}" if user else "0:0"
-    chronyd_user = user.pw_name if user else "root"
+    chronyd_user = _chrony_run_user()
     users: list[str] = []
     if lab_user is not None:
         name, uid = lab_user
@@ -467,6 +474,9 @@ def _start_script(
             f"mount --bind {q(str(layout.etc_chrony))} /etc/chrony",
             f"mount --bind {q(str(layout.var_lib_chrony))} /var/lib/chrony",
             *users,
+            # no systemd in a lab host: a stand-in answers `systemctl is-active|restart chrony`
+            f"if [ -e /usr/bin/systemctl ]; then mount --bind {q(str(layout.systemctl))}"
+            " /usr/bin/systemctl; fi",
             f"{q(chronyd)} -x -n -u {q(chronyd_user)} -f /etc/chrony/chrony.conf &",
             "i=0",
             "while [ ! -S /run/chrony/chronyd.sock ]; do",
@@ -482,7 +492,44 @@ def _start_script(
     )
 
 
+def _systemctl_script(chronyd: str, user: str) -> str:
+    """What a push's `systemctl restart chrony` does on a real host, for a lab host (its
+    PID 1 is sshd): stop chronyd, start it again, still with -x (never the clock)."""
+    q = shlex.quote
+    return "\n".join(
+        [
+            "#!/bin/sh",
+            "# orch lab: no systemd here; this stands in for the chrony unit only",
+            'for a in "$@"; do unit="${a%.service}"; done  # the unit is the last word',
+            'case "$1:$unit" in',
+            "is-active:chrony|is-active:chronyd)",
+            '  [ -f /run/chrony/chronyd.pid ] && kill -0 "$(cat /run/chrony/chronyd.pid)"',
+            "  exit $? ;;",
+            "restart:chrony|restart:chronyd)",
+            '  [ -f /run/chrony/chronyd.pid ] && kill "$(cat /run/chrony/chronyd.pid)"',
+            "  i=0",
+            "  while [ -S /run/chrony/chronyd.sock ] && [ $i -lt 100 ]; do",
+            "    i=$((i + 1)); sleep 0.05",
+            "  done",
+            f"  {q(chronyd)} -x -u {q(user)} -f /etc/chrony/chrony.conf || exit 1",
+            "  i=0",
+            "  while [ ! -S /run/chrony/chronyd.sock ]; do",
+            '    i=$((i + 1)); [ $i -gt 200 ] && { echo "chronyd did not start" >&2; exit 1; }',
+            "    sleep 0.05",
+            "  done ;;",
+            '*) echo "orch lab: systemctl $* is not available in a lab host" >&2; exit 1 ;;',
+            "esac",
+            "",
+        ]
+    )
+
+
 # ---------------------------------------------------------------------- helpers
+
+
+def _chrony_run_user() -> str:
+    user = _chrony_user()
+    return user.pw_name if user else "root"
 
 
 def _default_names(count: int) -> tuple[str, ...]:

@@ -135,12 +135,13 @@ class NtsNak:
 
 @dataclass(frozen=True, slots=True)
 class NtsRequest:
-    """A verified request: what the reply needs."""
+    """A verified request and what its reply needs, prepared before the transmit
+    timestamp is read (as chrony does): only the reply's own encryption comes after."""
 
     unique_id: bytes = field(repr=False)  # the whole field, echoed verbatim
-    c2s: bytes = field(repr=False)
     s2c: bytes = field(repr=False)
-    cookies: int  # how many fresh cookies to return (1..8)
+    cookies: tuple[bytes, ...] = field(repr=False)  # fresh cookie fields (1..8)
+    nonce: bytes = field(repr=False)
 
 
 class NtsServer:
@@ -195,19 +196,19 @@ class NtsServer:
                 if f.end - f.start != cookie_len:
                     raise NtsError("cookie placeholders must have the cookie's length")
                 wanted += 1
-        return NtsRequest(unique_id, c2s, s2c, min(wanted, MAX_COOKIES))
+        rnd, jar = self.random_bytes, self.jar
+        cookies = tuple(
+            make_field(COOKIE, jar.make(c2s, s2c, rnd(NONCE_LEN)))
+            for _ in range(min(wanted, MAX_COOKIES))
+        )
+        return NtsRequest(unique_id, s2c, cookies, rnd(NONCE_LEN))
 
     def seal(self, request: NtsRequest, header: bytes, max_len: int) -> tuple[bytes, int] | None:
         """(reply, cookies in it): `header` + identifier + authenticator with fresh cookies,
         exactly `max_len` long (or None if even without cookies it would be longer)."""
         head = header + request.unique_id
-        rnd = self.random_bytes
-        jar = self.jar
-        cookies = [
-            make_field(COOKIE, jar.make(request.c2s, request.s2c, rnd(NONCE_LEN)))
-            for _ in range(request.cookies)
-        ]
-        nonce = rnd(NONCE_LEN)
+        cookies = list(request.cookies)
+        nonce = request.nonce
         room = max_len - len(head)
         while True:
             plain = b"".join(cookies)

@@ -31,11 +31,18 @@ class ParsedOutput:
         return out
 
 
+_NTS_OPTIONS = ("nts", "nts_port")
+
+
 def _config_dict(config: ConfiguredNtp) -> dict[str, Any]:
     # ConfiguredNtp holds no key material (key values are never captured by the
     # templates), so asdict is safe; tuples become lists for JSON.
     data = asdict(config)
-    data["servers"] = [dict(s) for s in data["servers"]]
+    # NTS options only where a server has them (chrony): other platforms have no NTS
+    data["servers"] = [
+        {k: v for k, v in s.items() if k not in _NTS_OPTIONS or v not in (False, None)}
+        for s in data["servers"]
+    ]
     data["trusted_keys"] = list(data["trusted_keys"])
     data["access_groups"] = list(data["access_groups"])
     return data

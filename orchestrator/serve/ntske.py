@@ -2,16 +2,17 @@
 
 Python's `ssl` module (3.11) cannot export keying material (RFC 5705 / RFC 8446 §7.5),
 which NTS needs for the C2S and S2C keys, so the TLS side is pyOpenSSL
-(`Connection.export_keying_material`) over the same OpenSSL the `ssl` module uses.
+(`Connection.export_keying_material`, over the OpenSSL that `cryptography` ships).
 The records, the negotiation and the cookies are the pure code of
 `orchestrator.ntp.nts_ke` and `orchestrator.ntp.nts_cookie`.
 
 One accept thread per server, one short-lived thread per session (at most
 `max_connections` at a time, each with a deadline, like chrony's `maxntsconnections`
-and its 2 s session timeout). The accept thread also rotates the master keys when due,
-saves them (0600, so a restart keeps the clients' cookies valid, like chrony's
-`ntsdumpdir`), hands each new ring to `publish` (the runner sends it to the NTP
-workers) and adds its counters to the client log store.
+and its 2 s session timeout); sessions per address are rate limited like chrony's
+`ntsratelimit` (off with the server's rate limiting, e.g. `--no-ratelimit`). The accept
+thread also rotates the master keys when due, saves them (0600, so a restart keeps the
+clients' cookies valid, like chrony's `ntsdumpdir`), hands each new ring to `publish`
+(the runner sends it to the NTP workers) and adds its counters to the client log store.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import ipaddress
 import json
 import logging
 import os
+import random
 import selectors
 import socket
 import threading
@@ -36,11 +38,14 @@ from orchestrator.errors import ConfigError, ServerError
 from orchestrator.ntp import nts_ke
 from orchestrator.ntp.access import AccessControl
 from orchestrator.ntp.nts_cookie import KEY_LEN, NONCE_LEN, CookieJar, KeyRing
+from orchestrator.ntp.ratelimit import RateDecision, RateLimitConfig, RateLimiter
 from orchestrator.serve.clientlog_store import ClientLogStore
 
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
+# chrony's `ntsratelimit` defaults: on average one session per 64 s per address, bursts of 8
+KE_RATELIMIT = RateLimitConfig(interval=6, burst=8, leak=2, kod=False)
 KE_COUNTERS = ("nts-ke-sessions", "nts-ke-errors", "nts-ke-refused", "nts-cookies")
 
 
@@ -120,6 +125,7 @@ class NtsKeServer:
         flush_interval_s: float = 2.0,
         max_connections: int = 100,
         timeout_s: float = 3.0,
+        ratelimit: RateLimitConfig | None = KE_RATELIMIT,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.context = context
@@ -134,6 +140,7 @@ class NtsKeServer:
         self.timeout_s = timeout_s
         self.clock = clock
         self._slots = threading.BoundedSemaphore(max_connections)
+        self.limiter = RateLimiter(ratelimit) if ratelimit is not None else None
         self._lock = threading.Lock()
         self.counters: dict[str, int] = dict.fromkeys(KE_COUNTERS, 0)
         self._flushed: dict[str, int] = {}
@@ -222,7 +229,10 @@ class NtsKeServer:
         except OSError:
             return
         host = addr[0][7:] if addr[0].startswith("::ffff:") else addr[0]
-        if not self.access.permits(host) or not self._slots.acquire(blocking=False):
+        limited = self.limiter is not None and self.limiter.check(
+            host, time.monotonic(), random.getrandbits(8)
+        ) in (RateDecision.DROP, RateDecision.KOD)
+        if limited or not self.access.permits(host) or not self._slots.acquire(blocking=False):
             self._count("nts-ke-refused")
             sock.close()
             return

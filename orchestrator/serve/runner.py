@@ -42,7 +42,9 @@ from orchestrator.serve.reference import (
 from orchestrator.serve.udp import ServerSocket, open_socket, steer_by_source
 from orchestrator.serve.worker import Worker, worker_main
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pyOpenSSL is imported only when NTS is on
+    from OpenSSL import SSL
+
     from orchestrator.serve.ntske import NtsKeServer
 
 log = logging.getLogger(__name__)
@@ -300,14 +302,14 @@ class NtpServerRunner:
                 s.close()
             self._sockets = []
 
-    def _start_ntske(self, context: object) -> None:
+    def _start_ntske(self, context: SSL.Context) -> None:
         from orchestrator.ntp.access import AccessControl
-        from orchestrator.serve.ntske import NtsKeServer
+        from orchestrator.serve.ntske import KE_RATELIMIT, NtsKeServer
 
         cfg = self.config
         assert self.policy is not None and self.policy.nts_keys is not None
         self.ntske = NtsKeServer(
-            context,  # type: ignore[arg-type]
+            context,
             self.policy.nts_keys,
             access=AccessControl(self.policy.access),
             ntp_port=cfg.nts_ntp_port or self.addresses[0][1],
@@ -315,6 +317,7 @@ class NtpServerRunner:
             keys_file=cfg.nts_keys_path,
             store_path=cfg.client_log_path if cfg.persist_client_log else None,
             flush_interval_s=cfg.flush_interval_s,
+            ratelimit=KE_RATELIMIT if cfg.ratelimit is not None else None,
         )
         self.nts_addresses = self.ntske.start(cfg.listen, cfg.nts_port)
         if self._store is not None:

@@ -5,7 +5,9 @@ as the other workers' sockets) and one `NtpServerCore`. It runs in a thread
 (in-process runner) or in its own process (one per core). The runner talks to it
 over a pipe: a `SystemState` installs a new reference state, a `KeyRing` new NTS
 master keys, `None` stops it. NTS requests (packets with RFC 8915 extension fields)
-are handled by the same `NtpServerCore.handle` (its `_nts_reply` path).
+are handled by the same `NtpServerCore.handle` (its `_nts_reply` path): a faster path
+for plain requests must leave every datagram longer than 48 + 24 octets (extension
+fields, NTS) to `handle`.
 Every `flush_interval_s` it adds its client-log and counter deltas to the SQLite
 store, so the store is right whichever worker a client's packets hash to.
 

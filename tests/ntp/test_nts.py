@@ -174,7 +174,7 @@ def test_reply_leaves_out_cookies_rather_than_grow() -> None:
     srv = nts.NtsServer(keys, rnd().randbytes)
     cookie = CookieJar(keys).make(C2S, S2C, bytes(16))
     checked = srv.check(request(cookie, placeholders=2))
-    assert isinstance(checked, nts.NtsRequest) and checked.cookies == 3
+    assert isinstance(checked, nts.NtsRequest) and len(checked.cookies) == 3
     header = bytes(48)
     full = srv.seal(checked, header, 48 + 36 + 4 + 4 + 16 + 16 + 3 * 104)
     assert full is not None and full[1] == 3

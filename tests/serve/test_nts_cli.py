@@ -192,3 +192,70 @@ def test_master_keys_survive_a_restart_and_a_broken_file_is_replaced(
         fresh = load_key_ring(path, 3000.0, 3600, 2)
     assert fresh != first and "new keys made" in caplog.text
     assert first.keys[0].key.hex() not in caplog.text  # never key material in the log
+
+
+def _nts_on(start_server: StartServer, cert: tuple[Path, Path], tmp_path: Path, **kw: object):  # type: ignore[no-untyped-def]
+    return start_server(nts_cert=cert[0], nts_key=cert[1], nts_port=0,
+                        nts_keys_file=tmp_path / "nts-keys.json", **kw)  # fmt: skip
+
+
+def test_nts_ke_sessions_are_rate_limited_per_address(
+    start_server: StartServer, cert: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from orchestrator.ntp.ratelimit import RateLimitConfig
+
+    server = _nts_on(start_server, cert, tmp_path, ratelimit=RateLimitConfig())
+    ((_, ke_port),) = server.nts_addresses
+    for _ in range(8):  # a burst of 8, as chrony's ntsratelimit allows
+        assert ke_client("127.0.0.1", ke_port, cert[0]).cookies
+    refused = 0
+    for _ in range(8):  # then about 3 in 4 are refused (1 in 4 leaks through)
+        try:
+            ke_client("127.0.0.1", ke_port, cert[0], timeout_s=2)
+        except ServerError:
+            refused += 1
+    assert refused >= 1
+    assert server.ntske is not None and server.ntske.counters["nts-ke-refused"] == refused
+
+
+def test_rotation_reaches_every_worker_process(
+    start_server: StartServer, cert: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Two forked workers: keys rotate every 0.5 s, a client keeps using the fresh cookies
+    from many source ports (spread over both workers) and every reply verifies."""
+    server = _nts_on(start_server, cert, tmp_path, workers=2, nts_rotate_s=0.5)
+    ((_, port),) = server.addresses
+    ((_, ke_port),) = server.nts_addresses
+    ke = ke_client("127.0.0.1", ke_port, cert[0])
+    cookies = list(ke.cookies)
+    first_ring = server.ntske.ring if server.ntske is not None else None
+    deadline = time.monotonic() + 3.0  # six rotations
+    exchanges = 0
+    while time.monotonic() < deadline:
+        cookies += _nts_exchange("127.0.0.1", port, ke.c2s, ke.s2c, cookies.pop(0))
+        cookies = cookies[-8:]  # like chronyd: the 8 newest cookies, oldest used first
+        exchanges += 1
+        time.sleep(0.02)
+    assert server.ntske is not None and first_ring is not None
+    assert not {k.key_id for k in first_ring.keys} & {k.key_id for k in server.ntske.ring.keys}
+    assert exchanges >= 20
+
+
+@pytest.mark.skipif(
+    not socket.has_ipv6 or not Path("/proc/net/if_inet6").exists(), reason="no IPv6"
+)
+def test_nts_over_ipv6_loopback(start_server: StartServer, tmp_path: Path) -> None:
+    c, k = tmp_path / "v6.crt", tmp_path / "v6.key"
+    assert run(["server", "nts-cert", "--cert", str(c), "--key", str(k), "--name", "::1"]) == 0
+    server = _nts_on(start_server, (c, k), tmp_path, listen=("::1",))
+    ((_, port),) = server.addresses
+    ((_, ke_port),) = server.nts_addresses
+    ke = ke_client("::1", ke_port, c)
+    assert ke.ntp_port == port
+    uid = os.urandom(32)
+    req = nts.client_request(P.client_request(7).encode(), uid, ke.cookies[0], ke.c2s, bytes(16))
+    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+        s.settimeout(3)
+        s.sendto(req, ("::1", port))
+        reply = s.recv(2048)
+    assert nts.client_open_reply(reply, uid, ke.s2c) is not None
