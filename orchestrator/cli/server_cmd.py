@@ -22,7 +22,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from orchestrator.cli.context import DEFAULT_INVENTORY, options
+from orchestrator.cli.context import DEFAULT_INVENTORY, chosen_format, options
 from orchestrator.errors import ConfigError, OrchError
 from orchestrator.inventory import inventory_or_packaged_lab
 from orchestrator.ntp.access import LOOPBACK
@@ -306,7 +306,8 @@ def status(
     """
     opts = options(ctx)
     path = client_log or ServerConfig().client_log_path
-    fmt = output_format or StatusFormat(opts.output_format or "table")
+    given = output_format.value if output_format else None
+    fmt = StatusFormat(chosen_format(opts, given, tuple(f.value for f in StatusFormat)))
     st = read_status(path)
     running = run_state(st.meta).running
     if fmt is StatusFormat.JSON:

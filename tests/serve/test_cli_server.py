@@ -556,3 +556,13 @@ def test_a_deeply_nested_config_is_one_line(
     assert run(["server", "run", "--config", str(cfg), "--port", "0"]) == 2
     err = capsys.readouterr().err
     assert err == f"orch: error: {cfg}: nested too deeply to be a server config\n"
+
+
+def test_status_refuses_a_global_format_it_does_not_have(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = str(tmp_path / "c.sqlite")
+    assert run(["-f", "prometheus", "server", "status", "--client-log", log]) == 2
+    assert capsys.readouterr().err == (
+        "orch: error: --format 'prometheus': choose one of table, json\n"
+    )
