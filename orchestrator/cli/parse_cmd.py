@@ -14,7 +14,7 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from orchestrator.cli.context import options
+from orchestrator.cli.context import chosen_format, options
 from orchestrator.errors import InputError
 from orchestrator.parsing import ParsedOutput, parse_output
 
@@ -171,11 +171,8 @@ def parse(
 ) -> None:
     """Parse saved command output offline and print normalised JSON or a table."""
     opts = options(ctx)
-    if output_format is None and opts.output_format not in (None, *tuple(OutputFormat)):
-        raise InputError(
-            f"--format {opts.output_format!r}: choose one of {', '.join(OutputFormat)}"
-        )
-    chosen = output_format or OutputFormat(opts.output_format or "json")
+    given = output_format.value if output_format else opts.output_format or "json"
+    chosen = OutputFormat(chosen_format(opts, given, tuple(f.value for f in OutputFormat)))
     results = [(path, _parse_file(path, platform, command)) for path in files]
     if chosen is OutputFormat.JSON:
         docs = [_json_doc(parsed) for _, parsed in results]

@@ -391,8 +391,8 @@ def status(
     """
     opts = options(ctx)
     path = client_log or ServerConfig().client_log_path
-    # A global --format this command does not offer is a one-line usage error.
-    fmt = output_format or StatusFormat(chosen_format(opts, None, tuple(StatusFormat)))
+    given = output_format.value if output_format else None
+    fmt = StatusFormat(chosen_format(opts, given, tuple(f.value for f in StatusFormat)))
     st = read_status(path)
     running = run_state(st.meta).running
     if fmt is StatusFormat.JSON:

@@ -10,6 +10,10 @@ process (tests, the demo); with more, each worker is a forked process with its
 own SO_REUSEPORT socket per address, so the kernel spreads clients over the
 cores. A tracker thread refreshes the reference state and sends it to the
 workers over pipes; stopping sends `None` down the same pipes.
+
+Worker processes end with the runner however it ends (serve/worker.die_with_parent):
+the kernel signals them when the thread that started them exits, so call start()
+from a thread that lives as long as the server (the main thread, in `orch server run`).
 """
 
 from __future__ import annotations

@@ -81,3 +81,12 @@ def test_windows_saved_output_with_a_byte_order_mark_parses(
     saved.write_bytes(bom + capture.read_text().replace("\n", "\r\n").encode(encoding))
     assert run(["parse", str(saved), "--platform", "windows"]) == 0
     assert json.loads(capsys.readouterr().out) == expected
+
+
+def test_a_global_format_parse_does_not_have_is_refused_in_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    capture = CASES / IOS_IPV6
+    assert run(["-f", "html", "parse", str(capture), "--platform", "cisco_ios"]) == 2
+    assert capsys.readouterr().err == "orch: error: --format 'html': choose one of json, table\n"
+    assert run(["-f", "table", "parse", str(capture), "--platform", "cisco_xe"]) == 0

@@ -389,32 +389,34 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_workers_die_with_a_killed_server_and_honour_sigterm(tmp_path: Path) -> None:
+def _start_server(tmp_path: Path, name: str, workers: int) -> tuple[subprocess.Popen[str], int]:
     proc = _orch(
         "server", "run", "--listen", "127.0.0.1", "--port", "0", "--reference", "local",
-        "--workers", "3", "--client-log", str(tmp_path / "c.sqlite"),
+        "--workers", str(workers), "--client-log", str(tmp_path / f"{name}.sqlite"),
     )  # fmt: skip
-    workers: list[int] = []
+    assert proc.stderr is not None
+    found = re.search(r"127\.0\.0\.1:(\d+)", proc.stderr.readline())
+    assert found
+    port = int(found.group(1))
+    ntplib.NTPClient().request("127.0.0.1", port=port, version=4, timeout=3)
+    return proc, port
+
+
+def _gone_within(pids: list[int], seconds: float) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return [p for p in pids if _alive(p)]
+
+
+def test_workers_die_with_a_killed_server(tmp_path: Path) -> None:
+    proc, port = _start_server(tmp_path, "killed", 3)
+    workers = _children(proc.pid)
     try:
-        assert proc.stderr is not None
-        found = re.search(r"127\.0\.0\.1:(\d+)", proc.stderr.readline())
-        assert found
-        port = int(found.group(1))
-        ntplib.NTPClient().request("127.0.0.1", port=port, version=4, timeout=3)
-        workers = _children(proc.pid)
         assert len(workers) == 3, workers
-        # one worker asked to stop stops (it used to ignore SIGTERM)
-        os.kill(workers[0], signal.SIGTERM)
-        deadline = time.monotonic() + 2
-        while _alive(workers[0]) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not _alive(workers[0])
         proc.kill()  # SIGKILL the main process, as the OOM killer would
         proc.wait()
-        deadline = time.monotonic() + 2
-        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not [w for w in workers if _alive(w)]
+        assert _gone_within(workers, 2.0) == []  # they used to keep answering, orphaned
         with pytest.raises(ntplib.NTPException):
             ntplib.NTPClient().request("127.0.0.1", port=port, version=4, timeout=1)
     finally:
@@ -422,6 +424,21 @@ def test_workers_die_with_a_killed_server_and_honour_sigterm(tmp_path: Path) -> 
             proc.kill()
             proc.wait()
         for w in workers:  # a worker of ours that survived must not outlive the test
+            if _alive(w):
+                os.kill(w, signal.SIGKILL)
+
+
+def test_a_worker_honours_sigterm(tmp_path: Path) -> None:
+    proc, _ = _start_server(tmp_path, "term", 2)
+    workers = _children(proc.pid)
+    try:
+        assert len(workers) == 2, workers
+        os.kill(workers[0], signal.SIGTERM)  # it used to ignore SIGTERM
+        assert _gone_within(workers[:1], 2.0) == []
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+        for w in workers:
             if _alive(w):
                 os.kill(w, signal.SIGKILL)
 
@@ -558,3 +575,13 @@ def test_a_deeply_nested_config_is_one_line(
     assert run(["server", "run", "--config", str(cfg), "--port", "0"]) == 2
     err = capsys.readouterr().err
     assert err == f"orch: error: {cfg}: nested too deeply to be a server config\n"
+
+
+def test_status_refuses_a_global_format_it_does_not_have(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = str(tmp_path / "c.sqlite")
+    assert run(["-f", "prometheus", "server", "status", "--client-log", log]) == 2
+    assert capsys.readouterr().err == (
+        "orch: error: --format 'prometheus': choose one of table, json\n"
+    )
