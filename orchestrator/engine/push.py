@@ -191,6 +191,7 @@ class HostPush:
                 what=f"{self.what} run {self.run_state.run_id}",
                 exclusive=not self.options.dry_run,
                 wait_s=self.options.lock_wait_s,
+                give_up=lambda: self.control.stopping,
             ):
                 self.deadline = time.monotonic() + self.options.timeout_s
                 self.control.phase(self.host.name, "reading")
@@ -203,6 +204,10 @@ class HostPush:
                 finally:
                     self.control.phase(self.host.name, None)
         except DeviceBusy as exc:
+            if self.control.stopping:
+                return self._result(
+                    PushOutcome.SKIPPED, None, reason=f"{self.control.reason}: not started"
+                )
             return self._result(PushOutcome.FAILED, None, reason=str(exc), error_kind="busy")
 
     def _result(

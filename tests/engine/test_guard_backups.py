@@ -120,3 +120,56 @@ def test_a_data_dir_that_is_a_file_is_one_line(tmp_path: Path) -> None:
         check_writable(tmp_path / "backups", "run")
     assert "cannot write backups in" in str(caught.value) and "\n" not in str(caught.value)
     assert os.listdir(tmp_path) == ["backups"]
+
+
+def test_exit_status_signal_then_data_dir_then_failures() -> None:
+    import io
+    import signal
+
+    from rich.console import Console
+
+    from orchestrator.cli.push_cmd import _exit_code
+    from orchestrator.engine.signals import RunControl
+    from orchestrator.models import PushOutcome, PushResult
+
+    err = Console(file=io.StringIO(), width=200)
+    ok = PushResult("r1", "cisco_ios", PushOutcome.CHANGED)
+    failed = PushResult("r2", "cisco_ios", PushOutcome.FAILED, reason="r2: refused")
+    no_backup = PushResult(
+        "r3",
+        "cisco_ios",
+        PushOutcome.FAILED,
+        reason="r3: backup not written (/d/b/r3.json: No space left on device); "
+        "the device was not touched",
+        error_kind="backup",
+    )
+    interrupted = PushResult("r4", "cisco_ios", PushOutcome.INTERRUPTED)
+    assert _exit_code([ok], RunControl(), err) == 0
+    assert _exit_code([ok, failed], RunControl(), err) == 1
+    assert _exit_code([ok, interrupted], RunControl(), err) == 1
+    assert _exit_code([ok, failed, no_backup], RunControl(), err) == 2
+    line = err.file.getvalue()  # type: ignore[attr-defined]
+    assert line == (
+        "orch: error: backup not written (/d/b/r3.json: No space left on device); "
+        "the device was not touched\n"
+    )
+    stopped = RunControl()
+    stopped.request_stop(signal.SIGTERM)
+    assert _exit_code([ok, no_backup], stopped, err) == 143
+    stopped = RunControl()
+    stopped.request_stop(signal.SIGINT)
+    stopped.request_stop(signal.SIGTERM)  # the first signal decides
+    assert _exit_code([ok], stopped, err) == 130 and stopped.requests == 2
+
+
+def test_waiting_for_a_lock_gives_up_when_the_run_stops(tmp_path: Path) -> None:
+    import time
+
+    from orchestrator.engine.locks import DeviceBusy, device_lock
+
+    with device_lock(tmp_path, "r1", what="push run a"):
+        t0 = time.monotonic()
+        second = device_lock(tmp_path, "r1", what="push run b", wait_s=30, give_up=lambda: True)
+        with pytest.raises(DeviceBusy), second:
+            pass
+        assert time.monotonic() - t0 < 5
