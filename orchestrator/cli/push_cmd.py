@@ -162,7 +162,7 @@ def push(
 
         if source is not None:
             run_id, results = restore_hosts(
-                hosts, source, push_options, on_done=advance, control=control
+                hosts, source, push_options, on_done=advance, control=control, run_id=run_id
             )
         else:
             run_id, results = push_hosts(

@@ -1,9 +1,10 @@
 """A session that stops between commands: when a run is interrupted or a device's time
 is up, the command in progress finishes and the next one is not sent.
 
-Configuration blocks are sent in chunks sized to take about `chunk_s` each (one line at
-first, then as many as the device answered in that time), so a stop waits for at most
-one chunk, while a fast device still gets its change in one or two pastes.
+Configuration blocks are sent in chunks sized to take about `chunk_s` each (the first
+from how long the device took to answer a command before, then from how fast it took
+the last chunk), so a stop waits for at most one chunk, while a fast device still gets
+its change in one paste.
 """
 
 from __future__ import annotations
@@ -29,11 +30,15 @@ class Stopped(DeviceError):
 class GuardedSession:
     """Wraps a Session; `check()` is asked before every command or chunk."""
 
-    def __init__(self, inner: Session, check: StopCheck, *, chunk_s: float = 2.0) -> None:
+    def __init__(
+        self, inner: Session, check: StopCheck, *, chunk_s: float = 2.0, line_s: float = 1.0
+    ) -> None:
+        """`line_s`: how long one line is expected to take until one was measured."""
         self.inner = inner
         self.host: Host = inner.host
         self.check = check
         self.chunk_s = chunk_s
+        self.line_s = line_s
 
     def _gate(self) -> None:
         reason = self.check()
@@ -48,7 +53,7 @@ class GuardedSession:
 
     def configure(self, lines: Sequence[str]) -> str:
         outputs: list[str] = []
-        size = 1
+        size = max(1, int(self.chunk_s / max(self.line_s, 1e-3)))
         done = 0
         while done < len(lines):
             self._gate()
@@ -56,8 +61,8 @@ class GuardedSession:
             t0 = time.monotonic()
             outputs.append(self.inner.configure(chunk))
             done += len(chunk)
-            per_line = max(time.monotonic() - t0, 1e-3) / len(chunk)
-            size = max(1, int(self.chunk_s / per_line))
+            self.line_s = max(time.monotonic() - t0, 1e-3) / len(chunk)
+            size = max(1, int(self.chunk_s / self.line_s))
         return "".join(outputs)
 
     def save(self) -> str:

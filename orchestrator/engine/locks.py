@@ -15,7 +15,7 @@ import fcntl
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from orchestrator.errors import DeviceError
@@ -31,9 +31,16 @@ def lock_path(directory: Path, host: str) -> Path:
 
 @contextlib.contextmanager
 def device_lock(
-    directory: Path, host: str, *, what: str, exclusive: bool = True, wait_s: float = 0.0
+    directory: Path,
+    host: str,
+    *,
+    what: str,
+    exclusive: bool = True,
+    wait_s: float = 0.0,
+    give_up: Callable[[], bool] = lambda: False,
 ) -> Iterator[None]:
-    """Hold the device's lock for the block; DeviceBusy after `wait_s` of waiting.
+    """Hold the device's lock for the block; DeviceBusy after `wait_s` of waiting (or as
+    soon as `give_up()` says so, e.g. when the run is being stopped).
 
     A lock directory that cannot be written does not stop a run that only reads
     (verify): it then goes on unlocked. A push needs the lock."""
@@ -49,7 +56,7 @@ def device_lock(
             f"{host}: cannot lock the device ({path}: {exc.strerror}); nothing was changed"
         ) from None
     try:
-        _acquire(fd, path, host, exclusive=exclusive, wait_s=wait_s)
+        _acquire(fd, path, host, exclusive=exclusive, wait_s=wait_s, give_up=give_up)
         if exclusive:
             os.ftruncate(fd, 0)
             os.write(fd, f"{os.getpid()} {what}\n".encode())
@@ -58,7 +65,9 @@ def device_lock(
         os.close(fd)  # releases the lock
 
 
-def _acquire(fd: int, path: Path, host: str, *, exclusive: bool, wait_s: float) -> None:
+def _acquire(
+    fd: int, path: Path, host: str, *, exclusive: bool, wait_s: float, give_up: Callable[[], bool]
+) -> None:
     mode = (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB
     deadline = time.monotonic() + wait_s
     while True:
@@ -66,7 +75,7 @@ def _acquire(fd: int, path: Path, host: str, *, exclusive: bool, wait_s: float) 
             fcntl.flock(fd, mode)
             return
         except BlockingIOError:
-            if time.monotonic() >= deadline:
+            if time.monotonic() >= deadline or give_up():
                 break
             time.sleep(0.1)
     holder = _holder(path)

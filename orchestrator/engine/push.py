@@ -174,6 +174,7 @@ class HostPush:
         self.options = options
         self.secrets = host_secrets(host)
         self.deadline = float("inf")
+        self.line_s = 1.0
 
     def _clean(self, text: str) -> str:
         return redact_text(text, self.secrets)
@@ -190,6 +191,7 @@ class HostPush:
                 what=f"{self.what} run {self.run_state.run_id}",
                 exclusive=not self.options.dry_run,
                 wait_s=self.options.lock_wait_s,
+                give_up=lambda: self.control.stopping,
             ):
                 self.deadline = time.monotonic() + self.options.timeout_s
                 self.control.phase(self.host.name, "reading")
@@ -202,6 +204,10 @@ class HostPush:
                 finally:
                     self.control.phase(self.host.name, None)
         except DeviceBusy as exc:
+            if self.control.stopping:
+                return self._result(
+                    PushOutcome.SKIPPED, None, reason=f"{self.control.reason}: not started"
+                )
             return self._result(PushOutcome.FAILED, None, reason=str(exc), error_kind="busy")
 
     def _result(
@@ -260,7 +266,10 @@ class HostPush:
         return None
 
     def _run(self, session: Session) -> PushResult:
+        t0 = time.monotonic()
         backup = self.driver.backup(session)
+        # One read's time: what a configuration line is expected to take at first.
+        self.line_s = time.monotonic() - t0
         plan = self._plan(session, backup)
         if plan.blocked:
             return self._result(PushOutcome.FAILED, plan, reason=plan.blocked)
@@ -290,7 +299,7 @@ class HostPush:
         report = ApplyReport()
         try:
             self.control.phase(self.host.name, "applying")
-            report = self._apply(_guarded(session, self._stop_check), plan)
+            report = self._apply(_guarded(session, self._stop_check, self.line_s), plan)
             self.control.phase(self.host.name, "verifying")
             after = self._verify(session, report)
         except DeviceError as exc:
@@ -342,7 +351,7 @@ class HostPush:
                                 return result(PushOutcome.SKIPPED, "nothing was changed")
                             return result(PushOutcome.FAILED, "the device is unchanged")
                         break
-                    self.driver.restore(_guarded(session, restore_check), backup)
+                    self.driver.restore(_guarded(session, restore_check, self.line_s), backup)
                     now = self.driver.backup(session)
                     if not same_config(now, backup):
                         return result(
@@ -367,12 +376,12 @@ class HostPush:
         return result(PushOutcome.ROLLED_BACK, "the backup was restored")
 
 
-def _guarded(session: Session, check: StopCheck) -> Session:
+def _guarded(session: Session, check: StopCheck, line_s: float) -> Session:
     """A session that stops between commands. A candidate session (napalm) is left as it
     is: its change is one commit, with nothing in between to stop at."""
     if isinstance(session, CandidateSession):
         return session
-    return GuardedSession(session, check)
+    return GuardedSession(session, check, line_s=line_s)
 
 
 def push_host(

@@ -79,12 +79,13 @@ def restore_hosts(
     opener: SessionOpener | None = None,
     on_done: Callable[[PushResult], None] | None = None,
     control: RunControl | None = None,
+    run_id: str | None = None,
 ) -> tuple[str, list[PushResult]]:
     """Restore each host to its backup in `source`; returns (this run's id, results).
 
     A host without a backup in that run is `skipped`; this run's own backups (what the
     devices had before the restore) go under a new run id."""
-    run = RunState(new_run_id(), control or RunControl())
+    run = RunState(run_id or new_run_id(), control or RunControl())
 
     def task(host: Host, state: RunState, open_: SessionOpener) -> PushResult:
         path = source.hosts.get(host.name)

@@ -17,7 +17,8 @@ CHANGING = ("applying", "verifying", "restoring")
 class RunControl:
     def __init__(self) -> None:
         self._stop = threading.Event()
-        self._lock = threading.Lock()
+        # Reentrant: a signal handler runs in the main thread, maybe while it holds it.
+        self._lock = threading.RLock()
         self._phases: dict[str, str] = {}
         self.signum: int | None = None
         self.requests = 0

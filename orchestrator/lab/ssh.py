@@ -98,9 +98,12 @@ class _Output:
             self._parts.clear()
 
 
-# A line that changes the NTP configuration on a simulated platform (IOS config mode,
-# CatOS `set`/`clear`, Windows `w32tm /config`): what `SimDevice.drop_on_change` counts.
-CHANGE_LINE = re.compile(r"\s*(no\s+ntp\s|ntp\s|set\s+ntp\s|clear\s+ntp\s|w32tm\s+/config\b)", re.I)
+# A line that changes the NTP configuration on a simulated platform (IOS config mode and
+# `write memory`, CatOS `set`/`clear`, Windows `w32tm /config`): what
+# `SimDevice.drop_on_change` counts.
+CHANGE_LINE = re.compile(
+    r"\s*(no\s+ntp\s|ntp\s|set\s+ntp\s|clear\s+ntp\s|w32tm\s+/config\b|write\s+mem)", re.I
+)
 
 
 def _nth_change(device: SimDevice, line: str) -> bool:

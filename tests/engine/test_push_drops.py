@@ -1,10 +1,11 @@
 """A session drop at every step of apply and of restore, per platform, on the lab.
 
-The device takes its k-th NTP change line and then drops the TCP connection (k = 1, 2, ...
-until the whole apply and the whole restore have been covered). The engine reconnects and
+The device takes its k-th NTP change line (`write memory` included) and then drops the
+TCP connection (k = 1, 2, ... until the whole apply and the whole restore have been
+covered). The engine reconnects and
 restores. Every time orch opens a session the device's servers are counted: after any
 drop the device holds at least min(servers before, servers desired), never none, and
-every push ends with the device byte-identical to its backup.
+every push ends with the device byte-identical to its backup (IOS: running and startup).
 """
 
 from __future__ import annotations
@@ -71,9 +72,13 @@ def drop_lab() -> Iterator[tuple[Lab, dict[str, DeviceEndpoint]]]:
 
 
 def _config(session: Session) -> str:
+    """The NTP configuration as the device prints it (IOS: running, then startup)."""
     text = session.run(READ[session.host.platform]).output
     if session.host.platform == "cisco_catos":
         text = "\n".join(ln for ln in text.splitlines() if ln.startswith("set ntp"))
+    if session.host.platform == "cisco_ios":
+        startup = session.run("show startup-config").output.splitlines()
+        text += "\n--- startup\n" + "\n".join(ln for ln in startup if ln.startswith("ntp "))
     return text
 
 
@@ -82,7 +87,8 @@ def _servers(platform: str, text: str) -> int:
         m = re.search(r"NtpServer: (\S+)", text)
         return len(m.group(1).split(",0x")) - 1 if m else 0
     prefix = "ntp server " if platform == "cisco_ios" else "set ntp server "
-    return sum(ln.startswith(prefix) for ln in text.splitlines())
+    running = text.split("\n--- startup\n")[0]  # the running configuration counts
+    return sum(ln.startswith(prefix) for ln in running.splitlines())
 
 
 @pytest.mark.parametrize("name", ["ios-drops", "cat-drops", "cat-rdrops", "win-drops"])

@@ -45,6 +45,27 @@ def test_time_limit_shorter_than_the_change_restores_and_reports_the_backup(
     assert _read(host, known_hosts) == before
 
 
+def test_a_restore_that_outlasts_its_own_limit_says_so_and_names_the_backup(
+    lab: LabFixture, tmp_path: Path, known_hosts: Path
+) -> None:
+    host = host_of(lab[1]["ios-slow20"])
+    before = _read(host, known_hosts)
+    _, (dry,) = push_hosts([host], _options(tmp_path, known_hosts, dry_run=True))
+    limit = round(dry.duration_s + 1.0, 1)
+    options = _options(tmp_path, known_hosts, timeout_s=limit, restore_timeout_s=0.5)
+    _, (result,) = push_hosts([host], options)
+    assert result.outcome is PushOutcome.FAILED, result.reason
+    assert f"timed out after {limit:g} s during the change" in result.reason
+    assert "restore failed: ios-slow20: the restore timed out after 0.5 s" in result.reason
+    assert f"the device may be inconsistent; backup: {result.backup_path}" in result.reason
+    assert result.backup_path is not None and Path(result.backup_path).is_file()
+    # The backup it names puts the device back.
+    source = run_backups(options.backups, Path(result.backup_path).parent.name)
+    _, (restored,) = restore_hosts([host], source, _options(tmp_path, known_hosts))
+    assert restored.outcome is PushOutcome.CHANGED, restored.reason
+    assert _read(host, known_hosts) == before
+
+
 @contextlib.contextmanager
 def _tmpfs(path: Path, *options: str) -> Iterator[Path]:
     path.mkdir(parents=True, exist_ok=True)
