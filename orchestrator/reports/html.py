@@ -22,7 +22,7 @@ from orchestrator.reports.data import (
     offset_limit_ms,
     reach_text,
 )
-from orchestrator.reports.site_overview import offset_line_svg, site_views
+from orchestrator.reports.site_overview import LARGE_REPORT_FROM, offset_line_svg, site_views
 from orchestrator.store.records import StoredDevice
 
 _ENV = Environment(
@@ -76,7 +76,6 @@ def _draw_all(jobs: list[ChartJob]) -> list[str]:
 # from LARGE_REPORT_FROM devices on, the devices table and the detail sections cover the
 # devices needing action (at most DETAIL_LIMIT), each with a light inline offset line
 # instead of a matplotlib chart; the others are listed compactly (_brief_devices).
-LARGE_REPORT_FROM = 200
 DETAIL_LIMIT = 300
 
 
@@ -86,7 +85,7 @@ def render_html(data: ReportInput) -> str:
     # Devices that need action first; the rest by site and name.
     devices = sorted(run.devices, key=lambda d: (d.complies, d.site, d.host))
     brief: list[StoredDevice] = []
-    if len(devices) > LARGE_REPORT_FROM:
+    if len(devices) >= LARGE_REPORT_FROM:
         needing = [d for d in devices if not d.complies]
         brief = needing[DETAIL_LIMIT:] + [d for d in devices if d.complies]
         devices = needing[:DETAIL_LIMIT]

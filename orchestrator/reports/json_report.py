@@ -12,7 +12,7 @@ from typing import Any
 from orchestrator import __version__
 from orchestrator.models import ClientLogEntry
 from orchestrator.reports.data import ReportInput, iso, not_measured, reach_text
-from orchestrator.reports.site_overview import site_json
+from orchestrator.reports.site_overview import LARGE_REPORT_FROM, site_json
 from orchestrator.store.records import StoredDevice, StoredRun
 
 SCHEMA_VERSION = 2  # 1: before schema_version existed (no scope, policy, not measured)
@@ -116,4 +116,6 @@ def render_json(data: ReportInput) -> str:
             for h in hosts
         },
     }
-    return json.dumps(doc, indent=2) + "\n"
+    # A large report (thousands of devices across sites) uses json's C encoder: with
+    # indent it would take the pure-Python one, 6x slower on 30 MB.
+    return json.dumps(doc, indent=2 if len(run.devices) < LARGE_REPORT_FROM else None) + "\n"

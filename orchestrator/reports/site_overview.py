@@ -13,6 +13,9 @@ from orchestrator.reports.data import SeriesPoint, iso
 from orchestrator.store.sites import STALE_FACTOR, SiteSummary, TrendPoint
 
 SPARK_W, SPARK_H = 160, 28
+# From this many devices on, a report is "large" (typically across many sites): the HTML
+# details only the devices needing action, the JSON is written without indentation.
+LARGE_REPORT_FROM = 200
 
 
 def age_text(seconds: float) -> str:

@@ -254,26 +254,10 @@ class HistoryStore:
             return 0
         cutoff = now - keep_days * DAY_S
         old = select(runs.c.id).where(runs.c.started_at < cutoff)
-        newest = select(self._latest_ids().c.run_id).scalar_subquery()
+        removed = 0
         with translated(self.target, writing=True), self._write() as conn, conn.begin():
-            if chosen is None:
-                removed = conn.execute(
-                    delete(runs).where(runs.c.started_at < cutoff, runs.c.id.not_in(newest))
-                ).rowcount
-            else:
-                conn.execute(
-                    delete(devices).where(
-                        devices.c.site.in_(chosen),
-                        devices.c.run_id.in_(old),
-                        devices.c.run_id.not_in(newest),
-                    )
-                )
-                removed = conn.execute(
-                    delete(runs).where(
-                        runs.c.started_at < cutoff,
-                        ~exists().where(devices.c.run_id == runs.c.id),
-                    )
-                ).rowcount
+            if conn.execute(old.limit(1)).first() is not None:  # most runs prune nothing
+                removed = self._delete_old(conn, cutoff, chosen)
             if detail_days is not None:
                 mine: ColumnElement[bool] = devices.c.run_id.in_(
                     select(runs.c.id).where(runs.c.started_at < now - detail_days * DAY_S)
@@ -293,7 +277,42 @@ class HistoryStore:
                     .where(mine, devices.c.verdict == "compliant", devices.c.checks != "[]")
                     .values(checks="[]")
                 )
-        return int(removed or 0)
+        return removed
+
+    def _delete_old(self, conn: Connection, cutoff: float, sites: list[str] | None) -> int:
+        if sites is None:
+            newest = select(self._latest_ids().c.run_id)
+            return int(
+                conn.execute(
+                    delete(runs).where(runs.c.started_at < cutoff, runs.c.id.not_in(newest))
+                ).rowcount
+                or 0
+            )
+        for site in sites:
+            newest_of_site = (
+                select(runs.c.id)
+                .join(devices, devices.c.run_id == runs.c.id)
+                .where(devices.c.site == site)
+                .order_by(runs.c.started_at.desc(), runs.c.id.desc())
+                .limit(1)
+                .scalar_subquery()
+            )
+            conn.execute(
+                delete(devices).where(
+                    devices.c.site == site,
+                    devices.c.run_id.in_(select(runs.c.id).where(runs.c.started_at < cutoff)),
+                    devices.c.run_id != newest_of_site,
+                )
+            )
+        return int(
+            conn.execute(
+                delete(runs).where(
+                    runs.c.started_at < cutoff,
+                    ~exists().where(devices.c.run_id == runs.c.id),
+                )
+            ).rowcount
+            or 0
+        )
 
     # ------------------------------------------------------------------ reading
 
@@ -483,8 +502,9 @@ class HistoryStore:
             if site is not None:
                 query = query.where(devices.c.site == site)
             query = query.order_by(devices.c.run_id, devices.c.site, devices.c.host)
-            for r in conn.execute(query):
-                out.setdefault(int(r[0]), []).append(_device(r))
+            make = _device if full else _light_device
+            for r in conn.execute(query).all():
+                out.setdefault(int(r[0]), []).append(make(r))
         return out
 
     def _site_devices(
@@ -542,6 +562,26 @@ def _run(r: Sequence[Any], found: Iterable[StoredDevice]) -> StoredRun:
         host_filter=tuple(json.loads(r[4])),
         devices=tuple(found),
         unknown_clients=tuple(ClientLogEntry(**e) for e in json.loads(r[5])),
+    )
+
+
+_VERDICTS = {v.value: v for v in Verdict}
+
+
+def _light_device(r: Sequence[Any]) -> StoredDevice:
+    """A device row without checks and evidence (a report's history: 100,000s of rows)."""
+    return StoredDevice(
+        r[1],
+        r[2],
+        r[3],
+        _VERDICTS.get(r[4]) or Verdict(r[4]),
+        r[5],
+        r[6],
+        r[7],
+        r[8],
+        r[9],
+        (),
+        "{}",
     )
 
 

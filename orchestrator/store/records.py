@@ -52,7 +52,7 @@ class StoredRun:
         """Devices per verdict, every verdict present (0 where none)."""
         counts = {v.value: 0 for v in Verdict}
         for device in self.devices:
-            counts[device.verdict.value] += 1
+            counts[device.verdict] += 1  # a StrEnum member hashes as its value
         return counts
 
     @property

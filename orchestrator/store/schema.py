@@ -8,7 +8,8 @@ processes opening a new or old database at once never race.
 Versions:
   1  runs and per-device verdicts with their evidence (first release)
   2  devices.evidence_z: evidence compressed (zlib JSON); `evidence` keeps version-1 rows
-  3  runs.collector: the host name of the machine that stored the run (site collectors)
+  3  runs.collector: the host name of the machine that stored the run (site collectors);
+     index devices_verdicts: a report's history read without touching the evidence
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, func, inspect, select, text
 
-from orchestrator.store.tables import metadata, runs, schema_version
+from orchestrator.store.tables import VERDICT_COLUMNS, metadata, runs, schema_version
 
 # Step N upgrades version N to N+1 (index 0 unused: version 0 means "no tables yet").
 Step = Callable[[Connection], None]
@@ -37,9 +38,15 @@ def _blob(conn: Connection) -> None:
     _add_column("devices", "evidence_z", kind)(conn)
 
 
+def _v3(conn: Connection) -> None:
+    _add_column("runs", "collector", "TEXT")(conn)
+    columns = ", ".join(VERDICT_COLUMNS)
+    conn.execute(text(f"CREATE INDEX IF NOT EXISTS devices_verdicts ON devices ({columns})"))
+
+
 STEPS: dict[int, Step] = {
     1: _blob,
-    2: _add_column("runs", "collector", "TEXT"),
+    2: _v3,
 }
 SCHEMA_VERSION = 3
 # PostgreSQL: one lock id for "orch history schema" (any constant; ours spells ORCH).

@@ -21,6 +21,19 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+VERDICT_COLUMNS = (
+    "run_id",
+    "site",
+    "host",
+    "platform",
+    "verdict",
+    "offset_ms",
+    "stratum",
+    "reach",
+    "peer",
+    "reason",
+)
+
 # SQLite keeps INTEGER PRIMARY KEY (the rowid) as the releases before wrote it.
 _RunId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -61,6 +74,9 @@ devices = Table(
     Column("evidence_z", LargeBinary),  # version 2: zlib-compressed JSON
     Index("devices_site", "site", "run_id"),
     Index("devices_host", "host", "run_id"),
+    # version 3: every column of a report's history but the bulky ones (checks, evidence),
+    # so that reading 100,000s of verdicts scans this index, not the evidence pages.
+    Index("devices_verdicts", *VERDICT_COLUMNS),
 )
 
 schema_version = Table(

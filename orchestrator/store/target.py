@@ -72,8 +72,7 @@ def scheduled_db(given: str | None, *, option: str = "--db") -> str | None:
         return str(target.sqlite_path.absolute())
     if target.url.password is not None and not _ENV_REF.match(str(target.url.password)):
         raise ConfigError(
-            f"{option} {target.display}: a password in the URL would be written into the "
-            "schedule",
+            f"{option} {target.display}: a password in the URL would be written into the schedule",
             hint="leave it out and give it in ~/.pgpass or PGPASSWORD, or as ${env:NAME}",
         )
     return text

@@ -3,11 +3,13 @@ needing action (each with a light offset line), a site overview with a trend per
 
 from __future__ import annotations
 
+import json
 import time
 
 from orchestrator.models import Check, Verdict
 from orchestrator.reports import build_input
 from orchestrator.reports.html import DETAIL_LIMIT, LARGE_REPORT_FROM, render_html
+from orchestrator.reports.json_report import render_json
 from orchestrator.store import StoredDevice, StoredRun
 from orchestrator.store.sites import SiteSummary, TrendPoint
 
@@ -64,3 +66,14 @@ def test_a_large_report_details_the_devices_needing_action_and_lists_the_rest() 
     overview = html[html.index("<h2>Sites</h2>") : html.index("<h2>Devices</h2>")]
     assert overview.count("<polyline") == 6 and '<tr class="stale"><td>site05</td>' in overview
     assert len(html) < 1_000_000
+
+
+def test_a_large_json_report_is_compact_and_a_small_one_indented() -> None:
+    now = time.time()
+    big = tuple(device(i, f"s{i % 7}", Verdict.COMPLIANT) for i in range(LARGE_REPORT_FROM))
+    small = big[: LARGE_REPORT_FROM - 1]
+    for devices, lines in ((big, 1), (small, None)):
+        run_ = StoredRun(1, now - 60, now - 50, None, (), devices)
+        text = render_json(build_input([run_], generated_at=now))
+        assert len(json.loads(text)["devices"]) == len(devices)
+        assert (text.count("\n") == lines) if lines else text.count("\n") > len(devices)
