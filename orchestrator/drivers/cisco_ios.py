@@ -41,6 +41,7 @@ from orchestrator.parsing import parse_output
 
 PLATFORM = "cisco_ios"
 SHOW_NTP_CONFIG = "show running-config | include ^ntp"
+SHOW_NTP_STARTUP = "show startup-config | include ^ntp"
 SHOW_ACLS = "show running-config | include ^access-list"
 SHOW_ASSOCIATIONS = "show ntp associations"
 SHOW_STATUS = "show ntp status"
@@ -234,7 +235,7 @@ class CiscoIosDriver:
 
     def backup(self, session: Session) -> Backup:
         text = session.run(SHOW_NTP_CONFIG).output
-        lines = tuple(ln.rstrip() for ln in text.splitlines() if ln.startswith("ntp "))
+        lines = _ntp_lines(text)
         raw: list[tuple[str, str]] = [(SHOW_NTP_CONFIG, text)]
         if _has_access_group(text):
             raw.append((SHOW_ACLS, session.run(SHOW_ACLS).output))
@@ -293,13 +294,21 @@ class CiscoIosDriver:
         return ApplyReport(applied=applied, warnings=warnings, skipped=skipped)
 
     def restore(self, session: Session, backup: Backup) -> None:
+        """Put the backup's lines back; save only if the change had been saved (the
+        startup configuration holds it), so that a refused change never reaches it."""
         now = self.backup(session)
         wanted = list(backup.config_lines)
         removals = [removal_of(ln) for ln in now.config_lines if ln not in wanted]
         additions = [ln for ln in wanted if ln not in now.config_lines]
         if removals or additions:
+            startup = _ntp_lines(session.run(SHOW_NTP_STARTUP).output)
             session.configure(removals + additions)
-            session.save()
+            if startup == now.config_lines:
+                session.save()
+
+
+def _ntp_lines(text: str) -> tuple[str, ...]:
+    return tuple(ln.rstrip() for ln in text.splitlines() if ln.startswith("ntp "))
 
 
 # --------------------------------------------------------------------------- planning

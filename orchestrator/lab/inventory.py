@@ -33,8 +33,30 @@ from orchestrator.lab.spec import (
 )
 from orchestrator.models import Host
 
-_BOOL_FAULTS = ("wrong_password", "no_calendar", "access_group_block", "domain_policy")
-_LIST_FAULTS = ("reject_commands", "unreachable_servers")
+_BOOL_FAULTS = (
+    "wrong_password",
+    "no_calendar",
+    "access_group_block",
+    "domain_policy",
+    "privilege15",
+    "config_locked",
+    "domain_lookup",
+    "save_confirm",
+    "legacy_ssh",
+    "keyboard_interactive",
+)
+_LIST_FAULTS = ("reject_commands", "unreachable_servers", "aaa_refuse")
+_FLOAT_FAULTS = ("slow_response_s", "login_delay_s", "save_delay_s")
+_INT_FAULTS = ("input_buffer",)
+# text faults and the values they take (None: any text)
+_TEXT_FAULTS: dict[str, tuple[str, ...] | None] = {
+    "drop_on_command": None,
+    "hostname": None,
+    "prompt": None,
+    "banner": ("no_newline", "prompt_chars"),
+    "syslog": ("plain", "timestamps"),
+    "reject_message": ("invalid", "incomplete", "ambiguous", "authorization", "aaa"),
+}
 
 
 def parse_faults(text: str, where: str) -> Faults:
@@ -46,16 +68,22 @@ def parse_faults(text: str, where: str) -> Faults:
         name, eq, value = item.partition("=")
         name = name.strip()
         value = value.strip()
+        choices = _TEXT_FAULTS.get(name)
         if name in _BOOL_FAULTS and not eq:
             values[name] = True
-        elif name == "slow_response_s" and eq:
+        elif name in _FLOAT_FAULTS + _INT_FAULTS and eq:
             try:
-                values[name] = float(value)
+                values[name] = float(value) if name in _FLOAT_FAULTS else int(value)
             except ValueError:
+                what = "seconds" if name in _FLOAT_FAULTS else "a whole number"
                 raise InventoryError(
-                    f"{where}: lab_faults {name} needs seconds, not {value!r}"
+                    f"{where}: lab_faults {name} needs {what}, not {value!r}"
                 ) from None
-        elif name == "drop_on_command" and eq and value:
+        elif name in _TEXT_FAULTS and eq and value:
+            if choices is not None and value not in choices:
+                raise InventoryError(
+                    f"{where}: lab_faults {name}={value!r} is not one of {', '.join(choices)}"
+                )
             values[name] = value
         elif name in _LIST_FAULTS and eq and value:
             values[name] = tuple(v.strip() for v in value.split(",") if v.strip())

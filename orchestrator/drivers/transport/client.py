@@ -24,6 +24,7 @@ import paramiko
 from cryptography.hazmat.primitives import hashes
 from paramiko.kex_gex import KexGexSHA256
 from paramiko.kex_group14 import KexGroup14SHA256
+from paramiko.transport import ServiceRequestingTransport
 
 from orchestrator.drivers.transport.errors import device_errors
 from orchestrator.drivers.transport.hostkeys import HostKeyPolicy
@@ -72,8 +73,12 @@ LEGACY_KEX = {
 }
 
 
-class OrchTransport(paramiko.Transport):
-    """paramiko with AES-GCM preferred, no CBC, and the peer's offer remembered."""
+class OrchTransport(ServiceRequestingTransport):
+    """paramiko with AES-GCM preferred, no CBC, and the peer's offer remembered.
+
+    paramiko's service-requesting transport asks for `ssh-userauth` once: its fallback
+    from a refused `password` to keyboard-interactive then stays in the same service
+    (the classic Transport asks again, which strict servers answer by disconnecting)."""
 
     _preferred_ciphers: ClassVar[tuple[str, ...]] = (
         "aes128-gcm@openssh.com",
