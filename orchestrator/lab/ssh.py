@@ -332,23 +332,28 @@ LEGACY_ALGORITHMS: dict[str, Any] = {
     "mac_algs": ["hmac-sha1", "hmac-md5"],
     "signature_algs": ["ssh-rsa"],
 }
-_RSA_KEY: list[asyncssh.SSHKey] = []
+_RSA_KEY: list[Any] = []
 
 
-def _legacy_host_key() -> asyncssh.SSHKey:
-    """One RSA host key per process for the legacy-SSH devices (generating is slow)."""
+def _legacy_host_key() -> Any:
+    """One RSA host key per process for the legacy-SSH devices (generating is slow),
+    offered as `ssh-rsa` only, as old IOS does (no rsa-sha2-256/512)."""
     if not _RSA_KEY:
-        _RSA_KEY.append(asyncssh.generate_private_key("ssh-rsa", key_size=2048))
+        key = asyncssh.generate_private_key("ssh-rsa", key_size=2048)
+        (pair,) = asyncssh.load_keypairs([key])
+        pair.host_key_algorithms = [b"ssh-rsa"]
+        _RSA_KEY.append(pair)
     return _RSA_KEY[0]
 
 
-async def listen(device: SimDevice, host_key: asyncssh.SSHKey) -> asyncssh.SSHAcceptor:
+async def listen(device: SimDevice, key: asyncssh.SSHKey) -> asyncssh.SSHAcceptor:
     """Start the SSH server of one device on its address and port."""
 
     async def factory(process: Any) -> None:
         await _handle_process(device, process)
 
     legacy: dict[str, Any] = {}
+    host_key: Any = key
     if device.spec.faults.legacy_ssh:
         legacy = dict(LEGACY_ALGORITHMS)
         host_key = _legacy_host_key()
