@@ -53,9 +53,7 @@ class CatosDevice(SimDevice):
         if self.client_enabled or defaults:
             lines.append(f"set ntp client {'enable' if self.client_enabled else 'disable'}")
         if self.authentication or defaults:
-            lines.append(
-                f"set ntp authentication {'enable' if self.authentication else 'disable'}"
-            )
+            lines.append(f"set ntp authentication {'enable' if self.authentication else 'disable'}")
         for address, key in self.servers.items():
             lines.append(f"set ntp server {address}" + (f" key {key}" if key else ""))
         for number, (trusted, digest) in sorted(self.keys.items()):
