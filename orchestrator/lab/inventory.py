@@ -47,7 +47,7 @@ _BOOL_FAULTS = (
 )
 _LIST_FAULTS = ("reject_commands", "unreachable_servers", "aaa_refuse")
 _FLOAT_FAULTS = ("slow_response_s", "login_delay_s", "save_delay_s")
-_INT_FAULTS = ("input_buffer",)
+_INT_FAULTS = ("input_buffer", "echo_width")
 # text faults and the values they take (None: any text)
 _TEXT_FAULTS: dict[str, tuple[str, ...] | None] = {
     "drop_on_command": None,

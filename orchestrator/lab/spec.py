@@ -84,6 +84,10 @@ class Faults:
     # Input buffer in bytes: a chunk of several lines larger than this loses the rest
     # (netmiko#1058: pastes faster than the device reads lose characters). 0: unlimited.
     input_buffer: int = 0
+    # Terminal width in columns whatever the SSH client asked for: a typed line longer
+    # than the width scrolls in its echo, IOS style (`r1(config)#$ 127.0.0.10 iburst`).
+    # 0: no scrolling.
+    echo_width: int = 0
 
     @property
     def any(self) -> bool:

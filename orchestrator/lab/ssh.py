@@ -281,7 +281,19 @@ class _Vty:
         elif ch >= " " or ch == "\t":
             self.buffer.append(ch)
             if shell.echo():
-                out.write(ch)
+                self._echo(ch)
+
+    def _echo(self, ch: str) -> None:
+        """Echo one typed character. On a terminal `echo_width` columns wide, a line
+        that reaches the edge scrolls: the prompt is redrawn with `$` and the end of the
+        line (IOS shifts the visible part of a long command this way)."""
+        width = self.device.spec.faults.echo_width
+        prompt = self.shell.prompt()
+        if not width or len(prompt) + len(self.buffer) < width - 1:
+            self.out.write(ch)
+            return
+        visible = width - len(prompt) - 2
+        self.out.write("\r" + prompt + "$" + "".join(self.buffer)[-visible:])
 
 
 def _exit(process: Any, status: int) -> None:

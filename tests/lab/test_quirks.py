@@ -45,6 +45,8 @@ QUIRKS: dict[str, tuple[Faults, str | None]] = {
     "save_slow": (Faults(save_delay_s=15.0), None),
     "keyboard_interactive": (Faults(keyboard_interactive=True), None),
     "input_buffer": (Faults(input_buffer=64), None),
+    # a 64-column terminal: the 41-character ntp lines after a 28-character prompt scroll
+    "echo_scrolls": (Faults(echo_width=64, hostname="dc1-core-router-01-edge"), None),
     "domain_lookup": (Faults(domain_lookup=True), None),
     "legacy_ssh": (Faults(legacy_ssh=True), None),
     "config_locked": (
@@ -235,3 +237,26 @@ def test_long_hostname_prompts_are_cut_like_ios() -> None:
     shell.handle("configure terminal")
     assert shell.prompt() == "THIS.IS.A.PARTICULAR(config)#"
     assert re.fullmatch(r"\S+", shell.prompt())
+
+
+def test_long_lines_scroll_in_the_echo(make_lab: LabMaker, tmp_path: Path) -> None:
+    """The lab really scrolls: the raw echo of a long line holds `$` and not its start."""
+    import paramiko
+
+    _lab, (ep,) = make_lab(
+        {"name": "narrow", "platform": "cisco_ios", "faults": Faults(echo_width=40)}
+    )
+    client = paramiko.SSHClient()
+    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+    client.connect(ep.address, port=ep.port, username=ep.username, password=ep.password)
+    try:
+        chan = client.invoke_shell()
+        line = "show running-config | include ^ntp server"
+        chan.sendall((line + "\n").encode())
+        seen = ""
+        while "\r\n" not in seen or not seen.endswith("narrow>"):
+            seen += chan.recv(4096).decode()
+        echo = seen.split("\r\n")[0].split("\r")[-1]  # what the terminal shows last
+        assert echo == "narrow>$" + line[-(40 - len("narrow>") - 2) :]
+    finally:
+        client.close()
