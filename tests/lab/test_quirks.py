@@ -33,6 +33,21 @@ LabMaker = Callable[..., tuple[Lab, list[DeviceEndpoint]]]
 
 # quirk -> (faults, what the device says when it refuses; None: it lets the change in)
 QUIRKS: dict[str, tuple[Faults, str | None]] = {
+    # the lab's older faults
+    "slow_response": (Faults(slow_response_s=0.3), None),
+    "no_calendar": (Faults(no_calendar=True), None),
+    "access_group_block": (Faults(access_group_block=True), None),
+    "unreachable_servers": (Faults(unreachable_servers=("127.0.0.10",)), None),
+    "wrong_password": (Faults(wrong_password=True), "authentication failed"),
+    "drop_on_command": (
+        Faults(drop_on_command="ntp server 127.0.0.11"),
+        "session dropped by the device",
+    ),
+    "refused_invalid": (
+        Faults(reject_commands=("ntp server 127.0.0.11",)),
+        "% Invalid input detected at '^' marker.",
+    ),
+    # the real-device quirks (device-quirks.md)
     "long_hostname": (Faults(hostname="dc1-core-router-01-edge"), None),
     "custom_prompt": (Faults(hostname="Loc-S123987345", prompt="%h-STP-1234%p"), None),
     "banner_no_newline": (Faults(banner="no_newline"), None),
