@@ -10,6 +10,13 @@ Lab-only settings are plain-text `data` extras (test inventories only):
       lab_clock_error_s: 0.5        # device clock ahead by 500 ms
       lab_drift_ppm: 20
       lab_startup: "ntp server 127.0.0.9; ntp source Loopback0"   # startup config lines
+
+Faults that play real devices' habits (lab/spec.py Faults, sources in device-quirks.md):
+`hostname=dc1-core-router-01-edge`, `prompt=%h-STP-1234%p`, `banner=no_newline|prompt_chars`,
+`login_delay_s=1`, `privilege15`, `aaa_refuse=terminal length,configure terminal`,
+`config_locked`, `domain_lookup`, `save_confirm`, `save_delay_s=15`,
+`syslog=plain|timestamps`, `legacy_ssh`, `keyboard_interactive`, `input_buffer=64`,
+`echo_width=80`, `reject_message=invalid|incomplete|ambiguous|authorization|aaa`.
 """
 
 from __future__ import annotations
