@@ -150,3 +150,16 @@ def test_each_legacy_key_exchange_works_when_opted_in(
         assert transport.agreed_kex == kex
         assert transport.host_key_type == "ssh-rsa"
         assert transport.local_cipher in ("aes128-cbc", "3des-cbc")
+
+
+def test_a_refused_enable_secret_is_named_not_guessed(make_lab: LabMaker, tmp_path: Path) -> None:
+    from orchestrator.errors import CommandRejected
+    from orchestrator.models import Secret
+
+    _lab, (ep,) = make_lab({"name": "enable-dev", "platform": "cisco_ios"})
+    with _session(ep, tmp_path, enable_secret=Secret("not-the-secret")) as session:
+        assert not session.privileged
+        with pytest.raises(CommandRejected) as refused:
+            session.configure(["ntp server 127.0.0.10"])
+    assert "`enable` answered '% Bad secrets'" in str(refused.value)
+    assert "not-the-secret" not in str(refused.value)
