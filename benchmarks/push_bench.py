@@ -8,6 +8,12 @@ in the pushing process's GIL. Prints, per N, the wall time of a first push (ever
 changes) and a second push (every device unchanged), devices per second and the peak RSS
 of the pushing process. Targets: 1000 devices in <= 40 s on 2 cores, peak RSS <= 1 GB.
 
+With --faults, a lab of M IOS devices per lab fault (the real-device quirks of the
+lab: banners, AAA, syslog lines, confirming or slow saves, legacy SSH, ...) is pushed
+and its wall time printed against the same lab without faults: the extra cost of each
+quirk. The cost of sending configuration lines one at a time (each after the previous
+prompt, so that device input buffers survive) is printed as the time per line.
+
 With --ansible and an Ansible venv (ORCH_ANSIBLE_VENV, ./.venv-ansible or ../venv-ansible;
 make one with `python -m venv ../venv-ansible && ../venv-ansible/bin/pip install ansible
 paramiko` - the `ansible` package ships cisco.ios and ansible.netcommon), a fresh lab of
@@ -36,10 +42,28 @@ from dataclasses import replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from orchestrator.drivers.session import open_session
 from orchestrator.engine.push import PushOptions, push_hosts
+from orchestrator.lab.inventory import parse_faults
 from orchestrator.lab.runtime import DeviceEndpoint, Lab
-from orchestrator.lab.spec import DeviceSpec, LabSpec, generated_devices
+from orchestrator.lab.spec import DeviceSpec, LabSpec, generated_devices, lab_address
 from orchestrator.models import DesiredNtp, Host, NtpServerSpec, PushOutcome
+
+# lab_faults strings, one quirk each (save_delay_s is left out: it is its own 15 s)
+FAULTS = (
+    "",
+    "hostname=dc1-core-router-01-edge",
+    "hostname=Loc-S123987345; prompt=%h-STP-1234%p",
+    "banner=no_newline",
+    "banner=prompt_chars; login_delay_s=1",
+    "privilege15",
+    "aaa_refuse=terminal length,terminal width",
+    "syslog=timestamps",
+    "save_confirm",
+    "keyboard_interactive",
+    "input_buffer=64",
+    "legacy_ssh",
+)
 
 
 def _free_port() -> int:
@@ -224,11 +248,75 @@ def _ansible(n: int, hosts: list[Host], orch_wall: float, tmp: Path) -> None:
     )
 
 
+def _options(tmp: str, workers: int) -> PushOptions:
+    return PushOptions(
+        workers=workers,
+        timeout_s=120,
+        connect_timeout_s=30,
+        known_hosts=Path(tmp) / "known_hosts",
+        accept_new_host_keys=True,
+        backups_dir=Path(tmp) / "backups",
+    )
+
+
+def bench_faults(m: int, workers: int) -> None:
+    """Per lab fault: push M IOS devices that have it; the cost against no fault."""
+    port = _free_port()
+    desired = DesiredNtp((NtpServerSpec("127.0.0.1", prefer=True), NtpServerSpec("127.0.0.2")))
+    devices = tuple(
+        DeviceSpec(
+            f"q{f}-{i}",
+            "cisco_ios",
+            lab_address(f * m + i),
+            port=port,
+            faults=parse_faults(text, "push_bench"),
+            startup_config=("ntp server 127.0.0.77",),
+        )
+        for f, text in enumerate(FAULTS)
+        for i in range(m)
+    )
+    print(f"lab faults: {m} IOS devices each, first push (changes)", flush=True)
+    with LabProcess(devices) as endpoints, tempfile.TemporaryDirectory() as tmp:
+        hosts = [
+            replace(h, ssh_legacy_algorithms=True) if "legacy_ssh" in FAULTS[i // m] else h
+            for i, h in enumerate(_hosts(endpoints, desired))
+        ]
+        base = 0.0
+        for f, text in enumerate(FAULTS):
+            t0 = time.perf_counter()
+            _, results = push_hosts(hosts[f * m : (f + 1) * m], _options(tmp, workers))
+            wall = time.perf_counter() - t0
+            base = base or wall
+            ok = sum(r.outcome is PushOutcome.CHANGED for r in results)
+            extra = f"{wall - base:+6.2f} s ({wall / base:4.1f}x)" if f else "baseline"
+            print(f"  {text or 'no fault':45s} {wall:6.2f} s  {extra}  [{ok}/{m} changed]")
+            for r in [r for r in results if r.outcome is not PushOutcome.CHANGED][:2]:
+                print(f"      {r.host}: {r.outcome.value}: {r.reason}")
+        _line_cost(hosts[0], tmp)
+
+
+def _line_cost(host: Host, tmp: str, lines: int = 40) -> None:
+    """Configuration lines go one at a time, each after the previous prompt; its cost."""
+    with open_session(host, known_hosts=Path(tmp) / "known_hosts") as session:
+        block = [f"ntp server 127.0.9.{i + 1}" for i in range(lines)]
+        t0 = time.perf_counter()
+        session.configure(block)
+        wall = time.perf_counter() - t0
+        session.configure([f"no {line}" for line in block])
+    print(
+        f"  configuration lines one at a time: {wall / lines * 1000:.2f} ms per line "
+        f"({lines} lines in {wall:.2f} s; a push changes 2-6 lines)"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sizes", nargs="*", type=int, default=[100])
     parser.add_argument("--workers", type=int, default=50)
     parser.add_argument("--ansible", action="store_true", help="also time Ansible if available")
+    parser.add_argument(
+        "--faults", type=int, metavar="M", default=0, help="also push M devices per lab fault"
+    )
     args = parser.parse_args(argv)
     # paramiko logs "Socket exception" at ERROR when sessions close; not news here.
     logging.getLogger("paramiko").setLevel(logging.CRITICAL)
@@ -238,6 +326,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"orch push benchmark: {os.cpu_count()} CPUs, workers={args.workers}", flush=True)
     for n in args.sizes:
         bench(n, args.workers, args.ansible)
+    if args.faults:
+        if not 1 <= args.faults <= 100:
+            parser.error("--faults M must be between 1 and 100")
+        bench_faults(args.faults, args.workers)
     if shutil.which("ansible-playbook") is None and not args.ansible:
         print("(run with --ansible to compare with cisco.ios.ios_ntp_global)")
     return 0

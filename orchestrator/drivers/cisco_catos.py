@@ -98,7 +98,48 @@ def _key_value(rest: Sequence[str]) -> str | None:
 
 
 def ntp_lines(show_config: str) -> tuple[str, ...]:
-    return tuple(ln.rstrip() for ln in show_config.splitlines() if ln.startswith("set ntp "))
+    """The `set ntp` lines of the `#ntp` block of `show config` (the whole text when it
+    has no such block, as a saved backup's lines)."""
+    lines = [ln.rstrip() for ln in show_config.splitlines()]
+    if "#ntp" in lines:
+        block = lines[lines.index("#ntp") + 1 :]
+        lines = block[: block.index("!")] if "!" in block else block
+    return tuple(ln for ln in lines if ln.startswith("set ntp "))
+
+
+def show_ntp_facts(text: str) -> tuple[bool | None, tuple[str, ...]]:
+    """Client mode and the server column of `show ntp` (command-reference layout)."""
+    client: bool | None = None
+    servers: list[str] = []
+    in_servers = False
+    for line in (ln.strip() for ln in text.splitlines()):
+        if line.startswith("Client mode:"):
+            client = line.split(":", 1)[1].strip() == "enabled"
+        elif line.startswith("NTP-Server"):
+            in_servers = True
+        elif line.startswith("Key Number"):
+            in_servers = False
+        elif in_servers and line and not line.startswith("-"):
+            servers.append(line.split()[0])
+    return client, tuple(servers)
+
+
+def cross_check(config: CatosNtp, show_ntp: str) -> tuple[str, ...]:
+    """Where `show config`'s #ntp block and `show ntp` disagree (each says what the
+    switch does; a disagreement is worth a person's look)."""
+    client, servers = show_ntp_facts(show_ntp)
+    warnings = []
+    if client is not None and client != config.client_enabled:
+        warnings.append(
+            f"show config says NTP client mode is {'en' if config.client_enabled else 'dis'}"
+            f"abled, show ntp says {'en' if client else 'dis'}abled"
+        )
+    if client is not None and set(servers) != set(config.servers):
+        warnings.append(
+            f"show config lists servers {', '.join(config.servers) or 'none'}, "
+            f"show ntp lists {', '.join(servers) or 'none'}"
+        )
+    return tuple(warnings)
 
 
 def server_command(spec: NtpServerSpec) -> str:
@@ -126,16 +167,34 @@ class CiscoCatosDriver:
         return {c: session.run(c).output for c in (SHOW_NTP, SHOW_CONFIG)}
 
     def parse(self, host: str, raw: Mapping[str, str]) -> DeviceState:
-        configured = CatosNtp.from_lines(ntp_lines(raw.get(SHOW_CONFIG, ""))).configured()
+        """Configuration from the `#ntp` block of `show config`, state from `show ntp`,
+        and a warning wherever the two disagree."""
+        config_text = raw.get(SHOW_CONFIG, "")
+        configured = ConfiguredNtp()
+        warnings: tuple[str, ...] = ()
+        if config_text.strip():
+            parsed_config = parse_output(PLATFORM, SHOW_CONFIG, config_text).config
+            configured = parsed_config or configured
+            warnings = cross_check(
+                CatosNtp.from_lines(ntp_lines(config_text)), raw.get(SHOW_NTP, "")
+            )
         associations: tuple[Association, ...] = ()
         status: NtpStatus | None = None
         if raw.get(SHOW_NTP, "").strip():
             parsed = parse_output(PLATFORM, SHOW_NTP, raw[SHOW_NTP])
             status = parsed.status
             associations = parsed.associations or ()
-            if parsed.config is not None and SHOW_CONFIG not in raw:
+            if parsed.config is not None and not config_text.strip():
                 configured = parsed.config
-        return state_from(host, PLATFORM, configured, raw, associations=associations, status=status)
+        return state_from(
+            host,
+            PLATFORM,
+            configured,
+            raw,
+            warnings,
+            associations=associations,
+            status=status,
+        )
 
     def backup(self, session: Session) -> Backup:
         # Only the `set ntp` lines: `show config` also prints the current time.

@@ -41,6 +41,7 @@ from orchestrator.type7 import decode_type7
 
 PLATFORM = "cisco_ios"
 SHOW_NTP_CONFIG = "show running-config | include ^ntp"
+SHOW_NTP_STARTUP = "show startup-config | include ^ntp"
 SHOW_ACLS = "show running-config | include ^access-list"
 SHOW_ASSOCIATIONS = "show ntp associations"
 SHOW_STATUS = "show ntp status"
@@ -219,7 +220,7 @@ class CiscoIosDriver:
 
     def backup(self, session: Session) -> Backup:
         text = session.run(SHOW_NTP_CONFIG).output
-        lines = tuple(ln.rstrip() for ln in text.splitlines() if ln.startswith("ntp "))
+        lines = _ntp_lines(text)
         raw: list[tuple[str, str]] = [(SHOW_NTP_CONFIG, text)]
         if _has_access_group(text):
             raw.append((SHOW_ACLS, session.run(SHOW_ACLS).output))
@@ -278,10 +279,20 @@ class CiscoIosDriver:
         return ApplyReport(applied=applied, warnings=warnings, skipped=skipped)
 
     def restore(self, session: Session, backup: Backup) -> None:
-        commands = restore_commands(self.backup(session).config_lines, backup.config_lines)
+        """Put the backup's lines back, adding before removing; save only if the change had
+        been saved (the startup configuration holds it), so that a refused change never
+        reaches it."""
+        now = self.backup(session)
+        commands = restore_commands(now.config_lines, backup.config_lines)
         if commands:
+            startup = _ntp_lines(session.run(SHOW_NTP_STARTUP).output)
             session.configure(commands)
-            session.save()
+            if startup == now.config_lines:
+                session.save()
+
+
+def _ntp_lines(text: str) -> tuple[str, ...]:
+    return tuple(ln.rstrip() for ln in text.splitlines() if ln.startswith("ntp "))
 
 
 def restore_commands(now: Sequence[str], wanted: Sequence[str]) -> list[str]:

@@ -43,18 +43,27 @@ class CatosDevice(SimDevice):
             targets = [ServerTarget(address=a) for a in self.servers if is_ip(a)]
         self.ntp.configure(targets)
 
-    def config_lines(self) -> list[str]:
-        lines = [f"set system name  {self.prompt_name}", "!", "#ntp"]
-        if self.client_enabled:
-            lines.append("set ntp client enable")
-        if self.authentication:
-            lines.append("set ntp authentication enable")
+    def ntp_block(self, *, defaults: bool) -> list[str]:
+        """The `#ntp` block of `show config` (non-default lines) or `show config all`.
+
+        Order and default lines as the real WS-C5500 on CatOS 6.4(2) prints them (ZipTie
+        DataCatOS5500.pm): broadcastclient, broadcastdelay, client, authentication, then
+        timezone and summertime; servers and keys follow the authentication line."""
+        lines = ["#ntp"]
+        if defaults:
+            lines += ["set ntp broadcastclient disable", "set ntp broadcastdelay 3000"]
+        if self.client_enabled or defaults:
+            lines.append(f"set ntp client {'enable' if self.client_enabled else 'disable'}")
+        if self.authentication or defaults:
+            lines.append(f"set ntp authentication {'enable' if self.authentication else 'disable'}")
+        for address, key in self.servers.items():
+            lines.append(f"set ntp server {address}" + (f" key {key}" if key else ""))
         for number, (trusted, _digest) in sorted(self.keys.items()):
             # As CatOS prints keys: the value type-7 encoded (`md5-encrypted 060c0e2c495d`).
             mode = "trusted" if trusted else "untrusted"
             lines.append(f"set ntp key {number} {mode} md5-encrypted {self.key_codes[number]}")
-        for address, key in self.servers.items():
-            lines.append(f"set ntp server {address}" + (f" key {key}" if key else ""))
+        if defaults:
+            lines += ["clear timezone", "set summertime disable ", "set summertime recurring"]
         return lines
 
 
@@ -251,21 +260,39 @@ class CatosShell:
         )
 
     def _show_config(self, args: list[Token]) -> str:
+        """`show config [all]` laid out as the real WS-C5500 prints it (ZipTie
+        DataCatOS5500.pm): progress dots while the configuration is built, `begin`,
+        `#`-titled blocks separated by `!`, `end`."""
+        everything = bool(args) and match_keyword(args[0], ("all",)) == "all"
+        head = (
+            []
+            if everything
+            else [
+                "This command shows non-default configurations only.",
+                "Use 'show config all' to show both default and non-default configurations.",
+            ]
+        )
+        title = "ALL (DEFAULT and NON-DEFAULT)" if everything else "NON-DEFAULT"
+        name = self.device.prompt_name
         body = [
-            "This command shows non-default configurations only.",
-            "Use 'show config all' to show both default and non-default configurations.",
+            *head,
+            "",
+            "...........",
+            "..................",
             "",
             "begin",
             "!",
-            "# ***** NON-DEFAULT CONFIGURATION *****",
+            f"# ***** {title} CONFIGURATION *****",
             "!",
             "!",
-            f"#time: {formats.catos_time(self.device.clock.now())}",
+            f"#time: {formats.catos_time(self.device.clock.now())} ",
             "!",
-            "#version 8.4(5)",
+            "#version 6.4(2)",
             "!",
             "#system",
-            *self.device.config_lines(),
+            f"set system name  {name}",
+            "!",
+            *self.device.ntp_block(defaults=everything),
             "!",
             "end",
         ]

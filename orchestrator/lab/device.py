@@ -17,6 +17,11 @@ class Reply:
 
     output: str = ""
     close: bool = False  # end the session after writing output (exit, logout)
+    # a device that takes its time: `output`, then this long a pause, then `later`
+    delay_s: float = 0.0
+    later: str = ""
+    # unsolicited text (a syslog line) that arrives just after the prompt
+    after_prompt: str = ""
 
 
 class Shell(Protocol):

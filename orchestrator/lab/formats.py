@@ -91,6 +91,18 @@ def ios_clock_text(unix_s: float) -> str:
     )
 
 
+def ios_syslog(message: str, unix_s: float, *, timestamps: bool, synced: bool) -> str:
+    """A syslog line as `terminal monitor` shows it: `*Mar  1 00:01:02.123: %SYS-5-...`
+    with `service timestamps log datetime msec` (`*`: clock not authoritative), or the
+    bare `%SYS-5-...` with `no service timestamps log` (napalm-logs PR#243)."""
+    if not timestamps:
+        return message
+    t = time.gmtime(unix_s)
+    ms = int((unix_s % 1) * 1000)
+    stamp = f"{time.strftime('%b', t)} {t.tm_mday:2d} {time.strftime('%H:%M:%S', t)}.{ms:03d}"
+    return f"{'' if synced else '*'}{stamp}: {message}"
+
+
 # IOS 15 `show ntp status`. Synchronised layout from the Cisco Networking Academy
 # capture (R1, "Clock is synchronized, stratum 2, reference is 209.165.200.225" ...
 # "system poll interval is 64, last update was 169 sec ago."); unsynchronised layout

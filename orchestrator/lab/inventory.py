@@ -10,6 +10,13 @@ Lab-only settings are plain-text `data` extras (test inventories only):
       lab_clock_error_s: 0.5        # device clock ahead by 500 ms
       lab_drift_ppm: 20
       lab_startup: "ntp server 127.0.0.9; ntp source Loopback0"   # startup config lines
+
+Faults that play real devices' habits (lab/spec.py Faults, sources in device-quirks.md):
+`hostname=dc1-core-router-01-edge`, `prompt=%h-STP-1234%p`, `banner=no_newline|prompt_chars`,
+`login_delay_s=1`, `privilege15`, `aaa_refuse=terminal length,configure terminal`,
+`config_locked`, `domain_lookup`, `save_confirm`, `save_delay_s=15`,
+`syslog=plain|timestamps`, `legacy_ssh`, `keyboard_interactive`, `input_buffer=64`,
+`echo_width=80`, `reject_message=invalid|incomplete|ambiguous|authorization|aaa`.
 """
 
 from __future__ import annotations
@@ -33,8 +40,30 @@ from orchestrator.lab.spec import (
 )
 from orchestrator.models import Host
 
-_BOOL_FAULTS = ("wrong_password", "no_calendar", "access_group_block", "domain_policy")
-_LIST_FAULTS = ("reject_commands", "unreachable_servers")
+_BOOL_FAULTS = (
+    "wrong_password",
+    "no_calendar",
+    "access_group_block",
+    "domain_policy",
+    "privilege15",
+    "config_locked",
+    "domain_lookup",
+    "save_confirm",
+    "legacy_ssh",
+    "keyboard_interactive",
+)
+_LIST_FAULTS = ("reject_commands", "unreachable_servers", "aaa_refuse")
+_FLOAT_FAULTS = ("slow_response_s", "login_delay_s", "save_delay_s")
+_INT_FAULTS = ("input_buffer", "echo_width")
+# text faults and the values they take (None: any text)
+_TEXT_FAULTS: dict[str, tuple[str, ...] | None] = {
+    "drop_on_command": None,
+    "hostname": None,
+    "prompt": None,
+    "banner": ("no_newline", "prompt_chars"),
+    "syslog": ("plain", "timestamps"),
+    "reject_message": ("invalid", "incomplete", "ambiguous", "authorization", "aaa"),
+}
 
 
 def parse_faults(text: str, where: str) -> Faults:
@@ -46,16 +75,22 @@ def parse_faults(text: str, where: str) -> Faults:
         name, eq, value = item.partition("=")
         name = name.strip()
         value = value.strip()
+        choices = _TEXT_FAULTS.get(name)
         if name in _BOOL_FAULTS and not eq:
             values[name] = True
-        elif name == "slow_response_s" and eq:
+        elif name in _FLOAT_FAULTS + _INT_FAULTS and eq:
             try:
-                values[name] = float(value)
+                values[name] = float(value) if name in _FLOAT_FAULTS else int(value)
             except ValueError:
+                what = "seconds" if name in _FLOAT_FAULTS else "a whole number"
                 raise InventoryError(
-                    f"{where}: lab_faults {name} needs seconds, not {value!r}"
+                    f"{where}: lab_faults {name} needs {what}, not {value!r}"
                 ) from None
-        elif name == "drop_on_command" and eq and value:
+        elif name in _TEXT_FAULTS and eq and value:
+            if choices is not None and value not in choices:
+                raise InventoryError(
+                    f"{where}: lab_faults {name}={value!r} is not one of {', '.join(choices)}"
+                )
             values[name] = value
         elif name in _LIST_FAULTS and eq and value:
             values[name] = tuple(v.strip() for v in value.split(",") if v.strip())

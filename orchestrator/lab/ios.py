@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import deque
 
 from orchestrator.lab import formats
 from orchestrator.lab.cli_tokens import (
@@ -27,6 +28,36 @@ from orchestrator.lab.spec import DeviceSpec, LabSpec
 
 INVALID = "% Invalid input detected at '^' marker."
 ENTER_CONFIG = "Enter configuration commands, one per line.  End with CNTL/Z."
+
+# Device texts of the faults (shared reference device-quirks.md, sources there).
+# Config mode held by another session (networkbits.es, ipnet.xyz write-ups).
+LOCKED = (
+    "Configuration mode locked exclusively by user 'netop' process '187' from "
+    "terminal '7'. Please try later."
+)
+# TACACS+/RADIUS command authorization (ansible#59007, ansible PR#40819, Netshot#334).
+AAA_REFUSED = "Command authorization failed."
+BANNERS = {
+    # oxidized#269: MOTD without a trailing newline, the prompt on the same line
+    "no_newline": "**DO NOT ATTEMPT LOGIN UNLESS AUTHORIZED. ALL LOGIN ATTEMPTS ARE LOGGED!!**",
+    # netmiko#3689 and ssh2shell#41: banners with prompt characters
+    "prompt_chars": (
+        ":::::::::::::::> some banner message <:::::::::::::::\n"
+        "Cyril's very > Special >> message to # include ## >#>>## ###\n"
+    ),
+}
+# netmiko#1561, PR#1037: `write memory` after an image change
+NVRAM_CONFIRM = (
+    "Warning: Attempting to overwrite an NVRAM configuration previously written\n"
+    "by a different version of the system image.\n"
+    "Overwrite the previous NVRAM configuration?[confirm]"
+)
+# Cisco document 46253: an unknown EXEC word taken for a host name
+TRANSLATING = 'Translating "{word}"...domain server (255.255.255.255)'
+UNKNOWN_HOST = "% Unknown command or computer name, or unable to find computer address"
+DOMAIN_LOOKUP_S = 2.0
+LINK_UPDOWN = "%LINK-3-UPDOWN: Interface GigabitEthernet0/1, changed state to up"
+CONFIG_I = "%SYS-5-CONFIG_I: Configured from console by {user} on vty0 (127.0.0.1)"
 
 # `show version` of the two hardware models the lab plays, laid out as real captures:
 # a Cisco 2901 ISR on IOS 15.x (a Cisco Press "Branch# show version" excerpt: "Cisco IOS
@@ -114,7 +145,7 @@ class IosDevice(SimDevice):
     def __init__(self, spec: DeviceSpec, lab: LabSpec) -> None:
         super().__init__(spec, lab)
         self.config = IosConfig(
-            hostname=spec.name,
+            hostname=spec.faults.hostname or spec.name,
             enable_secret=spec.enable_secret,
             mgmt_address=spec.address,
             interfaces=[
@@ -141,6 +172,9 @@ class IosDevice(SimDevice):
             boot += ["access-list 99 permit 10.0.0.0 0.255.255.255", "ntp access-group peer 99"]
         self._boot_lines = boot
         self.startup: IosConfig | None = None
+        # (mode, line) of the last lines typed in any session: tests check that no
+        # configuration line ever reached EXEC mode
+        self.history: deque[tuple[str, str]] = deque(maxlen=500)
 
     def start(self) -> None:
         if self._boot_lines:
@@ -179,31 +213,51 @@ class IosDevice(SimDevice):
     def touch(self) -> None:
         self.config.last_change = formats.ios_clock_text(self.clock.now())
 
+    def syslog(self, message: str) -> str:
+        """`message` as a monitored syslog line ('' unless the device plays syslog)."""
+        kind = self.spec.faults.syslog
+        if not kind:
+            return ""
+        synced = self.ntp.status().synchronized
+        return formats.ios_syslog(
+            message, self.clock.now(), timestamps=kind == "timestamps", synced=synced
+        )
+
 
 class IosShell(IosConfigMode):
     """One IOS CLI session."""
 
     def __init__(self, device: IosDevice, *, privileged: bool = False) -> None:
         self.device = device
+        self.faults = device.spec.faults
+        privileged = privileged or self.faults.privilege15
         self.mode = "enable" if privileged else "user"  # user, enable, config, config-if
         self.interface = None
         self.awaiting_enable_password = False
+        self.awaiting: str | None = None  # a question being asked: "confirm", "destination"
         self.term_length = 24
         self.term_width = 80
 
     # ------------------------------------------------------------------ Shell protocol
 
     def banner(self) -> str:
-        return ""
+        text = BANNERS.get(self.faults.banner, "")
+        link = self.device.syslog(LINK_UPDOWN)
+        if text and not text.endswith("\n"):
+            return f"\n{link}\n{text}" if link else f"\n{text}"
+        return ("\n" + text if text else "") + (f"{link}\n" if link else "")
 
     def prompt(self) -> str:
         if self.awaiting_enable_password:
             return "Password: "
+        if self.awaiting is not None:
+            return ""  # the question is its own prompt
         host = self.device.config.hostname
-        if self.mode == "user":
-            return f"{host}>"
-        if self.mode == "enable":
-            return f"{host}#"
+        if self.mode in ("user", "enable"):
+            end = ">" if self.mode == "user" else "#"
+            if self.faults.prompt:  # `prompt %h-STP-1234%p`: exec mode only
+                return self.faults.prompt.replace("%h", host).replace("%p", end)
+            return f"{host}{end}"
         if self.mode == "config-if":
             return f"{host[:20]}(config-if)#"
         return f"{host[:20]}(config)#"
@@ -223,23 +277,95 @@ class IosShell(IosConfigMode):
                 self.mode = "enable"
                 return Reply("")
             return Reply("% Bad secrets\n")
+        if self.awaiting is not None:
+            return self._answered(line)
+        self.device.history.append((self.mode, line))
         prompt = self.prompt()
         text = line.rstrip()
         if not text.strip() or text.lstrip().startswith("!"):
             return Reply("")
+        words = " ".join(text.split()).lower()
+        if any(words.startswith(p.lower()) for p in self.faults.aaa_refuse):
+            return Reply(AAA_REFUSED + "\n")
         command, _, pipe = text.partition(" | ")
+        was_config = self.mode in ("config", "config-if")
         try:
-            if self.mode in ("config", "config-if"):
+            if was_config:
                 output = self._config(command, text)
             else:
+                special = self._exec_special(command)
+                if special is not None:
+                    return special
                 output = self._exec(command)
             if pipe:
                 output = self._pipe(output, pipe, len(prompt) + len(command) + 3)
         except CliError as err:
+            if not was_config and err.position == 0 and self.faults.domain_lookup:
+                return self._lookup(text)
             return Reply(self._error(err, prompt, text))
         except _Close:
             return Reply("", close=True)
-        return Reply(output + ("\n" if output and not output.endswith("\n") else ""))
+        reply = Reply(output + ("\n" if output and not output.endswith("\n") else ""))
+        if was_config and self.mode == "enable":  # left configuration mode
+            user = self.device.spec.username
+            reply.after_prompt = self.device.syslog(CONFIG_I.format(user=user))
+            if reply.after_prompt:
+                reply.after_prompt = f"\n{reply.after_prompt}\n"
+        return reply
+
+    # ------------------------------------------------------------------ quirks
+
+    def _exec_special(self, command: str) -> Reply | None:
+        """EXEC commands whose answer takes time or asks a question."""
+        words = [w.lower() for w in command.split()]
+        if self.mode != "enable" or not words:
+            return None
+        if (
+            "write".startswith(words[0])
+            and len(words[0]) >= 2
+            and (len(words) == 1 or (len(words) == 2 and "memory".startswith(words[1])))
+        ):
+            if self.faults.save_confirm:
+                self.awaiting = "confirm"
+                return Reply(NVRAM_CONFIRM)
+            return self._save()
+        if (
+            len(words) == 3
+            and "copy".startswith(words[0])
+            and "running-config".startswith(words[1])
+            and "startup-config".startswith(words[2])
+        ):
+            self.awaiting = "destination"
+            return Reply("Destination filename [startup-config]? ")
+        return None
+
+    def _answered(self, line: str) -> Reply:
+        asked, self.awaiting = self.awaiting, None
+        answer = line.strip().lower()
+        if asked == "confirm" and answer not in ("", "y", "yes"):
+            return Reply("")
+        if asked == "destination" and answer not in ("", "startup-config"):
+            return Reply("% Destination filename must be startup-config\n")
+        return self._save()
+
+    def _save(self) -> Reply:
+        """`Building configuration...`, a pause on slow platforms, `[OK]`; a syslog line
+        may come in between."""
+        self.device.startup = self.device.config.copy()
+        link = self.device.syslog(LINK_UPDOWN)
+        later = (f"{link}\n" if link else "") + "[OK]\n"
+        delay = self.faults.save_delay_s
+        if delay or link:
+            return Reply("Building configuration...\n", delay_s=max(delay, 0.05), later=later)
+        return Reply("Building configuration...\n" + later)
+
+    def _lookup(self, text: str) -> Reply:
+        word = text.split()[0]
+        return Reply(
+            TRANSLATING.format(word=word) + "\n",
+            delay_s=DOMAIN_LOOKUP_S,
+            later=UNKNOWN_HOST + "\n",
+        )
 
     # ------------------------------------------------------------------ errors
 
@@ -249,6 +375,10 @@ class IosShell(IosConfigMode):
             return "% Incomplete command.\n\n"
         if err.kind == "ambiguous":
             return f'% Ambiguous command:  "{line.strip()}"\n'
+        if err.kind == "authorization":
+            return "% Authorization failed.\n\n"
+        if err.kind == "aaa":
+            return AAA_REFUSED + "\n"
         return " " * (len(prompt) + err.position) + "^\n" + INVALID + "\n\n"
 
     # ------------------------------------------------------------------ exec mode
@@ -327,6 +457,8 @@ class IosShell(IosConfigMode):
             ):
                 raise CliError("invalid", args[0].start)
             no_args(args[1:])
+        if self.faults.config_locked:
+            return LOCKED  # the device stays in EXEC mode
         self.mode = "config"
         return ENTER_CONFIG
 

@@ -46,9 +46,10 @@ class IosConfigMode:
         if not tokens:
             return ""
         first = tokens[0].text.lower()
-        for prefix in self.device.spec.faults.reject_commands:
+        faults = self.device.spec.faults
+        for prefix in faults.reject_commands:
             if " ".join(t.text for t in tokens).lower().startswith(prefix.lower()):
-                raise CliError("invalid", tokens[0].start)
+                raise CliError(faults.reject_message, tokens[0].start)
         if first == "do" and len(tokens) > 1:
             saved = self.mode
             self.mode = "enable"

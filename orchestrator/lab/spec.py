@@ -38,6 +38,56 @@ class Faults:
     domain_policy: bool = False
     # Packets from the device to these server addresses are lost (no route).
     unreachable_servers: tuple[str, ...] = ()
+    # How `reject_commands` are refused: invalid (`% Invalid input detected at '^'
+    # marker.`), incomplete (`% Incomplete command.`), ambiguous (`% Ambiguous command:
+    # "..."`), authorization (`% Authorization failed.`) or aaa (`Command authorization
+    # failed.`).
+    reject_message: str = "invalid"
+
+    # The unpleasant habits of real devices (shared reference device-quirks.md; each
+    # keeps the device text of its source).
+    # The device's hostname, when it differs from the inventory name: a long one
+    # (`dc1-core-router-01`) is cut at 20 characters in configuration prompts.
+    hostname: str | None = None
+    # IOS `prompt` template for exec mode (`%h-STP-1234%p`, netmiko#2956).
+    prompt: str | None = None
+    # A banner: no_newline (oxidized#269: the prompt follows the MOTD on its line) or
+    # prompt_chars (netmiko#3689, ssh2shell#41: banner lines with `>` and `#`).
+    banner: str = ""
+    # AAA: the prompt comes this long after the banner.
+    login_delay_s: float = 0.0
+    # The login lands in privileged mode (`R1#`, privilege 15: ntc-ansible#123).
+    privilege15: bool = False
+    # AAA command authorization: commands starting with one of these (exec or config
+    # mode) are answered `Command authorization failed.` (ansible#59007, PR#40819).
+    aaa_refuse: tuple[str, ...] = ()
+    # Another session holds configuration mode: `configure terminal` is refused with
+    # `Configuration mode locked exclusively by user 'netop' ...`; the device stays in
+    # EXEC mode.
+    config_locked: bool = False
+    # EXEC mode takes an unknown word for a host name: `Translating "x"...domain server
+    # (255.255.255.255)`, a delay, then `% Unknown command or computer name, ...`.
+    domain_lookup: bool = False
+    # `write memory` asks `Overwrite the previous NVRAM configuration?[confirm]`
+    # (netmiko#1561, after an image change).
+    save_confirm: bool = False
+    # Seconds between `Building configuration...` and `[OK]` (netmiko#117).
+    save_delay_s: float = 0.0
+    # Syslog lines in the session (`terminal monitor`): plain (`%SYS-5-CONFIG_I: ...`,
+    # `no service timestamps log`) or timestamps (`*Mar  1 00:01:02.123: %SYS-5-...`).
+    syslog: str = ""
+    # Only the legacy SSH algorithms of old IOS 12.x/15.x: SHA-1 key exchanges, ssh-rsa
+    # host key, CBC ciphers, hmac-sha1/md5 (netmiko#1337, mscdex/ssh2#1064).
+    legacy_ssh: bool = False
+    # Keyboard-interactive authentication instead of password (Netshot#400).
+    keyboard_interactive: bool = False
+    # Input buffer in bytes: a chunk of several lines larger than this loses the rest
+    # (netmiko#1058: pastes faster than the device reads lose characters). 0: unlimited.
+    input_buffer: int = 0
+    # Terminal width in columns whatever the SSH client asked for: a typed line longer
+    # than the width scrolls in its echo, IOS style (`r1(config)#$ 127.0.0.10 iburst`).
+    # 0: no scrolling.
+    echo_width: int = 0
 
     @property
     def any(self) -> bool:

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import asyncssh
@@ -75,10 +76,23 @@ class _DeviceServer(asyncssh.SSHServer):
         return True  # always ask for a password, as a vty with `login local` does
 
     def password_auth_supported(self) -> bool:
-        return True
+        return not self.device.spec.faults.keyboard_interactive
 
     def validate_password(self, username: str, password: str) -> bool:
         return self.device.check_login(username, password)
+
+    # Keyboard-interactive instead of password (TACACS/RADIUS-backed vtys, Netshot#400):
+    # one `Password:` prompt, not echoed.
+    def kbdint_auth_supported(self) -> bool:
+        return self.device.spec.faults.keyboard_interactive
+
+    def get_kbdint_challenge(
+        self, username: str, lang: str, submethods: str
+    ) -> tuple[str, str, str, list[tuple[str, bool]]]:
+        return "", "", "", [("Password: ", False)]
+
+    def validate_kbdint_response(self, username: str, responses: Sequence[str]) -> bool:
+        return len(responses) == 1 and self.device.check_login(username, responses[0])
 
 
 class _Output:
@@ -198,7 +212,12 @@ class _Vty:
         self.after_cr = False
 
     async def run(self) -> None:
-        self.out.write(_crlf(self.shell.banner()) + self.shell.prompt())
+        self.out.write(_crlf(self.shell.banner()))
+        delay = self.device.spec.faults.login_delay_s
+        if delay > 0:  # AAA: the prompt comes a while after the banner
+            self.out.flush()
+            await asyncio.sleep(delay)
+        self.out.write(self.shell.prompt())
         self.out.flush()
         while True:
             try:
@@ -215,7 +234,13 @@ class _Vty:
                 return
 
     async def feed(self, data: str) -> bool:
-        """Handle one received chunk; False once the session has ended."""
+        """Handle one received chunk; False once the session has ended.
+
+        With a finite input buffer (the input_buffer fault), a chunk of several lines
+        larger than the buffer keeps only what fits: a fast paste loses the rest."""
+        limit = self.device.spec.faults.input_buffer
+        if limit and len(data) > limit and any(c in data[:-1] for c in "\r\n"):
+            data = data[:limit]
         for ch in data:
             if self.after_cr and ch == "\n":
                 self.after_cr = False
@@ -243,7 +268,18 @@ class _Vty:
             self.out.flush()
             self.process.exit(0)
             return False
-        self.pager.start(reply.output)
+        if reply.delay_s > 0:
+            if reply.output:
+                self.out.write(_crlf(reply.output))
+            self.out.flush()
+            await asyncio.sleep(reply.delay_s)
+            self.pager.start(reply.later)
+        else:
+            self.pager.start(reply.output + reply.later)
+        if reply.after_prompt:  # an unsolicited line, a moment after the prompt
+            self.out.flush()
+            await asyncio.sleep(0.02)
+            self.out.write(_crlf(reply.after_prompt))
         return True
 
     def _key(self, ch: str) -> None:
@@ -263,7 +299,19 @@ class _Vty:
         elif ch >= " " or ch == "\t":
             self.buffer.append(ch)
             if shell.echo():
-                out.write(ch)
+                self._echo(ch)
+
+    def _echo(self, ch: str) -> None:
+        """Echo one typed character. On a terminal `echo_width` columns wide, a line
+        that reaches the edge scrolls: the prompt is redrawn with `$` and the end of the
+        line (IOS shifts the visible part of a long command this way)."""
+        width = self.device.spec.faults.echo_width
+        prompt = self.shell.prompt()
+        if not width or len(prompt) + len(self.buffer) < width - 1:
+            self.out.write(ch)
+            return
+        visible = width - len(prompt) - 2
+        self.out.write("\r" + prompt + "$" + "".join(self.buffer)[-visible:])
 
 
 def _exit(process: Any, status: int) -> None:
@@ -302,16 +350,48 @@ async def _handle_process(device: SimDevice, process: Any) -> None:
             process.exit(1)
 
 
-async def listen(device: SimDevice, host_key: asyncssh.SSHKey) -> asyncssh.SSHAcceptor:
+# Old IOS 12.x/15.x (netmiko#1337, cisco.ios#1133, mscdex/ssh2#1064): SHA-1 key
+# exchanges only, an ssh-rsa host key, CBC ciphers, hmac-sha1/hmac-md5.
+LEGACY_ALGORITHMS: dict[str, Any] = {
+    "kex_algs": [
+        "diffie-hellman-group-exchange-sha1",
+        "diffie-hellman-group14-sha1",
+        "diffie-hellman-group1-sha1",
+    ],
+    "encryption_algs": ["aes128-cbc", "3des-cbc"],
+    "mac_algs": ["hmac-sha1", "hmac-md5"],
+    "signature_algs": ["ssh-rsa"],
+}
+_RSA_KEY: list[Any] = []
+
+
+def _legacy_host_key() -> Any:
+    """One RSA host key per process for the legacy-SSH devices (generating is slow),
+    offered as `ssh-rsa` only, as old IOS does (no rsa-sha2-256/512)."""
+    if not _RSA_KEY:
+        key = asyncssh.generate_private_key("ssh-rsa", key_size=2048)
+        (pair,) = asyncssh.load_keypairs([key])
+        pair.host_key_algorithms = [b"ssh-rsa"]
+        _RSA_KEY.append(pair)
+    return _RSA_KEY[0]
+
+
+async def listen(device: SimDevice, key: asyncssh.SSHKey) -> asyncssh.SSHAcceptor:
     """Start the SSH server of one device on its address and port."""
 
     async def factory(process: Any) -> None:
         await _handle_process(device, process)
 
+    legacy: dict[str, Any] = {}
+    host_key: Any = key
+    if device.spec.faults.legacy_ssh:
+        legacy = dict(LEGACY_ALGORITHMS)
+        host_key = _legacy_host_key()
     return await asyncssh.create_server(
         lambda: _DeviceServer(device),
         device.spec.address,
         device.spec.port,
+        **legacy,
         server_host_keys=[host_key],
         process_factory=factory,
         encoding="utf-8",

@@ -201,3 +201,29 @@ def test_show_of_the_lab_at_80_columns_keeps_addresses_whole(
     assert run(["--inventory", str(REPO / "inventories" / "lab"), "inventory", "show"]) == 0
     out = capsys.readouterr().out
     assert "127.0.1.4:2222" in out and max(len(line) for line in out.splitlines()) <= 80
+
+
+def test_legacy_ssh_opt_in_is_per_host_and_shown(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    hosts = {h.name: h for h in load_inventory(EXAMPLE, resolve_secrets=False).hosts}
+    assert hosts["br-rtr1"].ssh_legacy_algorithms is True
+    assert hosts["hq-core1"].ssh_legacy_algorithms is False  # off by default
+    assert run(["-i", str(EXAMPLE), "inventory", "show", "--format", "json"]) == 0
+    shown = {h["name"]: h for h in json.loads(capsys.readouterr().out)["hosts"]}
+    assert shown["br-rtr1"]["ssh"] == {"legacy_algorithms": True}
+    assert shown["hq-core1"]["ssh"] == {"legacy_algorithms": False}
+    assert run(["-i", str(EXAMPLE), "inventory", "show", "--site", "branch"]) == 0
+    assert "legacy SSH algorithms" in capsys.readouterr().out
+
+
+def test_legacy_ssh_must_be_a_boolean(tmp_path: Path) -> None:
+    for name in ("defaults.yaml", "groups.yaml"):
+        (tmp_path / name).write_text((EXAMPLE / name).read_text())
+    (tmp_path / "hosts.yaml").write_text(
+        "r1:\n  hostname: 192.0.2.1\n  groups: [hq, ios]\n  data:\n    ssh:\n"
+        "      legacy_algorithms: sometimes\n"
+    )
+    with pytest.raises(InputError) as raised:
+        load_inventory(tmp_path, resolve_secrets=False)
+    assert "hosts.yaml:6" in str(raised.value) and "legacy_algorithms" in str(raised.value)

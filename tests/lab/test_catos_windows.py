@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from typing import Any
 
 import paramiko
 import pytest
@@ -205,3 +206,64 @@ def test_windows_stripchart_measures_the_real_offset(make_lab: LabMaker, ntp_ser
     assert all(abs(float(m[1]) + 0.3) < 0.02 for m in samples if m)
     _status, lost, _ = run(ep, "w32tm /stripchart /computer:127.0.0.67 /samples:1 /dataonly")
     assert lost.splitlines()[-1].endswith(", error: 0x800705B4")
+
+
+def _catos_shell() -> object:
+    from orchestrator.lab.catos import CatosDevice, CatosShell
+    from orchestrator.lab.spec import DeviceSpec, LabSpec
+
+    spec = DeviceSpec("DAL-C5500", "cisco_catos", "127.0.0.1")
+    return CatosShell(
+        CatosDevice(spec, LabSpec(devices=(spec,), poll_interval_s=None)), privileged=True
+    )
+
+
+def test_catos_prompt_and_show_config_all_ntp_block_match_the_real_ws_c5500() -> None:
+    """Against ZipTie's WS-C5500 transcript (tests/parsers/cisco_catos/show_config_all)."""
+    from pathlib import Path
+
+    shell: Any = _catos_shell()
+    assert shell.prompt() == "DAL-C5500> (enable) "
+    real = (
+        Path(__file__).parents[1]
+        / "parsers/cisco_catos/show_config_all/ziptie_ws_c5500_catos64_ntp_defaults.raw"
+    ).read_text()
+
+    def block(text: str) -> list[str]:
+        lines = text.splitlines()
+        start = lines.index("#ntp")
+        return lines[start : lines.index("!", start)]
+
+    ours = shell.handle("show config all").output
+    assert block(ours) == block(real)
+    for marker in ("begin", "# ***** ALL (DEFAULT and NON-DEFAULT) CONFIGURATION *****", "end"):
+        assert marker in ours.splitlines()
+
+
+def test_catos_driver_reads_the_ntp_block_and_cross_checks_show_ntp(make_lab: LabMaker) -> None:
+    from orchestrator.drivers.cisco_catos import CiscoCatosDriver
+    from orchestrator.lab.catos import CatosShell
+
+    lab, _ = make_lab({"name": "DAL-C5500", "platform": "cisco_catos"})
+    shell = lab.call(lambda: CatosShell(lab.devices["DAL-C5500"], privileged=True))
+
+    def say(line: str) -> str:
+        out: str = lab.call(lambda: shell.handle(line).output)
+        return out
+
+    for line in (
+        "set ntp server 127.0.0.10 key 7",
+        "set ntp client enable",
+        "set ntp key 7 trusted md5 s3cret",
+    ):
+        say(line)
+    raw = {c: say(c) for c in ("show config", "show ntp")}
+    state = CiscoCatosDriver().parse("sw", raw)
+    assert [(s.address, s.key_id) for s in state.configured.servers] == [("127.0.0.10", 7)]
+    assert state.configured.trusted_keys == (7,)
+    assert state.warnings == ()
+    # show ntp disagreeing with show config (as after a change not yet in effect)
+    say("set ntp client disable")
+    raw["show ntp"] = say("show ntp")
+    warnings = CiscoCatosDriver().parse("sw", raw).warnings
+    assert warnings == ("show config says NTP client mode is enabled, show ntp says disabled",)

@@ -56,6 +56,41 @@ def test_unknown_fault_is_an_input_error_naming_the_host() -> None:
     assert "host r1" in str(info.value) and "no_calender" in str(info.value)
 
 
+def test_real_device_quirks_are_lab_faults() -> None:
+    text = (
+        "hostname=dc1-core-router-01-edge; prompt=%h-STP-1234%p; banner=no_newline; "
+        "login_delay_s=1.5; privilege15; aaa_refuse=terminal length,configure terminal; "
+        "config_locked; domain_lookup; save_confirm; save_delay_s=15; syslog=timestamps; "
+        "legacy_ssh; keyboard_interactive; input_buffer=64; echo_width=80; "
+        "reject_commands=ntp server; reject_message=ambiguous"
+    )
+    assert parse_faults(text, "hosts.yaml: host r1") == Faults(
+        hostname="dc1-core-router-01-edge",
+        prompt="%h-STP-1234%p",
+        banner="no_newline",
+        login_delay_s=1.5,
+        privilege15=True,
+        aaa_refuse=("terminal length", "configure terminal"),
+        config_locked=True,
+        domain_lookup=True,
+        save_confirm=True,
+        save_delay_s=15.0,
+        syslog="timestamps",
+        legacy_ssh=True,
+        keyboard_interactive=True,
+        input_buffer=64,
+        echo_width=80,
+        reject_commands=("ntp server",),
+        reject_message="ambiguous",
+    )
+    with pytest.raises(InventoryError) as info:
+        parse_faults("syslog=loud", "hosts.yaml: host r1")
+    assert "plain, timestamps" in str(info.value)
+    with pytest.raises(InventoryError) as info:
+        parse_faults("input_buffer=lots", "hosts.yaml: host r1")
+    assert "whole number" in str(info.value)
+
+
 def test_written_inventory_points_at_the_running_lab(tmp_path: Path) -> None:
     endpoints = [
         DeviceEndpoint("lab-rtr1", "cisco_ios", "127.0.1.1", 2222, "admin", ""),

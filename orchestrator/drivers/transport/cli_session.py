@@ -57,6 +57,7 @@ class CliSession:
         self._timeout_s = timeout_s
         self.prompt = ""
         self.paging_refused = False
+        self.enable_refused = ""  # the device's answer when `enable` did not raise privilege
         self.saved = False
         chan = client.invoke_shell(term="vt100", width=511, height=1000)
         self.shell = Shell(chan, dialect)
@@ -69,6 +70,12 @@ class CliSession:
     @property
     def privileged(self) -> bool:
         return bool(self.d.privileged.search(self.prompt))
+
+    @property
+    def _unprivileged_hint(self) -> str:
+        if self.enable_refused:
+            return f"not in privileged mode: `enable` answered {self.enable_refused!r}"
+        return self.d.dialect.hint_unprivileged
 
     def _learn_prompt(self, timeout_s: float) -> None:
         """Read to the first prompt. One alone on its line is the prompt; one that ends a
@@ -99,6 +106,9 @@ class CliSession:
                 text, _ = self.shell.read_until(self.d.any_prompt.search, self._timeout_s)
             found = _LAST_LINE.search(text)
             self.prompt = found.group("prompt") if found else self.prompt
+            if not self.privileged:
+                lines = [ln.strip() for ln in text.split("\n")[:-1] if ln.strip()]
+                self.enable_refused = lines[-1] if lines else "no privileged prompt"
         for command in d.paging_off:
             output = self._exchange(command, self._timeout_s)
             if self.d.failures.search(output):
@@ -123,7 +133,7 @@ class CliSession:
             output = self._exchange(command, timeout_s)
         refused = self._refusal(output)
         if refused:
-            hint = "" if self.privileged else f"; {self.d.dialect.hint_unprivileged}"
+            hint = "" if self.privileged else f"; {self._unprivileged_hint}"
             raise CommandRejected(
                 scrub(
                     f"{where(self.host)}: device rejected {command!r} ({refused}){hint}", self.host
@@ -141,7 +151,7 @@ class CliSession:
             return "".join(self.run(line, timeout_s=self._timeout_s).output for line in lines)
         if not self.privileged:
             raise CommandRejected(
-                f"{where(self.host)}: cannot configure: {d.hint_unprivileged}",
+                f"{where(self.host)}: cannot configure: {self._unprivileged_hint}",
                 command=d.config_enter,
             )
         with device_errors(self.host, "configure", alive=self.shell.alive):

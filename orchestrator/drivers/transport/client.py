@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import threading
 from hashlib import sha1
 from typing import Any, ClassVar
 
@@ -73,7 +74,12 @@ LEGACY_KEX = {
 
 
 class OrchTransport(paramiko.Transport):
-    """paramiko with AES-GCM preferred, no CBC, and the peer's offer remembered."""
+    """paramiko with AES-GCM preferred, no CBC, and the peer's offer remembered.
+
+    When `password` is not allowed but keyboard-interactive is, the password answers
+    the single prompt in the same `ssh-userauth` service: paramiko's own fallback asks
+    for the service again, which strict servers answer by disconnecting (and its
+    service-requesting transport loses the answer now and then)."""
 
     _preferred_ciphers: ClassVar[tuple[str, ...]] = (
         "aes128-gcm@openssh.com",
@@ -81,6 +87,39 @@ class OrchTransport(paramiko.Transport):
         *(c for c in _BASE._preferred_ciphers if "gcm" not in c and c not in CBC_CIPHERS),
     )
     peer_offer: dict[str, tuple[str, ...]] | None = None
+    agreed_kex = ""
+
+    def auth_password(
+        self,
+        username: str,
+        password: str,
+        event: threading.Event | None = None,
+        fallback: bool = True,
+    ) -> list[str]:
+        try:
+            return list(super().auth_password(username, password, event, fallback=False))
+        except paramiko.BadAuthenticationType as exc:
+            if not fallback or "keyboard-interactive" not in exc.allowed_types:
+                raise
+            return self._interactive_in_same_service(username, password)
+
+    def _interactive_in_same_service(self, username: str, password: str) -> list[str]:
+        def answer(title: str, instructions: str, fields: list[tuple[str, bool]]) -> list[str]:
+            return [password] if len(fields) == 1 else []
+
+        handler: Any = self.auth_handler  # the one whose `password` request was refused
+        done = threading.Event()
+        with self.lock:
+            handler.auth_event = done
+            handler.auth_method = "keyboard-interactive"
+            handler.username = username
+            handler.interactive_handler = answer
+            handler.submethods = ""
+            accepted = paramiko.Message()
+            accepted.add_string("ssh-userauth")
+            accepted.rewind()
+            handler._parse_service_accept(accepted)  # sends the request in this service
+        return list(handler.wait_for_response(done))
 
     def _parse_kex_init(self, m: paramiko.Message) -> None:
         with contextlib.suppress(Exception):
@@ -93,6 +132,7 @@ class OrchTransport(paramiko.Transport):
                 "MACs": tuple(offer["server_mac_algo_list"]),
             }
         getattr(super(), "_parse_kex_init")(m)  # noqa: B009
+        self.agreed_kex = str(getattr(self.kex_engine, "name", ""))
 
 
 class LegacyTransport(OrchTransport):

@@ -42,8 +42,8 @@ class Shell:
 
     def clean(self, raw: str) -> str:
         text = _ERASE.sub("", raw.replace("\r", ""))
-        text = self.dialect.syslog_inner.sub("", text)
-        return self.dialect.syslog_tail.sub("", text)
+        text = self.dialect.syslog_tail.sub("", text)
+        return self.dialect.syslog_inner.sub("", text)
 
     def read_until(self, stop: Stop, timeout_s: float) -> tuple[str, re.Match[str]]:
         """Read until `stop(cleaned text)` matches; the cleaned text up to the match end."""
