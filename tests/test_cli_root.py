@@ -238,7 +238,10 @@ def test_short_flags_mean_one_thing_everywhere() -> None:
 
     walk(typer.main.get_command(app))
     assert {s: m for s, m in meaning.items() if len(m) > 1} == {}
-    assert meaning["-p"] == {"--port"} and meaning["-c"] == {"--config"}
+    # -w/-c are the monitoring plugins' thresholds (`orch check`), as every Nagios user
+    # types them; --config and --workers have no short form.
+    assert meaning["-p"] == {"--port"}
+    assert meaning["-w"] == {"--warning"} and meaning["-c"] == {"--critical"}
 
 
 def test_environment_variables_are_documented(capsys: pytest.CaptureFixture[str]) -> None:

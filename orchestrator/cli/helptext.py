@@ -79,6 +79,18 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     "schedule run": ("orch schedule run --report-dir /var/lib/orch/reports",),
     "schedule remove": ("orch schedule remove",),
+    "check": (
+        "orch check --site hq",
+        "orch check --host hq-core1 -w 0.05 -c 0.5",
+        "orch check --site hq --live",
+    ),
+    "db": ("orch db status", "orch --db postgresql://orch@db.example.net/ntp db upgrade"),
+    "db status": ("orch db status", "orch db status --db postgresql://orch@db/ntp -f json"),
+    "db upgrade": ("orch db upgrade", "orch --db postgresql://orch@db.example.net/ntp db upgrade"),
+    "server nts-cert": (
+        "orch server nts-cert --cert nts.crt --key nts.key --name ntp.example.org",
+        "orch server nts-cert --cert nts.crt --key nts.key --name localhost --name 127.0.0.1",
+    ),
 }
 
 # What an option's value is, by option name, where the name alone does not say it.

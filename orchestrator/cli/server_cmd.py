@@ -101,7 +101,7 @@ UpstreamOption = Annotated[
     typer.Option("--upstream", "-u", help="Upstream server ADDR or ADDR:PORT (repeatable)."),
 ]
 ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="Server config file (TOML or YAML).")
+    Path | None, typer.Option("--config", help="Server config file (TOML or YAML).")
 ]
 KeysOption = Annotated[
     Path | None, typer.Option("--keys", help="Keys file, chrony/ntpd 'ID TYPE KEY' format.")
@@ -129,7 +129,7 @@ ClientLogOption = Annotated[
 ]
 WorkersOption = Annotated[
     int | None,
-    typer.Option("--workers", "-w", min=1, help="Worker processes. Default: one per CPU core."),
+    typer.Option("--workers", min=1, help="Worker processes. Default: one per CPU core."),
 ]
 NtsCertOption = Annotated[
     Path | None,

@@ -342,11 +342,16 @@ def die_with_parent(parent_pid: int) -> None:
     except (OSError, AttributeError):  # not Linux: the pipe EOF still ends the worker
         log.debug("PR_SET_PDEATHSIG not available")
     if os.getppid() != parent_pid:
-        raise SystemExit(0)
+        raise WorkerStopped
+
+
+class WorkerStopped(BaseException):
+    """Ends a worker process from a signal handler (a BaseException, so that no
+    `except Exception` in the packet loop swallows it; `finally` blocks still flush)."""
 
 
 def _stop_on_sigterm(signum: int, _frame: FrameType | None) -> None:
-    raise SystemExit(0)
+    raise WorkerStopped
 
 
 def worker_main(
@@ -364,9 +369,15 @@ def worker_main(
     workers' pipes, copied by fork; closed here so that each pipe ends with the runner."""
     for conn in inherited:
         conn.close()
-    die_with_parent(os.getppid() if parent_pid is None else parent_pid)
-    random.seed()  # a forked child must not share the parent's random sequence
-    mod = fastpath.module()
-    if mod is not None:
-        mod.reseed()
-    Worker(sockets, policy, state, control, store_path, flush_interval_s, tx_compensation).run()
+    try:
+        die_with_parent(os.getppid() if parent_pid is None else parent_pid)
+        random.seed()  # a forked child must not share the parent's random sequence
+        mod = fastpath.module()
+        if mod is not None:
+            mod.reseed()
+        worker = Worker(
+            sockets, policy, state, control, store_path, flush_interval_s, tx_compensation
+        )
+        worker.run()
+    except WorkerStopped:
+        return  # the process ends normally (exit status 0)
