@@ -120,23 +120,28 @@ def test_wrong_password_fails_with_a_clear_line(
 
 
 @pytest.mark.parametrize(
-    ("name", "cause"),
+    ("name", "cause", "end"),
     [
-        ("ios-reject", "device rejected 'ntp server 127.0.0.10 iburst key 7 prefer'"),
-        ("ios-drop", "session dropped by the device"),
-        ("cat-reject", "device rejected 'set ntp client enable'"),
+        ("ios-reject", "device rejected 'ntp server 127.0.0.10 iburst key 7 prefer'", "restored"),
+        ("ios-drop", "session dropped by the device", "restored"),
+        ("cat-reject", "device rejected 'set ntp client enable'", "restored"),
         # The refused line carries the key: the reason names it with the value masked.
-        ("ios-rejkey", "device rejected 'ntp authentication-key 7 md5 ********'"),
+        # It is the first line sent, and orch stops at a refused line: nothing had changed.
+        ("ios-rejkey", "device rejected 'ntp authentication-key 7 md5 ********'", "unchanged"),
     ],
 )
 def test_failure_mid_change_is_rolled_back_byte_identical(
-    lab: LabFixture, name: str, cause: str, tmp_path: Path, known_hosts: Path
+    lab: LabFixture, name: str, cause: str, end: str, tmp_path: Path, known_hosts: Path
 ) -> None:
     host = host_of(lab[1][name])
     before = _read(host, known_hosts)
     result = _push([host], _options(tmp_path, known_hosts, connect_timeout_s=3.0))[name]
-    assert result.outcome is PushOutcome.ROLLED_BACK, result
-    assert cause in result.reason and "the backup was restored" in result.reason
+    if end == "restored":
+        assert result.outcome is PushOutcome.ROLLED_BACK, result
+        assert cause in result.reason and "the backup was restored" in result.reason
+    else:
+        assert result.outcome is PushOutcome.FAILED, result
+        assert cause in result.reason and "the device is unchanged" in result.reason
     assert result.backup_path is not None
     assert _read(host, known_hosts) == before
 
