@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from netmiko import ConnectHandler
 
 from orchestrator.drivers import get_driver
 from orchestrator.drivers.session import open_session
@@ -28,6 +27,7 @@ from orchestrator.lab import Faults
 from orchestrator.lab.runtime import DeviceEndpoint, Lab
 from orchestrator.models import Host, PushOutcome
 from tests.engine.lab_fleet import IOS_STALE, desired_for
+from tests.lab.test_ios_ntp import login
 
 LabMaker = Callable[..., tuple[Lab, list[DeviceEndpoint]]]
 
@@ -108,22 +108,10 @@ def _state(lab: Lab, name: str) -> tuple[list[str], list[str]]:
 def _netmiko_push(ep: DeviceEndpoint, lines: list[str]) -> bool:
     """Stock netmiko, as its documentation shows; True if the change is in and saved."""
     try:
-        conn = ConnectHandler(
-            device_type="cisco_ios",
-            host=ep.address,
-            port=ep.port,
-            username=ep.username,
-            password=ep.password,
-            secret=ep.password,
-            use_keys=False,
-            allow_agent=False,
-            conn_timeout=5,
-            read_timeout_override=8,
-        )
+        conn = login(ep, conn_timeout=5, read_timeout_override=8)  # ConnectHandler, enable
     except Exception:
         return False
     try:
-        conn.enable()
         conn.send_config_set(lines)
         conn.save_config()
         running = conn.send_command("show running-config | include ^ntp server")
