@@ -263,3 +263,33 @@ def test_long_lines_scroll_in_the_echo(make_lab: LabMaker, tmp_path: Path) -> No
         assert echo == "narrow>$" + line[-(40 - len("narrow>") - 2) :]
     finally:
         client.close()
+
+
+def test_a_fast_paste_loses_lines_on_a_small_input_buffer(make_lab: LabMaker) -> None:
+    """The input_buffer fault is real: a block written at once loses lines, which is
+    why orch sends one line at a time (and passes on this device above)."""
+    import time
+
+    import paramiko
+
+    lab, (ep,) = make_lab(
+        {"name": "tiny-buf", "platform": "cisco_ios", "faults": Faults(input_buffer=64)}
+    )
+    client = paramiko.SSHClient()
+    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+    client.connect(ep.address, port=ep.port, username=ep.username, password=ep.password)
+    try:
+        chan = client.invoke_shell()
+        chan.sendall(b"enable\n")
+        time.sleep(0.3)
+        chan.sendall((ep.password + "\n").encode())
+        time.sleep(0.3)
+        block = [f"ntp server 127.0.9.{i}" for i in range(1, 11)]
+        chan.sendall(("configure terminal\n" + "\n".join(block) + "\nend\n").encode())
+        time.sleep(1.0)
+    finally:
+        client.close()
+    servers: list[str] = lab.call(
+        lambda: [s.address for s in lab.devices["tiny-buf"].config.ntp_servers]
+    )
+    assert len(servers) < len(block)
