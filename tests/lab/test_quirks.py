@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -242,53 +243,48 @@ def test_long_hostname_prompts_are_cut_like_ios() -> None:
     assert re.fullmatch(r"\S+", shell.prompt())
 
 
-def test_long_lines_scroll_in_the_echo(make_lab: LabMaker, tmp_path: Path) -> None:
-    """The lab really scrolls: the raw echo of a long line holds `$` and not its start."""
+@contextlib.contextmanager
+def _raw_shell(ep: DeviceEndpoint) -> Iterator[Any]:
+    """A bare paramiko shell channel on a lab device (no netmiko, no orch)."""
     import paramiko
 
-    _lab, (ep,) = make_lab(
-        {"name": "narrow", "platform": "cisco_ios", "faults": Faults(echo_width=40)}
-    )
     client = paramiko.SSHClient()
     client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
     client.connect(ep.address, port=ep.port, username=ep.username, password=ep.password)
     try:
-        chan = client.invoke_shell()
-        line = "show running-config | include ^ntp server"
+        yield client.invoke_shell()
+    finally:
+        client.close()
+
+
+def test_long_lines_scroll_in_the_echo(make_lab: LabMaker) -> None:
+    """The lab really scrolls: the raw echo of a long line holds `$` and not its start."""
+    _lab, (ep,) = make_lab(
+        {"name": "narrow", "platform": "cisco_ios", "faults": Faults(echo_width=40)}
+    )
+    line = "show running-config | include ^ntp server"
+    with _raw_shell(ep) as chan:
         chan.sendall((line + "\n").encode())
         seen = ""
         while "\r\n" not in seen or not seen.endswith("narrow>"):
             seen += chan.recv(4096).decode()
-        echo = seen.split("\r\n")[0].split("\r")[-1]  # what the terminal shows last
-        assert echo == "narrow>$" + line[-(40 - len("narrow>") - 2) :]
-    finally:
-        client.close()
+    echo = seen.split("\r\n")[0].split("\r")[-1]  # what the terminal shows last
+    assert echo == "narrow>$" + line[-(40 - len("narrow>") - 2) :]
 
 
 def test_a_fast_paste_loses_lines_on_a_small_input_buffer(make_lab: LabMaker) -> None:
     """The input_buffer fault is real: a block written at once loses lines, which is
     why orch sends one line at a time (and passes on this device above)."""
-    import time
-
-    import paramiko
-
     lab, (ep,) = make_lab(
         {"name": "tiny-buf", "platform": "cisco_ios", "faults": Faults(input_buffer=64)}
     )
-    client = paramiko.SSHClient()
-    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
-    client.connect(ep.address, port=ep.port, username=ep.username, password=ep.password)
-    try:
-        chan = client.invoke_shell()
-        chan.sendall(b"enable\n")
-        time.sleep(0.3)
-        chan.sendall((ep.password + "\n").encode())
-        time.sleep(0.3)
-        block = [f"ntp server 127.0.9.{i}" for i in range(1, 11)]
+    block = [f"ntp server 127.0.9.{i}" for i in range(1, 11)]
+    with _raw_shell(ep) as chan:
+        for typed in ("enable", ep.password):
+            chan.sendall((typed + "\n").encode())
+            time.sleep(0.3)
         chan.sendall(("configure terminal\n" + "\n".join(block) + "\nend\n").encode())
         time.sleep(1.0)
-    finally:
-        client.close()
     servers: list[str] = lab.call(
         lambda: [s.address for s in lab.devices["tiny-buf"].config.ntp_servers]
     )
