@@ -122,14 +122,7 @@ def bench(n: int, workers: int, ansible: bool) -> None:
     desired = DesiredNtp((NtpServerSpec("127.0.0.1", prefer=True), NtpServerSpec("127.0.0.2")))
     with LabProcess(devices) as endpoints, tempfile.TemporaryDirectory() as tmp:
         hosts = _hosts(endpoints, desired)
-        options = PushOptions(
-            workers=workers,
-            timeout_s=120,
-            connect_timeout_s=30,
-            known_hosts=Path(tmp) / "known_hosts",
-            accept_new_host_keys=True,
-            backups_dir=Path(tmp) / "backups",
-        )
+        options = _options(tmp, workers)
         for label in ("first push (changes)", "second push (no-op)"):
             t0, cpu0 = time.perf_counter(), os.times()
             _, results = push_hosts(hosts, options)

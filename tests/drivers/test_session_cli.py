@@ -163,3 +163,10 @@ def test_a_refused_enable_secret_is_named_not_guessed(make_lab: LabMaker, tmp_pa
             session.configure(["ntp server 127.0.0.10"])
     assert "`enable` answered '% Bad secrets'" in str(refused.value)
     assert "not-the-secret" not in str(refused.value)
+
+
+def test_a_banner_line_that_looks_like_a_prompt_is_not_one() -> None:
+    # the banner's line ends in a newline; the prompt never does
+    assert C.any_prompt.search("Welcome\nR1#\n") is None
+    assert C.loose_prompt.search("Welcome to R1#\n") is None
+    assert C.any_prompt.search("Welcome\ncore#") is not None

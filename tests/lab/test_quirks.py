@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from netmiko import ConnectHandler
 
 from orchestrator.drivers import get_driver
 from orchestrator.drivers.session import open_session
@@ -28,6 +28,7 @@ from orchestrator.lab import Faults
 from orchestrator.lab.runtime import DeviceEndpoint, Lab
 from orchestrator.models import Host, PushOutcome
 from tests.engine.lab_fleet import IOS_STALE, desired_for
+from tests.lab.test_ios_ntp import login
 
 LabMaker = Callable[..., tuple[Lab, list[DeviceEndpoint]]]
 
@@ -108,22 +109,10 @@ def _state(lab: Lab, name: str) -> tuple[list[str], list[str]]:
 def _netmiko_push(ep: DeviceEndpoint, lines: list[str]) -> bool:
     """Stock netmiko, as its documentation shows; True if the change is in and saved."""
     try:
-        conn = ConnectHandler(
-            device_type="cisco_ios",
-            host=ep.address,
-            port=ep.port,
-            username=ep.username,
-            password=ep.password,
-            secret=ep.password,
-            use_keys=False,
-            allow_agent=False,
-            conn_timeout=5,
-            read_timeout_override=8,
-        )
+        conn = login(ep, conn_timeout=5, read_timeout_override=8)  # ConnectHandler, enable
     except Exception:
         return False
     try:
-        conn.enable()
         conn.send_config_set(lines)
         conn.save_config()
         running = conn.send_command("show running-config | include ^ntp server")
@@ -254,24 +243,49 @@ def test_long_hostname_prompts_are_cut_like_ios() -> None:
     assert re.fullmatch(r"\S+", shell.prompt())
 
 
-def test_long_lines_scroll_in_the_echo(make_lab: LabMaker, tmp_path: Path) -> None:
-    """The lab really scrolls: the raw echo of a long line holds `$` and not its start."""
+@contextlib.contextmanager
+def _raw_shell(ep: DeviceEndpoint) -> Iterator[Any]:
+    """A bare paramiko shell channel on a lab device (no netmiko, no orch)."""
     import paramiko
 
-    _lab, (ep,) = make_lab(
-        {"name": "narrow", "platform": "cisco_ios", "faults": Faults(echo_width=40)}
-    )
     client = paramiko.SSHClient()
     client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
     client.connect(ep.address, port=ep.port, username=ep.username, password=ep.password)
     try:
-        chan = client.invoke_shell()
-        line = "show running-config | include ^ntp server"
+        yield client.invoke_shell()
+    finally:
+        client.close()
+
+
+def test_long_lines_scroll_in_the_echo(make_lab: LabMaker) -> None:
+    """The lab really scrolls: the raw echo of a long line holds `$` and not its start."""
+    _lab, (ep,) = make_lab(
+        {"name": "narrow", "platform": "cisco_ios", "faults": Faults(echo_width=40)}
+    )
+    line = "show running-config | include ^ntp server"
+    with _raw_shell(ep) as chan:
         chan.sendall((line + "\n").encode())
         seen = ""
         while "\r\n" not in seen or not seen.endswith("narrow>"):
             seen += chan.recv(4096).decode()
-        echo = seen.split("\r\n")[0].split("\r")[-1]  # what the terminal shows last
-        assert echo == "narrow>$" + line[-(40 - len("narrow>") - 2) :]
-    finally:
-        client.close()
+    echo = seen.split("\r\n")[0].split("\r")[-1]  # what the terminal shows last
+    assert echo == "narrow>$" + line[-(40 - len("narrow>") - 2) :]
+
+
+def test_a_fast_paste_loses_lines_on_a_small_input_buffer(make_lab: LabMaker) -> None:
+    """The input_buffer fault is real: a block written at once loses lines, which is
+    why orch sends one line at a time (and passes on this device above)."""
+    lab, (ep,) = make_lab(
+        {"name": "tiny-buf", "platform": "cisco_ios", "faults": Faults(input_buffer=64)}
+    )
+    block = [f"ntp server 127.0.9.{i}" for i in range(1, 11)]
+    with _raw_shell(ep) as chan:
+        for typed in ("enable", ep.password):
+            chan.sendall((typed + "\n").encode())
+            time.sleep(0.3)
+        chan.sendall(("configure terminal\n" + "\n".join(block) + "\nend\n").encode())
+        time.sleep(1.0)
+    servers: list[str] = lab.call(
+        lambda: [s.address for s in lab.devices["tiny-buf"].config.ntp_servers]
+    )
+    assert len(servers) < len(block)

@@ -65,7 +65,7 @@ class CliSession:
     # ------------------------------------------------------------------ prompts
 
     def _exec_prompt(self) -> re.Pattern[str]:
-        return re.compile(r"(?:^|\n)" + re.escape(self.prompt.rstrip()) + r"[ \t]*$")
+        return re.compile(r"(?:^|\n)" + re.escape(self.prompt.rstrip()) + r"[ \t]*\Z")
 
     @property
     def privileged(self) -> bool:
@@ -86,7 +86,7 @@ class CliSession:
         if whole is None:
             self.shell.write("\n")
             text, whole = self.shell.read_until(
-                lambda t: re.search(r"\n(?P<prompt>" + self.d.dialect.prompt + ")$", t),
+                lambda t: re.search(r"\n(?P<prompt>" + self.d.dialect.prompt + r")\Z", t),
                 timeout_s,
             )
         self.prompt = whole.group("prompt")

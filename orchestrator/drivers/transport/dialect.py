@@ -117,14 +117,15 @@ class Compiled:
     def of(cls, d: Dialect) -> Compiled:
         return cls(
             dialect=d,
-            any_prompt=re.compile(rf"(?:^|\n)(?P<prompt>{d.prompt})$"),
-            loose_prompt=re.compile(rf"(?P<prompt>{d.prompt})$"),
+            # \Z, not $: a banner line ending in a newline is not a prompt
+            any_prompt=re.compile(rf"(?:^|\n)(?P<prompt>{d.prompt})\Z"),
+            loose_prompt=re.compile(rf"(?P<prompt>{d.prompt})\Z"),
             privileged=re.compile(d.privileged),
             enable_password=re.compile(d.enable_password),
             more=re.compile(d.more),
             failures=re.compile(d.failures, re.M),
             config_prompt=(
-                re.compile(rf"(?:^|\n)(?P<prompt>{d.config_prompt})$") if d.config_prompt else None
+                re.compile(rf"(?:^|\n)(?P<prompt>{d.config_prompt})\Z") if d.config_prompt else None
             ),
             save_answers=tuple((re.compile(p), a) for p, a in d.save_answers),
             syslog_inner=re.compile(rf"(?:^|\n){d.syslog}(?=\n)"),
