@@ -408,20 +408,12 @@ typedef struct {
 } counts_t;
 
 typedef struct {
-	counts_t total, delta;
-	int32_t dslot; /* index in dslots, -1: no delta since the last take */
-} crec_t;
-
-typedef struct { addr_key key; counts_t delta; } orphan_t;
-
-typedef struct {
 	PyObject_HEAD
-	lru_t t;
-	crec_t *r;
-	int64_t *dslots; /* >= 0: entry index; < 0: -(orphan index + 1) */
-	uint32_t n_dslots, n_orphans;
-	orphan_t *orphans; /* deltas of records evicted before they were taken */
-	uint64_t unsaved;
+	lru_t t;          /* totals: LRU, evicts the least recently seen */
+	counts_t *r;
+	lru_t d;          /* deltas since the last take: insertion order, never evicts */
+	counts_t *dv;
+	uint64_t unsaved; /* requests of new addresses that found the delta table full */
 } ClientTable;
 
 static int ct_init(ClientTable *self, PyObject *args, PyObject *kw) {
@@ -433,9 +425,8 @@ static int ct_init(ClientTable *self, PyObject *args, PyObject *kw) {
 		return -1;
 	}
 	if (self->r) return 0;
-	if (lru_init(&self->t, cap) < 0 || !(self->r = PyMem_Malloc(sizeof(crec_t) * cap)) ||
-	    !(self->dslots = PyMem_Malloc(sizeof(int64_t) * cap)) ||
-	    !(self->orphans = PyMem_Malloc(sizeof(orphan_t) * cap))) {
+	if (lru_init(&self->t, cap) < 0 || lru_init(&self->d, cap) < 0 ||
+	    !(self->r = PyMem_Malloc(sizeof(counts_t) * cap)) || !(self->dv = PyMem_Malloc(sizeof(counts_t) * cap))) {
 		PyErr_NoMemory();
 		return -1;
 	}
@@ -444,9 +435,9 @@ static int ct_init(ClientTable *self, PyObject *args, PyObject *kw) {
 
 static void ct_dealloc(ClientTable *self) {
 	lru_free(&self->t);
+	lru_free(&self->d);
 	PyMem_Free(self->r);
-	PyMem_Free(self->dslots);
-	PyMem_Free(self->orphans);
+	PyMem_Free(self->dv);
 	Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -465,40 +456,28 @@ static inline void counts_new(counts_t *c, double now) {
 	c->key_id = -1;
 }
 
-/* ClientLog.record, the same bookkeeping */
+/* ClientLog.record, the same bookkeeping: the totals (LRU) and the delta of the address */
 static inline void ct_record(ClientTable *self, const addr_key *k, double now, int outcome, int64_t key_id) {
-	lru_t *t = &self->t;
+	lru_t *t = &self->t, *d = &self->d;
 	uint32_t h = lru_hash(t, k), i = lru_find(t, k, h), victim;
-	crec_t *rec;
 	if (i == NIL) {
-		if (t->n == t->cap && self->r[t->tail].dslot >= 0) { /* keep the LRU record's unsaved delta */
-			crec_t *old = &self->r[t->tail];
-			orphan_t *o = &self->orphans[self->n_orphans];
-			o->key = t->keys[t->tail];
-			o->delta = old->delta;
-			self->dslots[old->dslot] = -(int64_t)(self->n_orphans + 1);
-			self->n_orphans++;
-		}
 		i = lru_insert(t, k, h, &victim);
-		rec = &self->r[i];
-		counts_new(&rec->total, now);
-		rec->dslot = -1;
+		counts_new(&self->r[i], now);
 	} else {
 		lru_touch(t, i);
-		rec = &self->r[i];
 	}
-	if (rec->dslot < 0) {
-		if (self->n_dslots >= t->cap) {
+	uint32_t hd = lru_hash(d, k), j = lru_find(d, k, hd);
+	if (j == NIL) {
+		if (d->n >= d->cap) {
 			self->unsaved++;
-			count(&rec->total, now, outcome, key_id);
+			count(&self->r[i], now, outcome, key_id);
 			return;
 		}
-		rec->dslot = (int32_t)self->n_dslots;
-		self->dslots[self->n_dslots++] = i;
-		counts_new(&rec->delta, now);
+		j = lru_insert(d, k, hd, &victim); /* never evicts: d->n < d->cap */
+		counts_new(&self->dv[j], now);
 	}
-	count(&rec->total, now, outcome, key_id);
-	count(&rec->delta, now, outcome, key_id);
+	count(&self->r[i], now, outcome, key_id);
+	count(&self->dv[j], now, outcome, key_id);
 }
 
 static PyObject *counts_tuple(const addr_key *k, const counts_t *c) {
@@ -534,7 +513,7 @@ static PyObject *ct_entries(ClientTable *self, PyObject *unused) {
 	PyObject *out = PyList_New(0);
 	if (!out) return NULL;
 	for (uint32_t i = self->t.tail; i != NIL; i = self->t.prev[i]) { /* oldest first */
-		PyObject *e = counts_tuple(&self->t.keys[i], &self->r[i].total);
+		PyObject *e = counts_tuple(&self->t.keys[i], &self->r[i]);
 		if (!e || PyList_Append(out, e) < 0) {
 			Py_XDECREF(e);
 			Py_DECREF(out);
@@ -557,26 +536,25 @@ static PyObject *ct_get(ClientTable *self, PyObject *addr) {
 	}
 	uint32_t i = lru_find(&self->t, &k, lru_hash(&self->t, &k));
 	if (i == NIL) Py_RETURN_NONE;
-	return counts_tuple(&k, &self->r[i].total);
+	return counts_tuple(&k, &self->r[i]);
 }
 
 static PyObject *ct_take_deltas(ClientTable *self, PyObject *unused) {
-	PyObject *out = PyList_New(self->n_dslots);
+	lru_t *d = &self->d;
+	PyObject *out = PyList_New(d->n);
 	if (!out) return NULL;
-	for (uint32_t s = 0; s < self->n_dslots; s++) {
-		int64_t v = self->dslots[s];
-		PyObject *e;
-		if (v >= 0) e = counts_tuple(&self->t.keys[v], &self->r[v].delta);
-		else e = counts_tuple(&self->orphans[-v - 1].key, &self->orphans[-v - 1].delta);
+	Py_ssize_t s = 0;
+	for (uint32_t j = d->tail; j != NIL; j = d->prev[j]) { /* in the order first seen */
+		PyObject *e = counts_tuple(&d->keys[j], &self->dv[j]);
 		if (!e) {
 			Py_DECREF(out);
 			return NULL;
 		}
-		PyList_SET_ITEM(out, s, e);
+		PyList_SET_ITEM(out, s++, e);
 	}
-	for (uint32_t s = 0; s < self->n_dslots; s++)
-		if (self->dslots[s] >= 0) self->r[self->dslots[s]].dslot = -1;
-	self->n_dslots = self->n_orphans = 0;
+	memset(d->slots, 0xff, sizeof(uint32_t) * (d->mask + 1));
+	d->n = 0;
+	d->head = d->tail = NIL;
 	return out;
 }
 

@@ -161,3 +161,35 @@ def test_rotating_the_source_port_gains_nothing(tmp_path: Path) -> None:
     # 4 in the burst + 4/s for 2 s; the rotator no more (a token of timing slack)
     assert 4 <= got_fixed <= 16, got_fixed
     assert got_rotating <= got_fixed + 1, (got_rotating, got_fixed)
+
+
+def test_kod_deny_is_limited_across_workers(tmp_path: Path) -> None:
+    # A denied client changing its source port reached both workers before, and each
+    # sent it a KoD DENY within 0.6 s; with one worker per address it gets one.
+    cfg = ServerConfig(
+        listen=("127.0.0.1",),
+        port=0,
+        reference="local",
+        allow=("127.0.0.0/8",),
+        deny=("127.0.8.0/24",),
+        deny_kod=True,
+        ratelimit=RateLimitConfig(interval=3),  # a KoD at most every 8 s per address
+        workers=2,
+        client_log=tmp_path / "c.sqlite",
+    )
+    kods = 0
+    with NtpServerRunner(cfg) as server:
+        for _ in range(12):  # a new source port each time, within about 0.6 s
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.bind(("127.0.8.1", 0))
+                s.settimeout(0.05)
+                s.sendto(
+                    P.client_request(T.from_unix_ns(time.time_ns())).encode(), server.addresses[0]
+                )
+                try:
+                    reply = P.decode(s.recv(1024))
+                except TimeoutError:
+                    continue
+                assert reply.stratum == 0 and reply.ref_id == b"DENY"
+                kods += 1
+    assert kods == 1
