@@ -54,10 +54,13 @@ def make_engine(target: StoreTarget) -> Engine:
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
+    # A small pool for the store's lifetime: one connection (TCP + SCRAM) serves the
+    # open, save, prune and read-back of a run instead of one per statement group.
     return create_engine(
         target.url,
         connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S, "application_name": "orch"},
-        poolclass=NullPool,
+        pool_size=2,
+        max_overflow=4,
     )
 
 
