@@ -102,6 +102,9 @@ class CatosShell:
         if not text:
             return Reply("")
         tokens = tokenize(text)
+        words = " ".join(text.split()).lower()
+        if any(words.startswith(p.lower()) for p in self.device.spec.faults.aaa_refuse):
+            return Reply("Command authorization failed.\n")  # TACACS+ command authorization
         for prefix in self.device.spec.faults.reject_commands:
             if text.lower().startswith(prefix.lower()):
                 return Reply(self._unknown(text))

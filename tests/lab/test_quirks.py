@@ -289,3 +289,41 @@ def test_a_fast_paste_loses_lines_on_a_small_input_buffer(make_lab: LabMaker) ->
         lambda: [s.address for s in lab.devices["tiny-buf"].config.ntp_servers]
     )
     assert len(servers) < len(block)
+
+
+@pytest.mark.parametrize(
+    ("faults", "refusal"),
+    [
+        (Faults(legacy_ssh=True), None),
+        (Faults(keyboard_interactive=True), None),
+        (Faults(login_delay_s=1.0), None),
+        (Faults(aaa_refuse=("set length",)), None),
+        (Faults(aaa_refuse=("set ntp client",)), "Command authorization failed."),
+    ],
+    ids=["legacy_ssh", "keyboard_interactive", "login_delay", "aaa_paging", "aaa_set_line"],
+)
+def test_catos_quirks(
+    make_lab: LabMaker, tmp_path: Path, faults: Faults, refusal: str | None
+) -> None:
+    lab, (ep,) = make_lab(
+        {
+            "name": "cat-q",
+            "platform": "cisco_catos",
+            "faults": faults,
+            "startup_config": ("set ntp server 127.0.0.77",),
+        }
+    )
+    host = replace(ep.as_host(desired_for("cisco_catos")), ssh_legacy_algorithms=faults.legacy_ssh)
+    options = PushOptions(
+        known_hosts=tmp_path / "kh", accept_new_host_keys=True, connect_timeout_s=10.0
+    )
+    before: list[str] = lab.call(lambda: lab.devices["cat-q"].ntp_block(defaults=True))
+    _, (first,) = push_hosts([host], options)
+    if refusal is None:
+        assert first.outcome is PushOutcome.CHANGED, first
+        _, (second,) = push_hosts([host], options)
+        assert second.outcome is PushOutcome.UNCHANGED, second
+        return
+    assert first.outcome in (PushOutcome.FAILED, PushOutcome.ROLLED_BACK), first
+    assert refusal in first.reason
+    assert lab.call(lambda: lab.devices["cat-q"].ntp_block(defaults=True)) == before
