@@ -61,37 +61,37 @@ def _flood(target: tuple[str, int], source: str, until: float) -> None:
                 return
 
 
-def _answers(sockets: list[socket.socket], step: float, count: int) -> list[int]:
-    """Send `count` requests per (connected) socket, round-robin, one every `step` s;
-    count each socket's mode-4 answers that are not KoDs, matched by origin timestamp."""
+def _answers(order: list[socket.socket], step: float) -> dict[socket.socket, int]:
+    """Send one request on each (connected) socket of `order` in turn, one every `step`
+    s (a socket may come again); count each socket's mode-4 answers that are not KoDs,
+    matched by origin timestamp."""
     sel = selectors.DefaultSelector()
-    for i, s in enumerate(sockets):
+    for s in set(order):
         s.setblocking(False)
-        sel.register(s, selectors.EVENT_READ, i)
-    answered = [0] * len(sockets)
-    pending: dict[int, int] = {}
+        sel.register(s, selectors.EVENT_READ)
+    answered = dict.fromkeys(order, 0)
+    pending: set[int] = set()
     start = time.monotonic()
-    n_total = count * len(sockets)
     sent = 0
     while True:
         now = time.monotonic()
-        if sent < n_total and now >= start + sent * step:
-            i = sent % len(sockets)
+        if sent < len(order) and now >= start + sent * step:
             xmt = T.from_unix_ns(time.time_ns()) ^ sent  # unique origin
-            pending[xmt] = i
-            sockets[i].send(P.client_request(xmt).encode())
+            pending.add(xmt)
+            order[sent].send(P.client_request(xmt).encode())
             sent += 1
             continue
-        if sent == n_total and now > start + sent * step + 1.0:
+        if sent == len(order) and now > start + sent * step + 1.0:
             break
         for key, _ in sel.select(timeout=0.002):
+            sock: socket.socket = key.fileobj  # type: ignore[assignment]
             try:
-                data = key.fileobj.recv(1024)  # type: ignore[union-attr]
+                reply = P.decode(sock.recv(1024))
             except OSError:
                 continue
-            reply = P.decode(data)
-            if pending.pop(reply.origin_ts, None) is not None and reply.stratum != 0:
-                answered[key.data] += 1
+            if reply.origin_ts in pending and reply.stratum != 0:
+                pending.discard(reply.origin_ts)
+                answered[sock] += 1
     sel.close()
     return answered
 
@@ -127,7 +127,8 @@ def test_flood_from_one_address_leaves_other_clients_served(
         flooder.start()
         try:
             time.sleep(0.3)  # the flood is on
-            answered = _answers(clients, 1.0 / CLIENT_RATE_PER_S / CLIENTS, PER_CLIENT)
+            got = _answers(clients * PER_CLIENT, 1.0 / CLIENT_RATE_PER_S / CLIENTS)
+            answered = [got[s] for s in clients]
         finally:
             flooder.join(FLOOD_S + 5)
             if flooder.is_alive():
@@ -151,9 +152,11 @@ def test_rotating_the_source_port_gains_nothing(tmp_path: Path) -> None:
             s.bind(("127.0.7.2", 0))  # a new source port for every request
             s.connect(target)
         try:
-            # each sends 40 requests at 20/s, 5x the limit (one after the other)
-            got_fixed = _answers([fixed], 1 / 20, PER_CLIENT)[0]
-            got_rotating = sum(_answers(rotating, 1 / 20, 1))
+            # each sends 40 requests at 20/s, 5x the limit, interleaved: the same stalls
+            order = [s for pair in zip([fixed] * PER_CLIENT, rotating, strict=True) for s in pair]
+            got = _answers(order, 1 / 40)
+            got_fixed = got[fixed]
+            got_rotating = sum(got[s] for s in rotating)
         finally:
             fixed.close()
             for s in rotating:

@@ -12,6 +12,7 @@ import pytest
 from orchestrator.errors import ServerError
 from orchestrator.ntp import packet as P
 from orchestrator.ntp import timestamps as T
+from orchestrator.ntp.server import NtpServerCore, Respond
 from orchestrator.serve import NtpServerRunner, ServerConfig
 from orchestrator.serve.clientlog_store import read_status
 from orchestrator.serve.udp import open_socket
@@ -189,3 +190,29 @@ def test_a_second_server_on_a_taken_port_is_refused() -> None:
         first.close()
     again = open_socket("127.0.0.1", port, exclusive=True)  # free again once closed
     again.close()
+
+
+@pytest.mark.parametrize("version", [1, 2, 3, 4])
+def test_reply_on_the_wire_is_the_cores_reply(start_server: StartServer, version: int) -> None:
+    # Whichever loop answered (the C one for these plain requests), the reply carries
+    # what NtpServerCore.handle builds for the same request: every field but the
+    # receive/transmit timestamps and the root dispersion, which grow with time.
+    server = start_server()
+    worker = server.thread_worker
+    assert worker is not None
+    for poll in (-3, 6, 17):
+        request = P.client_request(T.from_unix_ns(time.time_ns()), version=version, poll=poll)
+        wire = request.encode()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(3)
+            s.sendto(wire, server.addresses[0])
+            got = s.recv(1024)
+        now = time.time_ns()
+        core = NtpServerCore(worker.core.policy, worker.core.state)  # its own state
+        want = core.handle("127.0.0.1", now, wire, lambda t=now: t, 0)
+        assert isinstance(want, Respond)
+        assert len(got) == len(want.data) == 48
+        assert got[:8] == want.data[:8]  # LI, VN, mode, stratum, poll, precision, root delay
+        assert got[12:32] == want.data[12:32]  # refid, reference time, origin
+        disp_got, disp_want = (int.from_bytes(d[8:12], "big") for d in (got, want.data))
+        assert abs(disp_got - disp_want) <= 2  # 15 ppm of a few ms, in 1/65536 s
