@@ -74,7 +74,13 @@ def systemd_span(seconds: float) -> str:
     return f"{int(seconds)}s"
 
 
-def _systemd_quote(arg: str) -> str:
+def _systemd_quote(arg: str, *, exec_line: bool = True) -> str:
+    """One word of a unit file line. systemd expands `%` specifiers everywhere and
+    `$NAME`/`${NAME}` in Exec lines: both are doubled, so that a path with `%` or a
+    `--db postgresql://...${env:PGPASS}...` reaches the job as written."""
+    arg = arg.replace("%", "%%")
+    if exec_line:
+        arg = arg.replace("$", "$$")
     if re.fullmatch(r"[\w@%+=:,./-]+", arg):
         return arg
     return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -92,7 +98,9 @@ def render_service(job: Job) -> str:
         "Type=oneshot",
     ]
     if job.data_dir:
-        lines.append(f"Environment={_systemd_quote('ORCH_DATA_DIR=' + job.data_dir)}")
+        lines.append(
+            f"Environment={_systemd_quote('ORCH_DATA_DIR=' + job.data_dir, exec_line=False)}"
+        )
     # no '-': a verify that cannot run fails the unit (journal, `systemctl --failed`)
     lines.append(f"ExecStart={' '.join(_systemd_quote(a) for a in job.command())}")
     return "\n".join(lines) + "\n"

@@ -223,3 +223,20 @@ def test_without_systemd_or_cron_nothing_is_created(
     assert run([*argv, "--env-file", str(tmp_path / "etc" / "s.env")]) == 2
     assert "neither systemd nor cron" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_systemd_specifiers_and_dollars_reach_the_job_as_written(tmp_path: Path) -> None:
+    # systemd expands `%x` specifiers and `${NAME}` in ExecStart: a report directory with
+    # a `%` or a `${env:NAME}` password reference must be doubled, or the job gets another
+    # path / an empty password.
+    units = tmp_path / "units"
+    reports = tmp_path / "reports-100%"
+    url = "postgresql://orch:${env:ORCH_PG}@db.example.net/ntp"
+    args = ["schedule", "install", "--every", "1h", "--unit-dir", str(units)]
+    args += ["--env-file", str(tmp_path / "s.env"), "--report-dir", str(reports), "--db", url]
+    assert run(args) == 0
+    service = (units / "orch-verify.service").read_text()
+    (exec_start,) = [line for line in service.splitlines() if line.startswith("ExecStart=")]
+    assert f"--report-dir {str(reports).replace('%', '%%')} " in exec_start
+    assert "--db \"postgresql://orch:$${env:ORCH_PG}@db.example.net/ntp\"" in exec_start
+    assert "${env:ORCH_PG}" not in exec_start.replace("$${env", "")
