@@ -1,11 +1,11 @@
-"""The linux driver without a lab: detection, targets, rendering, and whole push/restore
-cycles for ntpd and timesyncd in a sandbox where the driver's file commands really run.
+"""The linux driver at unit level: detection, targets, rendering, and the file handling
+of push/restore in a sandbox where the driver's file commands really run.
 
 SandboxSession executes every command the driver sends with a real `sh` (real base64,
-mktemp, chmod --reference, mv), with /etc/... rewritten into a temporary directory. Only
-the daemons' own commands (systemctl, chronyc, ntpq, timedatectl) are recorded instead of
-run, since no ntpd or timesyncd runs here; the chrony path runs against real chronyd in
-test_linux_e2e.py.
+mktemp, chmod --reference, mv), with /etc/... rewritten into a temporary directory. The
+daemons' own commands (systemctl, chronyc, ntpq, timedatectl) are only recorded: what they
+do is proven against the real daemons (chrony, NTPsec ntpd, systemd-timesyncd under
+systemd) in test_linux_e2e.py.
 """
 
 from __future__ import annotations
@@ -17,18 +17,14 @@ from pathlib import Path
 import pytest
 
 from orchestrator.drivers.base import Backup, CommandResult
-from orchestrator.drivers.linux import (
-    BEGIN,
-    END,
-    PROBE,
-    LinuxDriver,
-    Probe,
-    chrony_target,
-    configured_servers,
-    key_line,
-    replace_block,
-    server_options,
-)
+from orchestrator.drivers.linux import LinuxDriver
+from orchestrator.drivers.linux.chrony import Chrony
+from orchestrator.drivers.linux.driver import strategy_for
+from orchestrator.drivers.linux.files import BEGIN, END, replace_block
+from orchestrator.drivers.linux.keys import key_line
+from orchestrator.drivers.linux.ntpd import Ntpd
+from orchestrator.drivers.linux.probe import PROBE, Probe
+from orchestrator.drivers.linux.strategy import configured_in, server_line
 from orchestrator.engine.push import PushOptions, push_host
 from orchestrator.errors import CommandRejected, DeviceError, ParseError
 from orchestrator.models import DesiredNtp, Host, NtpKey, NtpServerSpec, PushOutcome, Secret
@@ -157,32 +153,33 @@ def test_probe_prefers_the_running_daemon_over_installed_ones() -> None:
         "chronyd_args=/usr/sbin/chronyd -F 1 -f /etc/chrony/lab.conf \n"
         "tool=ntpq\ntool=chronyc\nfile=/etc/ntp.conf\nunit=chrony\n"
     )
-    assert probe.daemon() == "chrony"
-    assert probe.main_conf("chrony") == "/etc/chrony/lab.conf"  # chronyd's own -f wins
-    assert probe.daemon("ntpsec") == "ntpd"  # the inventory's data.ntp_daemon hint wins
+    assert strategy_for(probe).name == "chrony"
+    assert Chrony().main_conf(probe) == "/etc/chrony/lab.conf"  # chronyd's own -f wins
+    assert strategy_for(probe, "ntpsec").name == "ntpd"  # data.ntp_daemon wins
     with pytest.raises(DeviceError, match="ntp_daemon"):
-        probe.daemon("openntpd")
+        strategy_for(probe, "openntpd")
 
 
 def test_probe_falls_back_to_what_is_installed() -> None:
     ntpd = Probe.parse("uid=0\ntool=ntpq\nfile=/etc/ntpsec/ntp.conf\n")
-    assert (ntpd.daemon(), ntpd.main_conf("ntpd"), ntpd.unit("ntpd")) == (
+    assert (strategy_for(ntpd).name, Ntpd().main_conf(ntpd), Ntpd().unit(ntpd)) == (
         "ntpd",
         "/etc/ntpsec/ntp.conf",
         "ntpsec",
     )
     classic = Probe.parse("uid=0\ntool=ntpq\nfile=/etc/ntp.conf\n")
-    assert (classic.main_conf("ntpd"), classic.unit("ntpd")) == ("/etc/ntp.conf", "ntp")
-    assert Probe.parse("uid=0\nfile=/etc/systemd/timesyncd.conf\n").daemon() == "timesyncd"
+    assert (Ntpd().main_conf(classic), Ntpd().unit(classic)) == ("/etc/ntp.conf", "ntp")
+    timesyncd = Probe.parse("uid=0\nfile=/etc/systemd/timesyncd.conf\n")
+    assert strategy_for(timesyncd).name == "timesyncd"
     with pytest.raises(DeviceError, match="install chrony"):
-        Probe.parse("uid=0\n").daemon()
+        strategy_for(Probe.parse("uid=0\n"))
     with pytest.raises(DeviceError, match="unexpected answer"):
         Probe.parse("sh: 1: Syntax error\n")
 
 
 def test_chrony_debian_uses_the_persistent_sourcedir_and_reloads_without_restart() -> None:
     probe = Probe.parse("uid=0\ncomm=chronyd\nunit=chrony\n")
-    target = chrony_target(probe, "/etc/chrony/chrony.conf", DEBIAN_CHRONY_CONF)
+    target = Chrony().target(probe, "/etc/chrony/chrony.conf", DEBIAN_CHRONY_CONF, "no")
     assert target.servers.path == "/etc/chrony/sources.d/orch.sources"  # not /run/chrony-dhcp
     assert target.servers.whole and target.servers.reload == ("chronyc reload sources",)
     assert target.keys is not None and target.keys.path == "/etc/chrony/chrony.keys"
@@ -191,10 +188,10 @@ def test_chrony_debian_uses_the_persistent_sourcedir_and_reloads_without_restart
 
 def test_chrony_rhel_without_sourcedir_gets_a_block_and_a_restart() -> None:
     probe = Probe.parse("uid=0\ncomm=chronyd\nunit=chronyd\n")
-    target = chrony_target(probe, "/etc/chrony.conf", RHEL_CHRONY_CONF)
+    target = Chrony().target(probe, "/etc/chrony.conf", RHEL_CHRONY_CONF, "no")
     assert (target.servers.path, target.servers.whole) == ("/etc/chrony.conf", False)
     assert target.servers.reload == ("systemctl restart chronyd",)
-    confdir = chrony_target(probe, "/etc/chrony.conf", "confdir /etc/chrony.d\n")
+    confdir = Chrony().target(probe, "/etc/chrony.conf", "confdir /etc/chrony.d\n", "no")
     assert confdir.servers.path == "/etc/chrony.d/orch.conf"
 
 
@@ -203,13 +200,14 @@ def test_chrony_rhel_without_sourcedir_gets_a_block_and_a_restart() -> None:
 
 def test_server_line_options_and_port() -> None:
     spec = NtpServerSpec("192.0.2.1", key_id=3, prefer=True, port=1123, minpoll=-2, maxpoll=0)
-    assert server_options(spec, "chrony") == (
+    assert server_line(spec, port=True) == (
         "server 192.0.2.1 port 1123 iburst prefer key 3 minpoll -2 maxpoll 0"
     )
-    assert (
-        server_options(spec, "ntpd") == "server 192.0.2.1 iburst prefer key 3 minpoll -2 maxpoll 0"
+    assert server_line(spec, port=False) == (
+        "server 192.0.2.1 iburst prefer key 3 minpoll -2 maxpoll 0"
     )
-    assert configured_servers(server_options(spec, "chrony"))[0] == spec
+    # Read back through the parser template, every option survives.
+    assert configured_in("/etc/chrony/chrony.conf", server_line(spec, port=True)).servers == (spec,)
 
 
 def test_replace_block_keeps_every_byte_outside_it() -> None:
