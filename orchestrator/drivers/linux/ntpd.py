@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from orchestrator.drivers.linux.files import ManagedFile
+from orchestrator.drivers.linux.files import ManagedFile, replace_block
 from orchestrator.drivers.linux.keys import key_line
 from orchestrator.drivers.linux.probe import Probe
 from orchestrator.drivers.linux.strategy import DaemonStrategy, Target, directives, server_line
@@ -71,7 +71,7 @@ class Ntpd(DaemonStrategy):
         trusted = sorted(k.key_id for k in desired.keys if k.trusted)
         if trusted:
             lines.append("trustedkey " + " ".join(map(str, trusted)))
-        needed = minsane(conf_text)
+        needed = minsane(replace_block(conf_text, []))  # what holds without orch's block
         count = len(desired.servers)
         if needed is not None and 0 < count < needed:
             lines.append(f"tos minsane {count}")
