@@ -52,7 +52,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -182,6 +182,7 @@ class LinuxHostPool:
         kinds: Sequence[str] | None = None,
         sudo_password: bool = False,
         skip_unavailable: bool = False,
+        skip: Mapping[str, str] | None = None,
     ) -> None:
         """`ssh_port`: None = 22 where free on the host's address, else a free port;
         0 = always a free (ephemeral) port; N = exactly N. `lab_user`: who logs in
@@ -190,7 +191,8 @@ class LinuxHostPool:
         `orch-lab` when `sudo_password`). `names`: the hosts' names (e.g. the
         inventory's), default linux-01, linux-02, ... `kinds`: each host's daemon
         (chrony, ntpsec, timesyncd), default all chrony. `skip_unavailable`: start the
-        hosts whose kind can run here and list the others in `skipped` instead of failing."""
+        hosts whose kind can run here and list the others in `skipped` instead of failing.
+        `skip`: kinds not to start at all, and why (reported in `skipped`)."""
         if not re.fullmatch(r"[a-z_][a-z0-9_-]{0,30}", lab_user):
             raise LabError(f"lab user {lab_user!r} is not a valid user name")
         if count < 0:
@@ -231,6 +233,7 @@ class LinuxHostPool:
         self._start_timeout_s = start_timeout_s
         self._sudo_password = sudo_password
         self._skip_unavailable = skip_unavailable
+        self._skip = dict(skip or {})
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._hosts: list[LinuxHostInfo] = []
         # kind -> why hosts of that kind were not started (with skip_unavailable)
@@ -247,6 +250,9 @@ class LinuxHostPool:
             missing["chrony"].append(
                 f"lab user {self._lab_user!r} needs sudo: install it with `apt-get install sudo`."
             )
+        for kind, reason in self._skip.items():
+            if kind in missing:
+                missing[kind] = [reason]
         self.skipped = {kind: reasons for kind, reasons in missing.items() if reasons}
         if self.skipped and not self._skip_unavailable:
             reasons = list(dict.fromkeys(r for rs in self.skipped.values() for r in rs))
