@@ -307,6 +307,46 @@ def test_a_failing_reload_or_restart_rolls_back_to_the_same_bytes(lab: Lab, kind
             assert session.run(f"systemctl is-active {unit}").output.strip() == "active"
 
 
+# --------------------------------------------------------------------------- sudo
+
+
+@pytest.mark.parametrize("sudo_password", [False, True], ids=["nopasswd", "with-password"])
+def test_a_non_root_user_pushes_through_real_sudo(
+    lab: Lab, tmp_path: Path, sudo_password: bool
+) -> None:
+    """The image's user `orch` logs in; sudo lets it in without a password, or asks for
+    it (the inventory's password, given on sudo's stdin, never on a command line)."""
+    address = "127.0.2.146" if sudo_password else "127.0.2.145"
+    pool = LinuxHostPool(
+        tmp_path / "state",
+        1,
+        base_address=address,
+        ssh_port=0,
+        kinds=["timesyncd"],
+        lab_user="orch",
+        sudo_password=sudo_password,
+    )
+    (info,) = pool.start()
+    try:
+        host = as_host(info, desired_for("timesyncd"))
+        assert (host.password is not None) == sudo_password
+        push = PushOptions(
+            known_hosts=tmp_path / "kh", accept_new_host_keys=True, backups_dir=tmp_path / "b"
+        )
+        first = push_host(host, run_id="sudo-1", options=push)
+        assert first.outcome is PushOutcome.CHANGED, first.reason
+        assert push_host(host, run_id="sudo-2", options=push).outcome is PushOutcome.UNCHANGED
+        with open_session(host, known_hosts=tmp_path / "kh") as session:
+            assert session.run("id -un").output.strip() == "orch"
+            # Without sudo this user may not write there; through the driver it did.
+            assert not session.run("touch /etc/systemd/timesyncd.conf.d/x").ok
+            dropin = CHANGED_FILE["timesyncd"]
+            assert session.run(f"stat -c %U {dropin}").output.strip() == "root"
+            assert session.run("sudo -n true").ok is not sudo_password
+    finally:
+        pool.stop()
+
+
 # --------------------------------------------------------------------------- the clock
 
 
