@@ -12,7 +12,9 @@
 #   CACHE_DIR/ntpsec, then copied in:
 #   the package conflicts with systemd-timesyncd, so it is not installed through dpkg),
 #   with its user and directories and Debian's ntp.conf minus the pool lines;
-# - neither daemon enabled: a generator starts the one /etc/orch-lab/daemon names;
+# - chrony unpacked the same way, laid out as on RHEL (/etc/chrony.conf with no
+#   sources.d, /etc/chrony.keys, unit chronyd.service), for the RHEL-style chrony host;
+# - no daemon enabled: a generator starts the one /etc/orch-lab/daemon names;
 # - nothing that reaches beyond loopback: no pools, no FallbackNTP, no resolver, no apt
 #   timers;
 # - the lab shim (orchestrator/lab/shim/orch_lab_shim.c) preloaded into every process:
@@ -90,6 +92,57 @@ ExecStart=
 ExecStart=/usr/sbin/ntpd -4 -p /run/ntpd.pid -c /etc/ntpsec/ntp.conf -g -N
 EOF
 
+# chrony, RHEL's layout: /etc/chrony.conf as RHEL 9 ships it (its pool commented out),
+# no /etc/chrony directory; chronyd -x never touches the clock.
+(cd "$debs" && rm -f chrony_*.deb && apt-get download -q chrony >/dev/null 2>&1)
+rm -rf "$cache/chrony"
+dpkg -x "$debs"/chrony_*.deb "$cache/chrony"
+rm -rf "$cache/chrony/etc/chrony"
+tar -C "$cache/chrony" -cf - . | tar -C "$new" --keep-directory-symlink -xf -
+chroot "$new" useradd --system --home-dir /var/lib/chrony --no-create-home \
+    --shell /usr/sbin/nologin _chrony
+cat >"$new/etc/chrony.conf" <<'EOF'
+# Use public servers from the pool.ntp.org project.
+# Please consider joining the pool (https://www.pool.ntp.org/join.html).
+#pool 2.rhel.pool.ntp.org iburst
+
+# Use NTP servers from DHCP.
+sourcedir /run/chrony-dhcp
+
+# Record the rate at which the system clock gains/losses time.
+driftfile /var/lib/chrony/drift
+
+# Allow the system clock to be stepped in the first three updates
+# if its offset is larger than 1 second.
+makestep 1.0 3
+
+# Enable kernel synchronization of the real-time clock (RTC).
+rtcsync
+
+# Specify file containing keys for NTP authentication.
+keyfile /etc/chrony.keys
+
+# Save NTS keys and cookies.
+ntsdumpdir /var/lib/chrony
+
+# Get TAI-UTC offset and leap seconds from the system tz database.
+leapsectz right/UTC
+
+# Specify directory for log files.
+logdir /var/log/chrony
+EOF
+install -m 0640 /dev/null "$new/etc/chrony.keys"
+chroot "$new" chgrp _chrony /etc/chrony.keys
+install -d "$new/etc/systemd/system/chrony.service.d"
+cat >"$new/etc/systemd/system/chrony.service.d/orch-lab.conf" <<'EOF'
+# orch lab: no CAP_SYS_TIME in this container; chronyd -x never adjusts the clock.
+[Unit]
+ConditionCapability=
+[Service]
+ExecStart=
+ExecStart=!/usr/sbin/chronyd -x -f /etc/chrony.conf $DAEMON_OPTS
+EOF
+
 # systemd-timesyncd: runs in a container without CAP_SYS_TIME; no fallback servers.
 install -d "$new/etc/systemd/system/systemd-timesyncd.service.d"
 cat >"$new/etc/systemd/system/systemd-timesyncd.service.d/orch-lab.conf" <<'EOF'
@@ -115,11 +168,15 @@ done
 install -d "$new/etc/systemd/system-generators"
 cat >"$new/etc/systemd/system-generators/orch-lab-daemon" <<'EOF'
 #!/bin/sh
-# orch lab: start the time daemon /etc/orch-lab/daemon names (ntpsec or timesyncd).
+# orch lab: start the time daemon /etc/orch-lab/daemon names (ntpsec, timesyncd or
+# chrony-rhel, whose unit is called chronyd.service as on RHEL).
 daemon=$(cat /etc/orch-lab/daemon 2>/dev/null) || exit 0
 case "$daemon" in
 ntpsec) mkdir -p "$1/multi-user.target.wants"
     ln -sf /lib/systemd/system/ntpsec.service "$1/multi-user.target.wants/ntpsec.service" ;;
+chrony-rhel) mkdir -p "$1/multi-user.target.wants"
+    ln -sf /lib/systemd/system/chrony.service "$1/multi-user.target.wants/chrony.service"
+    ln -sf /lib/systemd/system/chrony.service "$1/chronyd.service" ;;
 timesyncd) mkdir -p "$1/sysinit.target.wants"
     ln -sf /lib/systemd/system/systemd-timesyncd.service \
         "$1/sysinit.target.wants/systemd-timesyncd.service" ;;

@@ -1,4 +1,5 @@
-"""Real Linux lab hosts under a real systemd: NTPsec ntpd or systemd-timesyncd.
+"""Real Linux lab hosts under a real systemd: NTPsec ntpd, systemd-timesyncd, or chrony
+laid out as on RHEL (`chrony-rhel`: /etc/chrony.conf, no sources.d, chronyd.service).
 
 Each host boots the Debian root that scripts/lab-image.sh keeps (default
 /var/cache/orch-lab/root) with
@@ -10,7 +11,7 @@ Each host boots the Debian root that scripts/lab-image.sh keeps (default
   tmpfs, gone when it stops. A push over SSH writes real files only that host sees.
 - systemd is PID 1, so `systemctl restart ntpsec`, `timedatectl timesync-status` and
   `timedatectl show-timesync` are the real programs over the real D-Bus. A generator
-  in the image starts the daemon /etc/orch-lab/daemon names (ntpsec or timesyncd).
+  in the image starts the daemon /etc/orch-lab/daemon names.
 - No CAP_SYS_TIME: nothing in the container can change this machine's clock (nspawn's
   seccomp filter also refuses the clock system calls). The image preloads the lab shim
   (orchestrator/lab/shim/orch_lab_shim.c): the daemons' clock adjustments "succeed"
@@ -34,7 +35,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-CONTAINER_KINDS = ("ntpsec", "timesyncd")
+CONTAINER_KINDS = ("ntpsec", "timesyncd", "chrony-rhel")
 IMAGE_USER = "orch"  # the image's non-root user (password `orch-lab`)
 IMAGE_USER_PASSWORD = "orch-lab"
 _STAMP = ".orch-lab-image"

@@ -31,7 +31,10 @@ from orchestrator.models import DesiredNtp, Host, NtpServerSpec, PushOutcome, Se
 from orchestrator.serve.config import ServerConfig
 from orchestrator.serve.runner import NtpServerRunner
 
-KINDS = ("chrony", "ntpsec", "timesyncd")
+# chrony: Debian's layout (sources.d, `chronyc reload sources`); chrony-rhel: RHEL's
+# (/etc/chrony.conf without sources.d, a restart of chronyd.service under systemd).
+KINDS = ("chrony", "ntpsec", "timesyncd", "chrony-rhel")
+UNIT = {"ntpsec": "ntpsec", "timesyncd": "systemd-timesyncd", "chrony-rhel": "chrony"}
 _MISSING = missing_requirements(KINDS)
 
 pytestmark = [
@@ -45,9 +48,10 @@ CHANGED_FILE = {
     "chrony": "/etc/chrony/sources.d/orch.sources",
     "ntpsec": "/etc/ntpsec/ntp.conf",
     "timesyncd": "/etc/systemd/timesyncd.conf.d/orch.conf",
+    "chrony-rhel": "/etc/chrony.conf",
 }
 # Fast polling where the daemon has a knob for it (timesyncd syncs on start anyway).
-POLL = {"chrony": (-2, 0), "ntpsec": (0, 1), "timesyncd": (None, None)}
+POLL = {"chrony": (-2, 0), "ntpsec": (0, 1), "timesyncd": (None, None), "chrony-rhel": (-2, 0)}
 
 
 # --------------------------------------------------------------------------- the clock
@@ -210,6 +214,7 @@ def test_push_changes_then_nothing_then_verify_finds_it_compliant(lab: Lab, kind
         "chrony": ("chronyc -n sources", "^* 127.0.0.1"),
         "ntpsec": ("ntpq -pn", "*127.0.0.1"),
         "timesyncd": ("timedatectl timesync-status", "Server: 127.0.0.1"),
+        "chrony-rhel": ("chronyc -n sources", "^* 127.0.0.1"),
     }[kind]
     assert evidence[1] in raw[evidence[0]]
 
@@ -278,7 +283,7 @@ def test_a_failing_reload_or_restart_rolls_back_to_the_same_bytes(lab: Lab, kind
         before = read_bytes(session, path)
         mode_before = session.run(f"stat -c %a {path}").output.strip()
         if kind != "chrony":
-            fail_next_restart(session, "ntpsec" if kind == "ntpsec" else "systemd-timesyncd")
+            fail_next_restart(session, UNIT[kind])
 
     failing: list[FailingReload] = []
 
@@ -302,9 +307,8 @@ def test_a_failing_reload_or_restart_rolls_back_to_the_same_bytes(lab: Lab, kind
         assert read_bytes(session, path) == before
         assert session.run(f"stat -c %a {path}").output.strip() == mode_before
         if kind != "chrony":
-            unit = "ntpsec" if kind == "ntpsec" else "systemd-timesyncd"
             # The restore's restart really ran (and this time worked).
-            assert session.run(f"systemctl is-active {unit}").output.strip() == "active"
+            assert session.run(f"systemctl is-active {UNIT[kind]}").output.strip() == "active"
 
 
 # --------------------------------------------------------------------------- sudo

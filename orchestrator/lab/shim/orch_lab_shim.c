@@ -22,7 +22,9 @@
  *      from the host's own address, like chrony's `bindacqaddress`;
  *    - getsockname() reports it where the kernel chose 127.0.0.1 as the source (ntpd asks
  *      that to pick the interface it sends from);
- *    - a UDP connect to 127.0.0.1:123 (`ntpq` asking the local ntpd) goes to it.
+ *    - a socket that connects to a loopback address unbound (chronyd's NTP client
+ *      sockets) is bound to it first;
+ *    - `ntpq`'s UDP connect to 127.0.0.1:123 (asking the local ntpd) goes to it.
  *    IPv6 and non-loopback binds are refused (EADDRNOTAVAIL): no lab daemon listens
  *    beyond loopback.
  *
@@ -255,6 +257,25 @@ int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
     return rc;
 }
 
+static int is_ntpq(void)
+{
+    char comm[32] = {0};
+    int fd = open("/proc/self/comm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, comm, sizeof comm - 1);
+    close(fd);
+    return n > 0 && strncmp(comm, "ntpq\n", 5) == 0;
+}
+
+static int (*real_bind_fn(void))(int, const struct sockaddr *, socklen_t)
+{
+    static int (*real_bind)(int, const struct sockaddr *, socklen_t);
+    if (!real_bind)
+        real_bind = (int (*)(int, const struct sockaddr *, socklen_t))dlsym(RTLD_NEXT, "bind");
+    return real_bind;
+}
+
 int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
     static int (*real_connect)(int, const struct sockaddr *, socklen_t);
@@ -262,23 +283,39 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len)
         real_connect =
             (int (*)(int, const struct sockaddr *, socklen_t))dlsym(RTLD_NEXT, "connect");
     struct sockaddr_in in;
-    if (own_address(addr, len, &in) && ntohl(in.sin_addr.s_addr) == INADDR_LOOPBACK &&
-        ntohs(in.sin_port) == 123) {
-        int type = 0;
-        socklen_t type_len = sizeof type;
-        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &type_len) == 0 && type == SOCK_DGRAM) {
+    if (!own_address(addr, len, &in))
+        return real_connect(fd, addr, len);
+    int type = 0;
+    socklen_t type_len = sizeof type;
+    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &type_len);
+    if (is_ntpq()) {
+        /* `ntpq` asks the local ntpd, which listens on the host's address; its own
+         * source stays 127.0.0.1, which ntp.conf's `restrict 127.0.0.1` lets query. */
+        if (type == SOCK_DGRAM && ntohl(in.sin_addr.s_addr) == INADDR_LOOPBACK &&
+            ntohs(in.sin_port) == 123) {
             in.sin_addr = bind_address;
             return real_connect(fd, (const struct sockaddr *)&in, sizeof in);
         }
+        return real_connect(fd, addr, len);
+    }
+    /* A client that connects without binding first (chronyd's NTP sockets) would send
+     * from 127.0.0.1: bind it to the host's address first. */
+    struct sockaddr_in local;
+    socklen_t local_len = sizeof local;
+    if ((ntohl(in.sin_addr.s_addr) >> 24) == 127 &&
+        syscall(SYS_getsockname, fd, &local, &local_len) == 0 && local.sin_family == AF_INET &&
+        local.sin_port == 0 && local.sin_addr.s_addr == 0) {
+        struct sockaddr_in self = {0};
+        self.sin_family = AF_INET;
+        self.sin_addr = bind_address;
+        real_bind_fn()(fd, (const struct sockaddr *)&self, sizeof self);
     }
     return real_connect(fd, addr, len);
 }
 
 int bind(int fd, const struct sockaddr *addr, socklen_t len)
 {
-    static int (*real_bind)(int, const struct sockaddr *, socklen_t);
-    if (!real_bind)
-        real_bind = (int (*)(int, const struct sockaddr *, socklen_t))dlsym(RTLD_NEXT, "bind");
+    int (*real_bind)(int, const struct sockaddr *, socklen_t) = real_bind_fn();
     load_bind_address();
     if (bind_address.s_addr && addr) {
         if (addr->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
