@@ -57,7 +57,7 @@ def missing_for_containers() -> list[str]:
     if not (root / _STAMP).is_file():
         missing.append(
             f"the lab's Debian root {root} is not built: run scripts/install.sh as root "
-            "(debootstrap, about 3 minutes and 320 MB the first time)."
+            "(debootstrap: 1.5 to 4 minutes and 630 MB the first time)."
         )
     return missing
 
