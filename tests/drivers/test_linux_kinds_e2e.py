@@ -211,10 +211,10 @@ def test_push_changes_then_nothing_then_verify_finds_it_compliant(lab: Lab, kind
     raw = dict(verdict.state.raw)
     # The daemon's own tools said so, not a file orch wrote.
     evidence = {
-        "chrony": ("chronyc -n sources", "^* 127.0.0.1"),
+        "chrony": ("chronyc -n tracking", "(127.0.0.1)"),
         "ntpsec": ("ntpq -pn", "*127.0.0.1"),
         "timesyncd": ("timedatectl timesync-status", "Server: 127.0.0.1"),
-        "chrony-rhel": ("chronyc -n sources", "^* 127.0.0.1"),
+        "chrony-rhel": ("chronyc -n tracking", "(127.0.0.1)"),
     }[kind]
     assert evidence[1] in raw[evidence[0]]
 
