@@ -329,13 +329,19 @@ _TIMESYNCD_LEAP = {
 _NTP_LEAP = {"0": "none", "1": "add", "2": "delete", "3": "unsynchronised"}
 
 
+def _client_stratum(server_stratum: int | None) -> int | None:
+    """timesyncd prints its server's stratum; an SNTP client is one below it (0: the
+    server is unsynchronised or sent a kiss code, so the client has no stratum)."""
+    return server_stratum + 1 if server_stratum else None
+
+
 def _timesync_status(row: Row) -> NtpStatus:
     leap = _TIMESYNCD_LEAP.get(row["LEAP"]) if row["LEAP"] else None
     stratum = int_or_none(row["STRATUM"], "stratum")
     packets = int_or_none(row["PACKET_COUNT"], "packet count")
     return NtpStatus(
         synchronized=bool(packets) and bool(stratum) and leap not in (None, "unsynchronised"),
-        stratum=stratum,
+        stratum=_client_stratum(stratum),
         # The server as configured ("ip (name)"): the name if printed, else the address.
         reference=text_or_none(row["SERVER_NAME"]) or text_or_none(row["SERVER_ADDRESS"]),
         offset_ms=timespan_ms(row["OFFSET"], "offset"),
@@ -358,7 +364,7 @@ def _show_timesync(row: Row) -> NtpStatus:
     answered = bool(row["SERVER_ADDRESS"]) and row["IGNORED"] != "yes"
     return NtpStatus(
         synchronized=answered and bool(stratum) and leap not in (None, "unsynchronised"),
-        stratum=stratum,
+        stratum=_client_stratum(stratum),
         reference=text_or_none(row["SERVER_NAME"]) or text_or_none(row["SERVER_ADDRESS"]),
         offset_ms=None,  # show-timesync prints no offset
         root_delay_ms=timespan_ms(row["ROOT_DELAY"], "RootDelay"),

@@ -418,7 +418,7 @@ def test_parse_timesyncd_merges_its_three_views() -> None:
     }
     state = LinuxDriver().parse("lnx1", raw)
     assert state.status is not None and state.status.synchronized
-    assert state.status.stratum == 1  # timesync-status
+    assert state.status.stratum == 2  # one below timesync-status's stratum-1 server
     assert state.status.offset_ms == pytest.approx(-5.224)  # timesync-status
     assert state.status.root_delay_ms == pytest.approx(177.398)  # only show-timesync has it
     assert [s.address for s in state.configured.servers] == ["216.239.35.8"]
