@@ -10,6 +10,7 @@ systemd) in test_linux_e2e.py.
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 import subprocess
 from pathlib import Path
@@ -97,6 +98,7 @@ class SandboxSession:
         self.commands: list[str] = []
         self.daemon_commands: list[str] = []
         self.fail_daemon_commands = 0  # how many daemon commands fail before they work
+        self.sudo_passwords: list[str] = []
 
     def run(
         self, command: str, *, stdin: str | None = None, timeout_s: float = 30.0
@@ -104,6 +106,11 @@ class SandboxSession:
         self.commands.append(command)
         if command == PROBE:
             return CommandResult(command, self.probe, 0)
+        if command.startswith("sudo -k -S -p '' "):
+            # sudo reads the password from the first line of stdin; the command gets the rest.
+            password, _, stdin = (stdin or "").partition("\n")
+            self.sudo_passwords.append(password)
+            command = command.removeprefix("sudo -k -S -p '' ")
         inner = command.removeprefix("sudo -n ")
         script = shlex.split(inner)[2] if inner.startswith("sh -c ") else inner
         if script.split()[0] in DAEMON_COMMANDS:
@@ -319,6 +326,24 @@ def test_a_user_other_than_root_goes_through_sudo(tmp_path: Path) -> None:
     privileged = [c for c in session.commands if c != PROBE]
     assert privileged and all(c.startswith("sudo -n sh -c ") for c in privileged)
     assert session.daemon_commands == ["systemctl restart ntp"]
+
+
+def test_a_sudo_password_goes_on_stdin_never_on_a_command_line(tmp_path: Path) -> None:
+    host = dataclasses.replace(make_host("ops"), password=Secret("s3cret-pw"))
+    session = SandboxSession(
+        tmp_path, "uid=1000\ncomm=ntpd\ntool=ntpq\ntool=sudo\nfile=/etc/ntp.conf\n", host=host
+    )
+    session.put("/etc/ntp.conf", "driftfile /var/lib/ntp/drift\n")
+    driver = LinuxDriver()
+    backup, changed = push(driver, session, DesiredNtp(servers=(SERVER,)))
+    assert changed and b"server 127.0.0.1" in (session.file("/etc/ntp.conf") or b"")
+    privileged = [c for c in session.commands if c != PROBE]
+    assert privileged and all(c.startswith("sudo -k -S -p '' sh -c ") for c in privileged)
+    assert set(session.sudo_passwords) == {"s3cret-pw"}
+    assert len(session.sudo_passwords) == len(privileged)
+    assert not any("s3cret-pw" in c for c in session.commands)
+    driver.restore(session, backup)
+    assert session.file("/etc/ntp.conf") == b"driftfile /var/lib/ntp/drift\n"
 
 
 def test_a_failed_reload_is_a_rejected_command(tmp_path: Path) -> None:
