@@ -140,6 +140,10 @@ def nspawn_command(files: ContainerFiles, *, name: str, address: str) -> list[st
         f"--machine={machine_name(address)}",
         f"--hostname={name}",
         "--drop-capability=CAP_SYS_TIME",
+        # SIGTERM to nspawn (the lab stopping, or dying: parent-death signal) kills the
+        # container's init outright, and with it the whole PID namespace: a power-off
+        # can hang on a unit's stop timeout, and nothing in a volatile root needs saving.
+        "--kill-signal=SIGKILL",
         "--resolv-conf=off",
         "--timezone=off",
         "--link-journal=no",

@@ -294,7 +294,8 @@ class LinuxHostPool:
         children = _parent_map()
         for name, proc in self._procs.items():
             if self._kind_of(name) in CONTAINER_KINDS:
-                # systemd-nspawn turns SIGTERM into a clean power-off of the container.
+                # systemd-nspawn answers SIGTERM by killing the container's init (and so
+                # its whole PID namespace), see linux_containers.nspawn_command.
                 _signal(proc.pid, signal.SIGTERM)
                 continue
             # Kill the namespace's first process (sshd) rather than unshare: the kernel
@@ -396,7 +397,7 @@ class LinuxHostPool:
         assert setpriv is not None  # checked by missing_requirements
         with open(layout.log, "wb") as log:
             self._procs[host.name] = subprocess.Popen(
-                # SIGTERM when the process that started the pool dies: nspawn powers off.
+                # SIGTERM when the process that started the pool dies: nspawn kills the host.
                 [
                     setpriv,
                     "--pdeathsig",
