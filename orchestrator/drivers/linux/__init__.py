@@ -6,6 +6,7 @@ One strategy per daemon (chrony.py, ntpd.py, timesyncd.py) behind one interface
 * chrony: a file orch owns in the directory chrony.conf reads sources from
   (`sourcedir`, e.g. /etc/chrony/sources.d/orch.sources), then `chronyc reload sources`;
   without one, a `confdir`/`include` file or a marked block of chrony.conf and a restart.
+  NTS servers also get the CA file and `ntstrustedcerts` (chrony.py), and a restart.
 * ntpd / NTPsec: a marked block in ntp.conf, then a restart.
 * systemd-timesyncd: /etc/systemd/timesyncd.conf.d/orch.conf, then a restart.
 

@@ -25,7 +25,13 @@ from typing import ClassVar
 from orchestrator.drivers.linux.files import ManagedFile
 from orchestrator.drivers.linux.keys import key_line
 from orchestrator.drivers.linux.probe import Probe
-from orchestrator.drivers.linux.strategy import DaemonStrategy, Target, directives, server_line
+from orchestrator.drivers.linux.strategy import (
+    DaemonStrategy,
+    Target,
+    directives,
+    keys_file_lines,
+    server_line,
+)
 from orchestrator.models import DesiredNtp, NtpServerSpec
 
 SOURCES = "chronyc -n sources"
@@ -123,14 +129,7 @@ class Chrony(DaemonStrategy):
         backup: Mapping[str, str | None] | None = None,
     ) -> tuple[list[tuple[ManagedFile, list[str]]], list[str]]:
         lines = [server_line(s, port=True, extra=chrony_server_options(s)) for s in desired.servers]
-        wanted: list[tuple[ManagedFile, list[str]]] = []
-        warnings: list[str] = []
-        key_lines = [key_line(k, self.name) for k in desired.keys]
-        if target.keys is not None:
-            # Keys first: a server line must never name a key not yet written.
-            wanted.append((target.keys, key_lines))
-        elif key_lines:
-            warnings.append(f"{target.main_conf} names no keys file; NTP keys were not installed")
+        wanted, warnings = keys_file_lines(target, [key_line(k, self.name) for k in desired.keys])
         wanted.append((target.servers, lines))
         wanted += self._nts_files(desired, target, lines, backup or {})
         return wanted, warnings
@@ -143,8 +142,8 @@ class Chrony(DaemonStrategy):
         backup: Mapping[str, str | None],
     ) -> list[tuple[ManagedFile, list[str]]]:
         """The CA file and `ntstrustedcerts` naming it (appended to `server_lines` when the
-        servers file holds it). A file orch wrote before is emptied when NTS goes; one it
-        never wrote is left alone (no needless restart)."""
+        servers file holds it). When NTS goes, an existing one is emptied; one that does
+        not exist is not created (no needless chronyd restart)."""
         if target.nts_ca is None:
             return []
         nts = desired.nts_ca is not None and any(s.nts for s in desired.servers)

@@ -19,6 +19,7 @@ from orchestrator.drivers.linux.strategy import (
     DaemonStrategy,
     Target,
     directives,
+    keys_file_lines,
     no_nts_warnings,
     server_line,
 )
@@ -91,14 +92,10 @@ class Ntpd(DaemonStrategy):
                 f"{target.main_conf} sets minsane {needed}, more than the {count} desired "
                 f"server(s): orch's block lowers it to {count} so that ntpd can synchronise"
             )
-        wanted: list[tuple[ManagedFile, list[str]]] = []
-        key_lines = [
-            key_line(k, self.name, ntpsec=is_ntpsec(target.main_conf)) for k in desired.keys
-        ]
-        if target.keys is not None:
-            # Keys first: a server line must never name a key not yet written.
-            wanted.append((target.keys, key_lines))
-        elif key_lines:
-            warnings.append(f"{target.main_conf} names no keys file; NTP keys were not installed")
+        ntpsec = is_ntpsec(target.main_conf)
+        wanted, no_keys = keys_file_lines(
+            target, [key_line(k, self.name, ntpsec=ntpsec) for k in desired.keys]
+        )
         wanted.append((target.servers, lines))
+        warnings += no_keys
         return wanted, warnings

@@ -240,6 +240,18 @@ class DaemonStrategy:
         return None
 
 
+def keys_file_lines(
+    target: Target, key_lines: list[str]
+) -> tuple[list[tuple[ManagedFile, list[str]]], list[str]]:
+    """The keys file and its lines, to write before the servers (add before remove: a
+    server line must never name a key not yet written); or the warning that there is none."""
+    if target.keys is not None:
+        return [(target.keys, key_lines)], []
+    if key_lines:
+        return [], [f"{target.main_conf} names no keys file; NTP keys were not installed"]
+    return [], []
+
+
 def no_nts_warnings(daemon: str, desired: DesiredNtp) -> list[str]:
     """The warning for a daemon orch sets no NTS on, when a desired server asks for it."""
     if any(s.nts for s in desired.servers):
