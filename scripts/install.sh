@@ -71,6 +71,29 @@ if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
 fi
 # --- end of the C packet loop block ----------------------------------------------------
 
+# ---- real Linux lab hosts: NTPsec and systemd-timesyncd under systemd (issue 13) ----
+# debootstrap builds the Debian root they boot, systemd-nspawn boots it, gcc builds the
+# lab shim. The root is kept outside the clone (ORCH_LAB_CACHE, default
+# /var/cache/orch-lab, about 320 MB) and rebuilt only when scripts/lab-image.sh or the
+# shim change: about 3 minutes the first time, a second after.
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    lab_need=()
+    for pkg in debootstrap systemd-container gcc libc6-dev; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || lab_need+=("$pkg")
+    done
+    if [ "${#lab_need[@]}" -gt 0 ]; then
+        echo "install.sh: apt-get install ${lab_need[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+        apt-get install -y -qq --no-install-recommends "${lab_need[@]}" >/dev/null
+        rm -f /usr/sbin/policy-rc.d
+    fi
+    "$here/scripts/lab-image.sh" || echo "install.sh: the lab's Debian root was not built;" \
+        "the NTPsec and timesyncd lab hosts will say what is missing"
+fi
+# ---- end of the Linux lab hosts block ----
+
 if [ ! -x "$venv/bin/python" ]; then
     "$python" -m venv "$venv"
 fi

@@ -17,7 +17,8 @@ Modules: spec (what a lab is), inventory (lab specs from inventories and back), 
 (Lab: one asyncio loop serving every device), ssh (asyncssh front end), device / ios /
 ios_configure / ios_config / catos / windows (the platforms), ntp_runtime (UDP around
 orchestrator.ntp.client), formats (real output layouts), daemon (the `orch lab up`
-process), embedded (the same, in-process), linux_hosts (real sshd + chronyd hosts).
+process), embedded (the same, in-process), linux_hosts (real Linux hosts: chrony in
+namespaces; NTPsec, timesyncd and RHEL-style chrony under systemd via linux_containers).
 """
 
 from orchestrator.lab.daemon import LabOptions

@@ -134,6 +134,28 @@ def device_from_host(host: Host, where: str) -> DeviceSpec:
     )
 
 
+# data.ntp_daemon (the Linux driver's hint) -> the kind of real lab host that runs it.
+_LAB_KINDS = {
+    "chrony": "chrony",
+    "chronyd": "chrony",
+    "ntpsec": "ntpsec",
+    "ntp": "ntpsec",
+    "ntpd": "ntpsec",
+    "timesyncd": "timesyncd",
+    "systemd-timesyncd": "timesyncd",
+}
+
+
+def lab_kind(host: Host, where: str) -> str:
+    """The lab host kind for a Linux host: its data.ntp_daemon, chrony by default."""
+    daemon = (host.data_get("ntp_daemon") or "chrony").strip().lower()
+    if daemon not in _LAB_KINDS:
+        raise InventoryError(
+            f"{where}: data.ntp_daemon {daemon!r} is not one of {', '.join(sorted(_LAB_KINDS))}"
+        )
+    return _LAB_KINDS[daemon]
+
+
 def spec_from_inventory(directory: Path, **lab_options: Any) -> LabSpec:
     """The lab an inventory describes. `lab_options` are LabSpec fields (poll interval...)."""
     inventory = load_inventory(directory)
@@ -155,6 +177,7 @@ def spec_from_inventory(directory: Path, **lab_options: Any) -> LabSpec:
         ports = {h.port for h in linux_hosts}
         linux = LinuxHostsSpec(
             count=len(linux_hosts),
+            kinds=tuple(lab_kind(h, f"{directory}/hosts.yaml: host {h.name}") for h in by_address),
             base_address=by_address[0].hostname,
             ssh_port=ports.pop() if len(ports) == 1 else None,
             names=tuple(h.name for h in by_address),
@@ -219,7 +242,7 @@ def write_inventory(
     linux_i = 0
     for ep in endpoints:
         name = ep.name
-        if ep.platform == "linux" and linux_i < len(linux_src):
+        if ep.platform == "linux" and ep.name not in source_hosts and linux_i < len(linux_src):
             name = linux_src[linux_i]  # keep the inventory's names for the pool's hosts
             linux_i += 1
         entry: dict[str, Any] = dict(source_hosts.get(name) or {})

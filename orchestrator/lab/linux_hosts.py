@@ -1,8 +1,16 @@
-"""Real Linux lab hosts: OpenSSH `sshd` plus `chronyd -x`, each in its own namespaces.
+"""Real Linux lab hosts of three kinds, each a real daemon reached over real OpenSSH:
 
-Every host is one process tree started as
+- `chrony`: `sshd` plus `chronyd -x` in private mount and PID namespaces (below);
+- `ntpsec` (NTPsec ntpd) and `timesyncd` (systemd-timesyncd): a Debian root booted under
+  a real systemd with systemd-nspawn, see linux_containers.py.
 
-    setpriv --pdeathsig KILL  unshare --mount --pid --fork --kill-child --mount-proc  sh start.sh
+No host can change this machine's clock: none has CAP_SYS_TIME (the chrony hosts drop it
+from their bounding set, the containers never get it).
+
+Every chrony host is one process tree started as
+
+    setpriv --pdeathsig KILL --bounding-set -sys_time \
+        unshare --mount --pid --fork --kill-child --mount-proc  sh start.sh
 
 - The mount namespace gets a private tmpfs on /run (so /run/chrony and /run/sshd are the
   host's own) and private bind mounts over /etc/chrony and /var/lib/chrony. A push over SSH
@@ -44,7 +52,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,8 +60,19 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from orchestrator.errors import LabError
+from orchestrator.lab.linux_containers import (
+    CONTAINER_KINDS,
+    IMAGE_USER,
+    IMAGE_USER_PASSWORD,
+    ContainerFiles,
+    missing_for_containers,
+    nspawn_command,
+    nspawn_environment,
+    write_container_files,
+)
 
 LAB_USERNAME = "root"
+KINDS = ("chrony", *CONTAINER_KINDS)
 DEFAULT_SSH_PORT = 22
 _SBIN_PATH = "/usr/local/sbin:/usr/sbin:/sbin"
 # Directories each host gets its own copy of (bind mounts); /run is a private tmpfs.
@@ -76,20 +95,29 @@ def _which(program: str) -> str | None:
     return shutil.which(program, path=path)
 
 
-def missing_requirements() -> list[str]:
-    """What stops real Linux lab hosts from running here, one sentence each; [] when usable."""
+def missing_requirements(kinds: Sequence[str] = ("chrony",)) -> list[str]:
+    """What stops real Linux lab hosts of `kinds` from running here, one sentence each;
+    [] when usable."""
     missing: list[str] = []
     if os.geteuid() != 0:
         missing.append(
             "Real Linux lab hosts need root (mount and PID namespaces): run `orch lab up` as root."
         )
-    missing.extend(hint for program, hint in _PROGRAMS if _which(program) is None)
-    for directory in _PRIVATE_DIRS:
-        if not Path(directory).is_dir():
-            missing.append(
-                f"{directory} does not exist (each lab host mounts its own copy over it): "
-                "reinstall chrony with `apt-get install --reinstall chrony`."
-            )
+    needs = {"unshare", "setpriv"}
+    if "chrony" in kinds:
+        needs |= {"sshd", "chronyd", "chronyc"}
+    missing.extend(
+        hint for program, hint in _PROGRAMS if program in needs and _which(program) is None
+    )
+    if "chrony" in kinds:
+        for directory in _PRIVATE_DIRS:
+            if not Path(directory).is_dir():
+                missing.append(
+                    f"{directory} does not exist (each lab host mounts its own copy over it): "
+                    "reinstall chrony with `apt-get install --reinstall chrony`."
+                )
+    if set(kinds) & set(CONTAINER_KINDS):
+        missing.extend(missing_for_containers())
     return missing
 
 
@@ -102,6 +130,8 @@ class LinuxHostInfo:
     port: int
     username: str
     key_file: Path
+    kind: str = "chrony"  # chrony, ntpsec or timesyncd
+    sudo_password: str | None = None  # set when the user's sudo asks for a password
 
 
 @dataclass(frozen=True)
@@ -153,15 +183,39 @@ class LinuxHostPool:
         lab_user: str = LAB_USERNAME,
         names: Sequence[str] | None = None,
         start_timeout_s: float = 20.0,
+        kinds: Sequence[str] | None = None,
+        sudo_password: bool = False,
+        skip_unavailable: bool = False,
+        skip: Mapping[str, str] | None = None,
     ) -> None:
         """`ssh_port`: None = 22 where free on the host's address, else a free port;
         0 = always a free (ephemeral) port; N = exactly N. `lab_user`: who logs in
-        (root, or a namespace-only user with passwordless sudo). `names`: the hosts' names
-        (e.g. the inventory's), default linux-01, linux-02, ..."""
+        (root, or a user with sudo: on chrony hosts any name, namespace-only, passwordless
+        sudo; on container hosts the image's `orch`, whose sudo asks for its password
+        `orch-lab` when `sudo_password`). `names`: the hosts' names (e.g. the
+        inventory's), default linux-01, linux-02, ... `kinds`: each host's daemon
+        (chrony, ntpsec, timesyncd), default all chrony. `skip_unavailable`: start the
+        hosts whose kind can run here and list the others in `skipped` instead of failing.
+        `skip`: kinds not to start at all, and why (reported in `skipped`)."""
         if not re.fullmatch(r"[a-z_][a-z0-9_-]{0,30}", lab_user):
             raise LabError(f"lab user {lab_user!r} is not a valid user name")
         if count < 0:
             raise LabError(f"Linux lab host count must be 0 or more, not {count}")
+        self._kinds = tuple(kinds) if kinds is not None else ("chrony",) * count
+        unknown = sorted(set(self._kinds) - set(KINDS))
+        if len(self._kinds) != count or unknown:
+            raise LabError(
+                f"Linux lab hosts need one kind each out of {', '.join(KINDS)}, "
+                f"got {list(self._kinds)}"
+            )
+        containers = set(self._kinds) & set(CONTAINER_KINDS)
+        if containers and lab_user not in (LAB_USERNAME, IMAGE_USER):
+            raise LabError(
+                f"{', '.join(sorted(containers))} lab hosts log in as root or {IMAGE_USER}, "
+                f"not {lab_user!r}"
+            )
+        if sudo_password and (lab_user == LAB_USERNAME or "chrony" in self._kinds):
+            raise LabError(f"a sudo password is for the {IMAGE_USER} user of container hosts")
         self._names = tuple(names) if names is not None else _default_names(count)
         if len(self._names) != count or len(set(self._names)) != count:
             raise LabError(f"Linux lab hosts need {count} distinct names, got {list(self._names)}")
@@ -181,8 +235,13 @@ class LinuxHostPool:
         self._ssh_port = ssh_port
         self._lab_user = lab_user
         self._start_timeout_s = start_timeout_s
+        self._sudo_password = sudo_password
+        self._skip_unavailable = skip_unavailable
+        self._skip = dict(skip or {})
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._hosts: list[LinuxHostInfo] = []
+        # kind -> why hosts of that kind were not started (with skip_unavailable)
+        self.skipped: dict[str, list[str]] = {}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -190,13 +249,18 @@ class LinuxHostPool:
         """Start every host; returns once each one's sshd answers. Raises LabError."""
         if self._procs:
             raise LabError("this Linux host pool is already running")
-        missing = missing_requirements()
-        if self._lab_user != LAB_USERNAME and _which("sudo") is None:
-            missing.append(
+        missing = {kind: missing_requirements((kind,)) for kind in dict.fromkeys(self._kinds)}
+        if self._lab_user != LAB_USERNAME and "chrony" in missing and _which("sudo") is None:
+            missing["chrony"].append(
                 f"lab user {self._lab_user!r} needs sudo: install it with `apt-get install sudo`."
             )
-        if missing:
-            raise LabError("cannot start real Linux lab hosts: " + " ".join(missing))
+        for kind, reason in self._skip.items():
+            if kind in missing:
+                missing[kind] = [reason]
+        self.skipped = {kind: reasons for kind, reasons in missing.items() if reasons}
+        if self.skipped and not self._skip_unavailable:
+            reasons = list(dict.fromkeys(r for rs in self.skipped.values() for r in rs))
+            raise LabError("cannot start real Linux lab hosts: " + " ".join(reasons))
         self._linux_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self._linux_dir, 0o700)
         key_file = self._ensure_user_key()
@@ -208,13 +272,18 @@ class LinuxHostPool:
                 port=self._pick_port(str(self._first + i)),
                 username=self._lab_user,
                 key_file=key_file,
+                kind=self._kinds[i],
+                sudo_password=IMAGE_USER_PASSWORD if self._sudo_password else None,
             )
             for i in range(self._count)
+            if self._kinds[i] not in self.skipped
         ]
         try:
             for host in hosts:
                 self._launch(host, public_key)
-            deadline = time.monotonic() + self._start_timeout_s
+            # Booting a Debian userland takes longer than starting two daemons.
+            boots = any(h.kind in CONTAINER_KINDS for h in hosts)
+            deadline = time.monotonic() + self._start_timeout_s + (60.0 if boots else 0.0)
             for host in hosts:
                 self._wait_ready(host, deadline)
         except BaseException:
@@ -227,16 +296,23 @@ class LinuxHostPool:
         """Kill every host by PID, wait for their process trees to go, drop their state."""
         tree = self.pids()
         children = _parent_map()
-        for proc in self._procs.values():
+        for name, proc in self._procs.items():
+            if self._kind_of(name) in CONTAINER_KINDS:
+                # systemd-nspawn answers SIGTERM by killing the container's init (and so
+                # its whole PID namespace), see linux_containers.nspawn_command.
+                _signal(proc.pid, signal.SIGTERM)
+                continue
             # Kill the namespace's first process (sshd) rather than unshare: the kernel
             # then kills everything else in the PID namespace, and unshare, still alive,
             # reaps it (killing unshare first would leave it a zombie for init to reap).
             for pid in children.get(proc.pid, []):
                 _kill(pid)
-        for proc in self._procs.values():
+        for name, proc in self._procs.items():
             try:
-                proc.wait(timeout=5)
+                proc.wait(timeout=15 if self._kind_of(name) in CONTAINER_KINDS else 5)
             except subprocess.TimeoutExpired:
+                for pid in _descendants([proc.pid])[1:]:
+                    _kill(pid)
                 _kill(proc.pid)  # --kill-child then takes the namespace down
                 proc.wait(timeout=5)
         _wait_gone(tree, timeout_s=10.0)
@@ -247,7 +323,7 @@ class LinuxHostPool:
         if self._linux_dir.is_dir():
             for child in self._linux_dir.iterdir():
                 if child.is_dir() and child.name in self._names:
-                    for name in ("etc-chrony", "var-lib-chrony", "etc-users"):
+                    for name in ("etc-chrony", "var-lib-chrony", "etc-users", "orch-lab"):
                         shutil.rmtree(child / name, ignore_errors=True)
 
     def pids(self) -> list[int]:
@@ -268,7 +344,13 @@ class LinuxHostPool:
 
     # ------------------------------------------------------------------ one host
 
+    def _kind_of(self, name: str) -> str:
+        return self._kinds[self._names.index(name)]
+
     def _launch(self, host: LinuxHostInfo, public_key: str) -> None:
+        if host.kind in CONTAINER_KINDS:
+            self._boot(host, public_key)
+            return
         layout = _HostLayout(self._linux_dir / host.name)
         self._write_host_files(host, layout, public_key)
         setpriv, unshare = _which("setpriv"), _which("unshare")
@@ -279,6 +361,9 @@ class LinuxHostPool:
                     setpriv,
                     "--pdeathsig",
                     "KILL",
+                    # Nothing in the host may ever set this machine's clock.
+                    "--bounding-set",
+                    "-sys_time",
                     unshare,
                     "--mount",
                     "--propagation",
@@ -294,6 +379,40 @@ class LinuxHostPool:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # a Ctrl-C meant for the CLI does not half-kill hosts
+                close_fds=True,
+            )
+
+    def _boot(self, host: LinuxHostInfo, public_key: str) -> None:
+        """An NTPsec or timesyncd host: the lab image booted by systemd-nspawn."""
+        layout = _HostLayout(self._linux_dir / host.name)
+        layout.root.mkdir(parents=True, exist_ok=True)
+        files = ContainerFiles(layout.root)
+        write_container_files(
+            files,
+            kind=host.kind,
+            address=host.address,
+            port=host.port,
+            user=host.username,
+            public_key=public_key,
+            host_key=self._ensure_host_key(host.name),
+            sudo_password=self._sudo_password,
+        )
+        setpriv = _which("setpriv")
+        assert setpriv is not None  # checked by missing_requirements
+        with open(layout.log, "wb") as log:
+            self._procs[host.name] = subprocess.Popen(
+                # SIGTERM when the process that started the pool dies: nspawn kills the host.
+                [
+                    setpriv,
+                    "--pdeathsig",
+                    "TERM",
+                    *nspawn_command(files, name=host.name, address=host.address),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=nspawn_environment(),
+                start_new_session=True,
                 close_fds=True,
             )
 
@@ -645,5 +764,9 @@ def _alive(pid: int) -> bool:
 
 
 def _kill(pid: int) -> None:
+    _signal(pid, signal.SIGKILL)
+
+
+def _signal(pid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
+        os.kill(pid, sig)

@@ -200,10 +200,19 @@ class Lab:
         if missing_fn is None or pool_cls is None:
             self.linux_note = "Linux hosts: not available yet"
             return
-        missing = list(missing_fn())
-        if missing:
+        kinds = self.spec.linux.kinds or ("chrony",) * count
+        missing = list(missing_fn(tuple(dict.fromkeys(kinds))))
+        if all(missing_fn((kind,)) for kind in set(kinds)):
             self.linux_note = "Linux hosts: not started, missing " + ", ".join(missing)
             return
+        skip: dict[str, str] = {}
+        if self.spec.ntp_port != 123:
+            # ntpd and timesyncd have no port option: they could never reach this server.
+            for kind in ("ntpsec", "timesyncd"):
+                skip[kind] = (
+                    f"its daemon only talks to port 123 and the lab's NTP server is on "
+                    f"port {self.spec.ntp_port} (run the lab as root with port 123 free)."
+                )
         extra: dict[str, Any] = {}
         if self.spec.linux.ssh_port is not None:
             extra["ssh_port"] = self.spec.linux.ssh_port
@@ -215,6 +224,9 @@ class Lab:
             # them (a server preset in chrony.conf would make the push a silent duplicate).
             ntp_servers=[],
             names=self.spec.linux.names or None,
+            kinds=kinds,
+            skip_unavailable=True,  # what cannot run here is said, the rest starts
+            skip=skip,
             **extra,
         )
         infos = pool.start()
@@ -231,7 +243,10 @@ class Lab:
             )
             for i in infos
         ]
-        self.linux_note = f"Linux hosts: {len(infos)} started"
+        started = ", ".join(f"{i.name} ({i.kind})" for i in infos)
+        self.linux_note = f"Linux hosts: {len(infos)} started: {started}"
+        for kind, reasons in pool.skipped.items():
+            self.linux_note += f"; {kind} hosts not started, missing " + " ".join(reasons)
 
     def stop_linux(self) -> None:
         pool, self._linux_pool = self._linux_pool, None

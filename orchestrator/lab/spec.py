@@ -133,7 +133,7 @@ class DeviceSpec:
 
 @dataclass(frozen=True)
 class LinuxHostsSpec:
-    """Real Linux hosts (sshd + chronyd -x) started through lab/linux_hosts.py."""
+    """Real Linux hosts (chrony, NTPsec or timesyncd) started through lab/linux_hosts.py."""
 
     count: int = 0
     base_address: str = "127.0.2.1"
@@ -141,6 +141,8 @@ class LinuxHostsSpec:
     # The inventory's names in address order, so `orch lab status` and the inventory
     # agree; () = the pool's linux-01, linux-02, ...
     names: tuple[str, ...] = ()
+    # Each host's daemon in address order (chrony, ntpsec, timesyncd); () = all chrony.
+    kinds: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

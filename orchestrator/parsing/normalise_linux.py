@@ -1,4 +1,5 @@
-"""Linux rows -> models: ntpd/NTPsec `ntpq -p`, chrony `chronyc`, systemd `timedatectl`.
+"""Linux rows -> models: ntpd/NTPsec `ntpq -p`, chrony `chronyc`, systemd `timedatectl`,
+and the configured sources of chrony.conf / ntp.conf / timesyncd.conf (`cat FILE`).
 
 Offsets follow RFC 5905 everywhere: positive means the source (or NTP time) is ahead
 of the local clock. ntpq and systemd-timesyncd print that sign already; chrony prints
@@ -13,7 +14,13 @@ import math
 import re
 from collections.abc import Callable
 
-from orchestrator.models import Association, AssociationState, NtpStatus
+from orchestrator.models import (
+    Association,
+    AssociationState,
+    ConfiguredNtp,
+    NtpServerSpec,
+    NtpStatus,
+)
 from orchestrator.parsing.types import Normaliser, Row
 from orchestrator.parsing.values import (
     duration_s,
@@ -322,13 +329,19 @@ _TIMESYNCD_LEAP = {
 _NTP_LEAP = {"0": "none", "1": "add", "2": "delete", "3": "unsynchronised"}
 
 
+def _client_stratum(server_stratum: int | None) -> int | None:
+    """timesyncd prints its server's stratum; an SNTP client is one below it (0: the
+    server is unsynchronised or sent a kiss code, so the client has no stratum)."""
+    return server_stratum + 1 if server_stratum else None
+
+
 def _timesync_status(row: Row) -> NtpStatus:
     leap = _TIMESYNCD_LEAP.get(row["LEAP"]) if row["LEAP"] else None
     stratum = int_or_none(row["STRATUM"], "stratum")
     packets = int_or_none(row["PACKET_COUNT"], "packet count")
     return NtpStatus(
         synchronized=bool(packets) and bool(stratum) and leap not in (None, "unsynchronised"),
-        stratum=stratum,
+        stratum=_client_stratum(stratum),
         # The server as configured ("ip (name)"): the name if printed, else the address.
         reference=text_or_none(row["SERVER_NAME"]) or text_or_none(row["SERVER_ADDRESS"]),
         offset_ms=timespan_ms(row["OFFSET"], "offset"),
@@ -351,7 +364,7 @@ def _show_timesync(row: Row) -> NtpStatus:
     answered = bool(row["SERVER_ADDRESS"]) and row["IGNORED"] != "yes"
     return NtpStatus(
         synchronized=answered and bool(stratum) and leap not in (None, "unsynchronised"),
-        stratum=stratum,
+        stratum=_client_stratum(stratum),
         reference=text_or_none(row["SERVER_NAME"]) or text_or_none(row["SERVER_ADDRESS"]),
         offset_ms=None,  # show-timesync prints no offset
         root_delay_ms=timespan_ms(row["ROOT_DELAY"], "RootDelay"),
@@ -367,7 +380,63 @@ def show_timesync(rows: list[Row]) -> NtpStatus:
     return _single(rows, "show-timesync", _show_timesync)
 
 
+# --------------------------------------------------------------------------- config files
+
+# Options of a chrony/ntpd source line that take a value (the rest are flags).
+_OPTION_ARGS = frozenset(
+    {
+        "port", "key", "minpoll", "maxpoll", "polltarget", "maxsources", "version", "mode", "ttl",
+        "ntsport",
+    }
+)  # fmt: skip
+
+
+def _source_spec(row: Row) -> NtpServerSpec:
+    options: dict[str, int] = {}
+    flags: set[str] = set()
+    words = row["OPTIONS"].split()
+    i = 0
+    while i < len(words):
+        if words[i] in _OPTION_ARGS and i + 1 < len(words):
+            if re.fullmatch(r"-?\d+", words[i + 1]):
+                options[words[i]] = int(words[i + 1])
+            i += 2
+        else:
+            flags.add(words[i])
+            i += 1
+    return NtpServerSpec(
+        address=row["ADDRESS"],
+        key_id=options.get("key"),
+        prefer="prefer" in flags,
+        port=options.get("port", 123),
+        iburst="iburst" in flags,
+        minpoll=options.get("minpoll"),
+        maxpoll=options.get("maxpoll"),
+        nts="nts" in flags,
+        nts_port=options.get("ntsport"),
+    )
+
+
+def ntp_conf_sources(rows: list[Row]) -> ConfiguredNtp:
+    """`server`/`pool`/`peer` and `trustedkey` lines of chrony.conf or ntp.conf."""
+    specs = normalise_each([r for r in rows if r["KEYWORD"]], _source_spec)
+    trusted = sorted({int(k) for r in rows for k in r["TRUSTED"].split()})
+    return ConfiguredNtp(
+        servers=tuple(specs),
+        authenticate=any(s.key_id is not None for s in specs),
+        trusted_keys=tuple(trusted),
+    )
+
+
+def timesyncd_conf_sources(rows: list[Row]) -> ConfiguredNtp:
+    """`NTP=` of timesyncd.conf: the last assignment wins, as in systemd."""
+    servers = rows[-1]["SERVERS"].split() if rows else []
+    return ConfiguredNtp(servers=tuple(NtpServerSpec(address=a, iburst=False) for a in servers))
+
+
 NORMALISERS: dict[str, Normaliser] = {
+    "linux_cat_ntp.conf": ntp_conf_sources,
+    "linux_cat_timesyncd.conf": timesyncd_conf_sources,
     "linux_ntpq_-pn": ntpq_associations,
     "linux_chronyc_-n_sources": chrony_sources,
     "linux_chronyc_tracking": chrony_tracking,

@@ -1,15 +1,16 @@
-"""The linux driver without a lab: detection, targets, rendering, and whole push/restore
-cycles for ntpd and timesyncd in a sandbox where the driver's file commands really run.
+"""The linux driver at unit level: detection, targets, rendering, and the file handling
+of push/restore in a sandbox where the driver's file commands really run.
 
 SandboxSession executes every command the driver sends with a real `sh` (real base64,
-mktemp, chmod --reference, mv), with /etc/... rewritten into a temporary directory. Only
-the daemons' own commands (systemctl, chronyc, ntpq, timedatectl) are recorded instead of
-run, since no ntpd or timesyncd runs here; the chrony path runs against real chronyd in
-test_linux_e2e.py.
+mktemp, chmod --reference, mv), with /etc/... rewritten into a temporary directory. The
+daemons' own commands (systemctl, chronyc, ntpq, timedatectl) are only recorded: what they
+do is proven against the real daemons (chrony, NTPsec ntpd, systemd-timesyncd under
+systemd) in test_linux_e2e.py.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 import subprocess
 from pathlib import Path
@@ -17,18 +18,14 @@ from pathlib import Path
 import pytest
 
 from orchestrator.drivers.base import Backup, CommandResult
-from orchestrator.drivers.linux import (
-    BEGIN,
-    END,
-    PROBE,
-    LinuxDriver,
-    Probe,
-    chrony_target,
-    configured_servers,
-    key_line,
-    replace_block,
-    server_options,
-)
+from orchestrator.drivers.linux import LinuxDriver
+from orchestrator.drivers.linux.chrony import Chrony
+from orchestrator.drivers.linux.driver import strategy_for
+from orchestrator.drivers.linux.files import BEGIN, END, replace_block
+from orchestrator.drivers.linux.keys import key_line
+from orchestrator.drivers.linux.ntpd import Ntpd
+from orchestrator.drivers.linux.probe import PROBE, Probe
+from orchestrator.drivers.linux.strategy import configured_in, server_line
 from orchestrator.engine.push import PushOptions, push_host
 from orchestrator.errors import CommandRejected, DeviceError, ParseError
 from orchestrator.models import DesiredNtp, Host, NtpKey, NtpServerSpec, PushOutcome, Secret
@@ -101,6 +98,7 @@ class SandboxSession:
         self.commands: list[str] = []
         self.daemon_commands: list[str] = []
         self.fail_daemon_commands = 0  # how many daemon commands fail before they work
+        self.sudo_passwords: list[str] = []
 
     def run(
         self, command: str, *, stdin: str | None = None, timeout_s: float = 30.0
@@ -108,6 +106,11 @@ class SandboxSession:
         self.commands.append(command)
         if command == PROBE:
             return CommandResult(command, self.probe, 0)
+        if command.startswith("sudo -k -S -p '' "):
+            # sudo reads the password from the first line of stdin; the command gets the rest.
+            password, _, stdin = (stdin or "").partition("\n")
+            self.sudo_passwords.append(password)
+            command = command.removeprefix("sudo -k -S -p '' ")
         inner = command.removeprefix("sudo -n ")
         script = shlex.split(inner)[2] if inner.startswith("sh -c ") else inner
         if script.split()[0] in DAEMON_COMMANDS:
@@ -157,32 +160,33 @@ def test_probe_prefers_the_running_daemon_over_installed_ones() -> None:
         "chronyd_args=/usr/sbin/chronyd -F 1 -f /etc/chrony/lab.conf \n"
         "tool=ntpq\ntool=chronyc\nfile=/etc/ntp.conf\nunit=chrony\n"
     )
-    assert probe.daemon() == "chrony"
-    assert probe.main_conf("chrony") == "/etc/chrony/lab.conf"  # chronyd's own -f wins
-    assert probe.daemon("ntpsec") == "ntpd"  # the inventory's data.ntp_daemon hint wins
+    assert strategy_for(probe).name == "chrony"
+    assert Chrony().main_conf(probe) == "/etc/chrony/lab.conf"  # chronyd's own -f wins
+    assert strategy_for(probe, "ntpsec").name == "ntpd"  # data.ntp_daemon wins
     with pytest.raises(DeviceError, match="ntp_daemon"):
-        probe.daemon("openntpd")
+        strategy_for(probe, "openntpd")
 
 
 def test_probe_falls_back_to_what_is_installed() -> None:
     ntpd = Probe.parse("uid=0\ntool=ntpq\nfile=/etc/ntpsec/ntp.conf\n")
-    assert (ntpd.daemon(), ntpd.main_conf("ntpd"), ntpd.unit("ntpd")) == (
+    assert (strategy_for(ntpd).name, Ntpd().main_conf(ntpd), Ntpd().unit(ntpd)) == (
         "ntpd",
         "/etc/ntpsec/ntp.conf",
         "ntpsec",
     )
     classic = Probe.parse("uid=0\ntool=ntpq\nfile=/etc/ntp.conf\n")
-    assert (classic.main_conf("ntpd"), classic.unit("ntpd")) == ("/etc/ntp.conf", "ntp")
-    assert Probe.parse("uid=0\nfile=/etc/systemd/timesyncd.conf\n").daemon() == "timesyncd"
+    assert (Ntpd().main_conf(classic), Ntpd().unit(classic)) == ("/etc/ntp.conf", "ntp")
+    timesyncd = Probe.parse("uid=0\nfile=/etc/systemd/timesyncd.conf\n")
+    assert strategy_for(timesyncd).name == "timesyncd"
     with pytest.raises(DeviceError, match="install chrony"):
-        Probe.parse("uid=0\n").daemon()
+        strategy_for(Probe.parse("uid=0\n"))
     with pytest.raises(DeviceError, match="unexpected answer"):
         Probe.parse("sh: 1: Syntax error\n")
 
 
 def test_chrony_debian_uses_the_persistent_sourcedir_and_reloads_without_restart() -> None:
     probe = Probe.parse("uid=0\ncomm=chronyd\nunit=chrony\n")
-    target = chrony_target(probe, "/etc/chrony/chrony.conf", DEBIAN_CHRONY_CONF)
+    target = Chrony().target(probe, "/etc/chrony/chrony.conf", DEBIAN_CHRONY_CONF, "no")
     assert target.servers.path == "/etc/chrony/sources.d/orch.sources"  # not /run/chrony-dhcp
     assert target.servers.whole and target.servers.reload == ("chronyc reload sources",)
     assert target.keys is not None and target.keys.path == "/etc/chrony/chrony.keys"
@@ -191,10 +195,10 @@ def test_chrony_debian_uses_the_persistent_sourcedir_and_reloads_without_restart
 
 def test_chrony_rhel_without_sourcedir_gets_a_block_and_a_restart() -> None:
     probe = Probe.parse("uid=0\ncomm=chronyd\nunit=chronyd\n")
-    target = chrony_target(probe, "/etc/chrony.conf", RHEL_CHRONY_CONF)
+    target = Chrony().target(probe, "/etc/chrony.conf", RHEL_CHRONY_CONF, "no")
     assert (target.servers.path, target.servers.whole) == ("/etc/chrony.conf", False)
     assert target.servers.reload == ("systemctl restart chronyd",)
-    confdir = chrony_target(probe, "/etc/chrony.conf", "confdir /etc/chrony.d\n")
+    confdir = Chrony().target(probe, "/etc/chrony.conf", "confdir /etc/chrony.d\n", "no")
     assert confdir.servers.path == "/etc/chrony.d/orch.conf"
 
 
@@ -203,13 +207,14 @@ def test_chrony_rhel_without_sourcedir_gets_a_block_and_a_restart() -> None:
 
 def test_server_line_options_and_port() -> None:
     spec = NtpServerSpec("192.0.2.1", key_id=3, prefer=True, port=1123, minpoll=-2, maxpoll=0)
-    assert server_options(spec, "chrony") == (
+    assert server_line(spec, port=True) == (
         "server 192.0.2.1 port 1123 iburst prefer key 3 minpoll -2 maxpoll 0"
     )
-    assert (
-        server_options(spec, "ntpd") == "server 192.0.2.1 iburst prefer key 3 minpoll -2 maxpoll 0"
+    assert server_line(spec, port=False) == (
+        "server 192.0.2.1 iburst prefer key 3 minpoll -2 maxpoll 0"
     )
-    assert configured_servers(server_options(spec, "chrony"))[0] == spec
+    # Read back through the parser template, every option survives.
+    assert configured_in("/etc/chrony/chrony.conf", server_line(spec, port=True)).servers == (spec,)
 
 
 def test_replace_block_keeps_every_byte_outside_it() -> None:
@@ -233,6 +238,11 @@ def test_chrony_keys_land_in_the_keyfile_hex_and_never_in_the_diff(tmp_path: Pat
     backup = driver.backup(session)
     plan = driver.render(desired, driver.current(backup), backup)
     assert "ab" * 20 not in plan.diff and "********" in plan.diff
+    # add before remove: the key is written before any server line names it
+    assert [path for path, _ in plan.files] == [
+        "/etc/chrony/chrony.keys",
+        "/etc/chrony/sources.d/orch.sources",
+    ]
     assert plan.warnings == (
         "/etc/chrony/chrony.conf also configures 2.debian.pool.ntp.org outside orch's "
         "settings; the host may select those instead",
@@ -245,6 +255,22 @@ def test_chrony_keys_land_in_the_keyfile_hex_and_never_in_the_diff(tmp_path: Pat
 
 
 # ---------------------------------------------------------------------- whole cycles
+
+
+def test_restore_rewrites_only_files_changed_since_the_backup(tmp_path: Path) -> None:
+    session = SandboxSession(tmp_path, "uid=0\ncomm=chronyd\nfile=/etc/chrony/chrony.conf\n")
+    session.put("/etc/chrony/chrony.conf", DEBIAN_CHRONY_CONF)
+    session.put("/etc/chrony/chrony.keys", "#1 MD5 HEX:00\n", mode=0o640)
+    driver = LinuxDriver()
+    backup, changed = push(driver, session, DesiredNtp(servers=(NtpServerSpec("127.0.0.1"),)))
+    assert changed and len(backup.files) == 4  # sources, keys, NTS CA, NTS trust: all backed up
+    session.daemon_commands.clear()
+    driver.restore(session, backup)
+    # only the sources file changed: no rekey, and no chronyd restart for the NTS files
+    assert session.daemon_commands == ["chronyc reload sources"]
+    assert session.file("/etc/chrony/sources.d/orch.sources") is None
+    assert session.file("/etc/chrony/chrony.keys") == b"#1 MD5 HEX:00\n"
+    assert session.file("/etc/chrony/orch-nts-ca.crt") is None
 
 
 def test_ntpd_push_noop_restore(tmp_path: Path) -> None:
@@ -321,6 +347,24 @@ def test_a_user_other_than_root_goes_through_sudo(tmp_path: Path) -> None:
     privileged = [c for c in session.commands if c != PROBE]
     assert privileged and all(c.startswith("sudo -n sh -c ") for c in privileged)
     assert session.daemon_commands == ["systemctl restart ntp"]
+
+
+def test_a_sudo_password_goes_on_stdin_never_on_a_command_line(tmp_path: Path) -> None:
+    host = dataclasses.replace(make_host("ops"), password=Secret("s3cret-pw"))
+    session = SandboxSession(
+        tmp_path, "uid=1000\ncomm=ntpd\ntool=ntpq\ntool=sudo\nfile=/etc/ntp.conf\n", host=host
+    )
+    session.put("/etc/ntp.conf", "driftfile /var/lib/ntp/drift\n")
+    driver = LinuxDriver()
+    backup, changed = push(driver, session, DesiredNtp(servers=(SERVER,)))
+    assert changed and b"server 127.0.0.1" in (session.file("/etc/ntp.conf") or b"")
+    privileged = [c for c in session.commands if c != PROBE]
+    assert privileged and all(c.startswith("sudo -k -S -p '' sh -c ") for c in privileged)
+    assert set(session.sudo_passwords) == {"s3cret-pw"}
+    assert len(session.sudo_passwords) == len(privileged)
+    assert not any("s3cret-pw" in c for c in session.commands)
+    driver.restore(session, backup)
+    assert session.file("/etc/ntp.conf") == b"driftfile /var/lib/ntp/drift\n"
 
 
 def test_a_failed_reload_is_a_rejected_command(tmp_path: Path) -> None:
@@ -420,7 +464,7 @@ def test_parse_timesyncd_merges_its_three_views() -> None:
     }
     state = LinuxDriver().parse("lnx1", raw)
     assert state.status is not None and state.status.synchronized
-    assert state.status.stratum == 1  # timesync-status
+    assert state.status.stratum == 2  # one below timesync-status's stratum-1 server
     assert state.status.offset_ms == pytest.approx(-5.224)  # timesync-status
     assert state.status.root_delay_ms == pytest.approx(177.398)  # only show-timesync has it
     assert [s.address for s in state.configured.servers] == ["216.239.35.8"]

@@ -7,15 +7,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from orchestrator.compliance import evaluate, index_client_log
-from orchestrator.drivers.linux import (
-    BEGIN,
-    CHRONY_AUTHDATA,
-    END,
-    LinuxDriver,
-    configured_servers,
-    nts_sources,
-    server_options,
-)
+from orchestrator.drivers.linux import LinuxDriver
+from orchestrator.drivers.linux.chrony import AUTHDATA as CHRONY_AUTHDATA
+from orchestrator.drivers.linux.chrony import chrony_server_options, nts_sources
+from orchestrator.drivers.linux.files import BEGIN, END
+from orchestrator.drivers.linux.strategy import configured_in, server_line
 from orchestrator.models import ClientLogEntry, DesiredNtp, NtpServerSpec, Verdict
 from orchestrator.serve.ntscert import self_signed
 
@@ -36,11 +32,11 @@ ntp.example.org              NTS     1   15  256    7    0    0    8  100
 
 
 def test_server_line_and_read_back() -> None:
-    line = server_options(NTS_SERVER, "chrony")
+    line = server_line(NTS_SERVER, port=True, extra=chrony_server_options(NTS_SERVER))
     assert line == "server ntp.example.org iburst nts ntsport 4461"
-    (spec,) = configured_servers(line)
+    (spec,) = configured_in("/etc/chrony/sources.d/orch.sources", line + "\n").servers
     assert spec == NTS_SERVER
-    assert "nts" not in server_options(NTS_SERVER, "ntpd")
+    assert "nts" not in server_line(NTS_SERVER, port=False)  # what ntpd gets
 
 
 def test_debian_chrony_gets_sources_ca_file_and_trust_in_confdir(tmp_path: Path) -> None:

@@ -22,7 +22,9 @@ def test_demo_inventory_becomes_a_lab(monkeypatch: pytest.MonkeyPatch) -> None:
     assert all(d.address.startswith("127.0.1.") and d.port == 2222 for d in spec.devices)
     assert by_name["lab-rtr1"].password == "orch-lab"
     assert all(d.faults == Faults() for d in spec.devices)  # no faults in the demo fleet
-    assert spec.linux.count == 2 and spec.linux.base_address == "127.0.2.1"
+    assert spec.linux.count == 3 and spec.linux.base_address == "127.0.2.1"
+    # One real host per time daemon, from each host's data.ntp_daemon.
+    assert spec.linux.kinds == ("chrony", "ntpsec", "timesyncd")
     assert spec.ntp_servers == (("127.0.0.1", 123),)
 
 
@@ -108,7 +110,7 @@ def test_linux_hosts_keep_their_inventory_names_in_address_order(tmp_path: Path)
     # `orch lab status` lists the pool's names: they must be the inventory's
     # (lab-linux1...), not the pool's default linux-01, or --host finds nothing.
     spec = spec_from_inventory(REPO_LAB, poll_interval_s=1.0)
-    assert spec.linux.names == ("lab-linux1", "lab-linux2")
+    assert spec.linux.names == ("lab-linux1", "lab-linux2", "lab-linux3")
     (tmp_path / "hosts.yaml").write_text(
         "b-srv:\n  hostname: 127.0.2.10\n  platform: linux\n  port: 22\n"
         "a-srv:\n  hostname: 127.0.2.9\n  platform: linux\n  port: 22\n"

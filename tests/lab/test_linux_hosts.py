@@ -1,4 +1,5 @@
-"""Real Linux lab hosts: real sshd + chronyd -x in private mount and PID namespaces."""
+"""Real Linux lab hosts: real sshd + chronyd -x in private mount and PID namespaces, and
+NTPsec / systemd-timesyncd / RHEL-style chrony under a real systemd (systemd-nspawn)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import pytest
 
 from orchestrator.errors import LabError
 from orchestrator.lab import linux_hosts
+from orchestrator.lab.linux_containers import ContainerFiles, write_container_files
 from orchestrator.lab.linux_hosts import LinuxHostInfo, LinuxHostPool, missing_requirements
 
 needs_root = pytest.mark.skipif(
@@ -92,6 +94,70 @@ def test_missing_requirements_names_what_to_install(
     assert any("apt-get install openssh-server" in m for m in missing)
     assert any("apt-get install chrony" in m and "chronyd" in m for m in missing)
     assert any("apt-get install util-linux" in m and "unshare" in m for m in missing)
+
+
+def test_container_kinds_name_the_install_script_when_the_root_is_missing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("ORCH_LAB_CACHE", str(tmp_path))  # nothing built there
+    missing = missing_requirements(("timesyncd",))
+    assert any("scripts/install.sh" in m and str(tmp_path / "root") in m for m in missing)
+    assert not any("chrony" in m for m in missing_requirements(("ntpsec",)))
+    if os.geteuid() == 0:
+        pool = LinuxHostPool(tmp_path / "s", 1, kinds=["ntpsec"], ssh_port=0)
+        with pytest.raises(LabError, match=r"scripts/install\.sh"):
+            pool.start()
+        # What can run starts, what cannot is said: here nothing of the one host.
+        pool = LinuxHostPool(tmp_path / "s", 1, kinds=["ntpsec"], ssh_port=0, skip_unavailable=True)
+        assert pool.start() == []
+        assert "scripts/install.sh" in " ".join(pool.skipped["ntpsec"])
+        pool.stop()
+
+
+def test_kinds_users_and_sudo_passwords_are_checked(tmp_path: Path) -> None:
+    with pytest.raises(LabError, match="one kind each"):
+        LinuxHostPool(tmp_path, 2, kinds=["chrony"])
+    with pytest.raises(LabError, match="one kind each"):
+        LinuxHostPool(tmp_path, 1, kinds=["openntpd"])
+    with pytest.raises(LabError, match="log in as root or orch"):
+        LinuxHostPool(tmp_path, 1, kinds=["timesyncd"], lab_user="ops")
+    with pytest.raises(LabError, match="sudo password"):
+        LinuxHostPool(tmp_path, 1, kinds=["chrony"], lab_user="ops", sudo_password=True)
+
+
+def test_container_files_say_kind_address_user_and_sudo(tmp_path: Path) -> None:
+    host_key = tmp_path / "hk"
+    host_key.write_text("KEY")
+    files = ContainerFiles(tmp_path / "h")
+    for sudo_password in (False, True):
+        write_container_files(
+            files,
+            kind="ntpsec",
+            address="127.0.2.9",
+            port=2209,
+            user="orch",
+            public_key="ssh-ed25519 AAAA lab\n",
+            host_key=host_key,
+            sudo_password=sudo_password,
+        )
+        rule = files.sudoers.read_text()
+        assert ("NOPASSWD" in rule) is not sudo_password
+    assert (files.etc / "daemon").read_text() == "ntpsec\n"
+    assert (files.etc / "bind-address").read_text() == "127.0.2.9\n"
+    assert (files.etc / "host_key").stat().st_mode & 0o777 == 0o600
+    sshd = files.sshd_config.read_text().splitlines()
+    assert {"ListenAddress 127.0.2.9:2209", "AllowUsers orch", "PermitRootLogin no"} <= set(sshd)
+    with pytest.raises(ValueError, match="not a container host kind"):
+        write_container_files(
+            files,
+            kind="chrony",
+            address="127.0.2.9",
+            port=22,
+            user="root",
+            public_key="",
+            host_key=host_key,
+            sudo_password=False,
+        )
 
 
 def test_rejects_addresses_outside_loopback(tmp_path: Path) -> None:
@@ -177,16 +243,20 @@ def test_keys_survive_a_restart(tmp_path: Path) -> None:
 
 
 @pytest.mark.root
-@needs_root
-def test_hosts_die_with_a_killed_lab_process(tmp_path: Path) -> None:
-    """SIGKILL on the process that started the pool (no cleanup code runs) takes it all."""
+@pytest.mark.parametrize("kind", ["chrony", "timesyncd"])
+def test_hosts_die_with_a_killed_lab_process(tmp_path: Path, kind: str) -> None:
+    """SIGKILL on the process that started the pool (no cleanup code runs) takes it all:
+    the namespaces' parent-death signal, or systemd-nspawn's kill on SIGTERM."""
+    missing = missing_requirements((kind,))
+    if missing:
+        pytest.skip("; ".join(missing))
     script = textwrap.dedent(
         f"""
         import sys, time
         from pathlib import Path
         from orchestrator.lab.linux_hosts import LinuxHostPool
         pool = LinuxHostPool(Path({str(tmp_path / "state")!r}), 2,
-                             base_address="127.0.2.121", ssh_port=0)
+                             base_address="127.0.2.121", ssh_port=0, kinds=[{kind!r}] * 2)
         pool.start()
         print(" ".join(map(str, pool.pids())), flush=True)
         time.sleep(60)

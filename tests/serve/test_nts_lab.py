@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.drivers.linux import CHRONY_AUTHDATA
+from orchestrator.drivers.linux.chrony import AUTHDATA as CHRONY_AUTHDATA
 from orchestrator.engine.push import PushOptions, push_host
 from orchestrator.engine.verify import verify_hosts
 from orchestrator.lab.linux_hosts import LinuxHostInfo, LinuxHostPool, missing_requirements

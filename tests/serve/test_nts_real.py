@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.drivers.linux import nts_sources
+from orchestrator.drivers.linux.chrony import nts_sources
 from orchestrator.ntp import nts
 from orchestrator.ntp.server import NTS_COUNTERS
 from orchestrator.serve.clientlog_store import read_status
