@@ -156,9 +156,7 @@ def check(
         if live:
             observed = _live(ctx, site=site, hosts=hosts)
         else:
-            observed = _stored(
-                chosen_db(ctx, db), site=site, hosts=hosts, max_age_s=max_age_s
-            )
+            observed = _stored(chosen_db(ctx, db), site=site, hosts=hosts, max_age_s=max_age_s)
         result = evaluate(
             observed,
             now=time.time(),

@@ -238,5 +238,5 @@ def test_systemd_specifiers_and_dollars_reach_the_job_as_written(tmp_path: Path)
     service = (units / "orch-verify.service").read_text()
     (exec_start,) = [line for line in service.splitlines() if line.startswith("ExecStart=")]
     assert f"--report-dir {str(reports).replace('%', '%%')} " in exec_start
-    assert "--db \"postgresql://orch:$${env:ORCH_PG}@db.example.net/ntp\"" in exec_start
+    assert '--db "postgresql://orch:$${env:ORCH_PG}@db.example.net/ntp"' in exec_start
     assert "${env:ORCH_PG}" not in exec_start.replace("$${env", "")
