@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import NamedTuple
@@ -104,20 +104,31 @@ class ReportInput:
         """The host's offset over the history, one point per run that judged it."""
         return self._series.get(host, ())
 
+    def series_of(self, hosts: Iterable[str]) -> dict[str, tuple[SeriesPoint, ...]]:
+        """`series` of a few hosts (the HTML's detailed devices), without making the
+        points of every other host of the history."""
+        if "_series" in self.__dict__:
+            return {h: self.series(h) for h in hosts}
+        return self._points(set(hosts))
+
     @cached_property
     def _series(self) -> dict[str, tuple[SeriesPoint, ...]]:
+        return self._points(None)
+
+    def _points(self, wanted: set[str] | None) -> dict[str, tuple[SeriesPoint, ...]]:
         # One pass over the history, not one per host (1000 hosts x 24 runs x 1000 rows).
-        points: dict[str, list[SeriesPoint]] = {}
+        points: dict[str, list[SeriesPoint]] = {h: [] for h in wanted or ()}
         new = tuple.__new__  # SeriesPoint(...) without its Python-level __new__
         for run in self.history:
             at = run.started_at
             for d in run.devices:
+                found = points.get(d.host)
+                if found is None:
+                    if wanted is not None:
+                        continue
+                    found = points[d.host] = []
                 # The member is its value (a StrEnum); `.value` costs 100,000s of calls.
-                point = new(SeriesPoint, (at, d.offset_ms, d.verdict))
-                if (found := points.get(d.host)) is None:
-                    points[d.host] = [point]
-                else:
-                    found.append(point)
+                found.append(new(SeriesPoint, (at, d.offset_ms, d.verdict)))
         return {host: tuple(p) for host, p in points.items()}
 
 

@@ -88,15 +88,16 @@ def run_json(run: StoredRun) -> dict[str, Any]:
 
 
 def history_json(data: ReportInput, hosts: list[str]) -> dict[str, list[dict[str, Any]]]:
-    """Each host's points over the window; each run's time formatted once."""
-    times = {r.started_at: iso(r.started_at) for r in data.history}
-    return {
-        h: [
-            {"time": times[at] if at in times else iso(at), "offset_ms": offset, "verdict": verdict}
-            for at, offset, verdict in data.series(h)
-        ]
-        for h in hosts
-    }
+    """Each host's points over the window (the points `data.series` gives), made in one
+    pass over the history with each run's time formatted once."""
+    out: dict[str, list[dict[str, Any]]] = {h: [] for h in hosts}
+    for run in data.history:
+        at = iso(run.started_at)
+        for d in run.devices:
+            if (points := out.get(d.host)) is not None:
+                # The member is its value (a StrEnum), as in SeriesPoint.
+                points.append({"time": at, "offset_ms": d.offset_ms, "verdict": d.verdict})
+    return out
 
 
 def render_json(data: ReportInput) -> str:

@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    CursorResult,
     Select,
     and_,
     delete,
@@ -506,8 +507,10 @@ class HistoryStore:
                 query = query.where(devices.c.site == site)
             query = query.order_by(devices.c.run_id, devices.c.site, devices.c.host)
             make = _device if full else _light_device
+            result = conn.execute(query)
+            found = result.all() if full else _plain_rows(result)
             # Rows come grouped by run: one list lookup per run, not per row.
-            for run_id, rows in groupby(conn.execute(query).all(), key=itemgetter(0)):
+            for run_id, rows in groupby(found, key=itemgetter(0)):
                 out.setdefault(int(run_id), []).extend(map(make, rows))
         return out
 
@@ -528,6 +531,16 @@ class HistoryStore:
                 if key in wanted:
                     out.setdefault(key, []).append(_device(r))
         return out
+
+
+def _plain_rows(result: CursorResult[Any]) -> list[Sequence[Any]]:
+    """The driver's own row tuples, without a SQLAlchemy Row around each: for the
+    100,000s of rows of a report's history, whose columns (text and numbers) both
+    drivers already give as Python values and SQLAlchemy would not convert."""
+    try:
+        return list(result.cursor.fetchall())
+    finally:
+        result.close()
 
 
 def unsaved_run(
