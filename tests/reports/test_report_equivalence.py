@@ -21,7 +21,7 @@ from compliance.compliance_samples import host, ios_state
 from orchestrator import __version__
 from orchestrator.compliance import evaluate
 from orchestrator.models import DeviceVerdict
-from orchestrator.reports import render
+from orchestrator.reports import ReportInput, render
 from orchestrator.reports.data import Scope
 from orchestrator.reports.json_report import render_json
 from orchestrator.store import HistoryStore, StoreTarget, resolve_target
@@ -105,3 +105,20 @@ if __name__ == "__main__":  # regenerate the fixtures (only with the reference b
         for name, text in reports(Path(tmp) / "history.sqlite").items():
             (FIXTURES / f"{name}.gz").write_bytes(gzip.compress(text.encode(), 9, mtime=0))
             print(name, len(text), file=sys.stderr)
+
+
+def test_series_of_a_few_hosts_equals_their_series(tmp_path: Path) -> None:
+    from orchestrator.cli.report_cmd import read_report
+
+    db = tmp_path / "history.sqlite"
+    fill(db)
+
+    def data() -> ReportInput:
+        return read_report(resolve_target(db), since=START - 1, site=None, now=NOW)
+
+    wanted = ["north-r07", "south-r00", "west-r54", "nowhere"]
+    few = data().series_of(wanted)  # before any full series was made
+    full = data()
+    assert [len(full.series(h)) for h in wanted] == [RUNS, RUNS + 1, RUNS - 1, 0]
+    assert few == {h: full.series(h) for h in wanted}
+    assert full.series_of(wanted) == few  # and after
