@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import os
 import re
@@ -10,6 +11,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -111,21 +113,39 @@ def report(
     now = time.time()
     filters = (("since", since), *((("site", site),) if site else ()))
     scope = Scope(inventory=str(opts.inventory), database=target.display, filters=filters)
-    data = read_report(target, since=now - window_s, site=site, now=now, scope=scope)
-    if preload is not None:
-        preload.join()
+    with collector_paused():
+        data = read_report(target, since=now - window_s, site=site, now=now, scope=scope)
+        if preload is not None:
+            preload.join()
+        text = render(fmt, data) if out is not None or fmt != "table" else None
 
     if out is not None:
-        write_atomically(out, render(fmt, data))
+        assert text is not None
+        write_atomically(out, text)
         opts.err_console.print(f"wrote {fmt} report to {out}", markup=False)
-    elif fmt == "table":
+    elif text is None:
         opts.console.print(build_table(data))
     else:
-        typer.echo(render(fmt, data), nl=False)
+        typer.echo(text, nl=False)
     if fmt == "table" and out is None and len(data.sites) > 1:
         opts.console.print(site_table(data.sites, now=now))
     if data.latest.noncompliant:
         raise typer.Exit(1)
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a report is read and rendered: it makes
+    100,000s of objects (history rows, points, JSON dicts) and no cycles to speak of,
+    and each full collection would walk all of them again (a third of the CPU time of
+    a report across 5,000 devices). Reference counting still frees what goes."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _preload(module: str) -> threading.Thread:
