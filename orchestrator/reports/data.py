@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import NamedTuple
 
 from orchestrator.errors import InputError
-from orchestrator.models import Check
+from orchestrator.models import Check, Verdict
 from orchestrator.store.records import StoredDevice, StoredRun
 from orchestrator.store.sites import SiteSummary
 
@@ -28,8 +29,9 @@ class NoRunsError(InputError):
     """Nothing stored to report on."""
 
 
-@dataclass(frozen=True)
-class SeriesPoint:
+class SeriesPoint(NamedTuple):
+    """One run's point of a host's series (a tuple: a history makes 100,000s of them)."""
+
     time: float  # Unix time of the run
     offset_ms: float | None
     verdict: str
@@ -73,20 +75,20 @@ class ReportInput:
 
     @cached_property
     def _changes(self) -> dict[str, Change]:
+        # One pass over the history (oldest first): the last earlier run judging a host
+        # overwrites the ones before it.
+        before: dict[str, tuple[int, Verdict]] = {}
+        for run in self.history[:-1]:
+            run_id = run.id
+            for p in run.devices:
+                before[p.host] = (run_id, p.verdict)
         changes: dict[str, Change] = {}
-        earlier = self.history[:-1]
         for d in self.latest.devices:
-            before = next(
-                (
-                    (run.id, p.verdict.value)
-                    for run in reversed(earlier)
-                    for p in run.devices
-                    if p.host == d.host
-                ),
-                None,
-            )
-            changes[d.host] = Change(
-                before[1] if before else None, d.verdict.value, before[0] if before else None
+            found = before.get(d.host)
+            changes[d.host] = (
+                Change(found[1].value, d.verdict.value, found[0])
+                if found
+                else Change(None, d.verdict.value, None)
             )
         return changes
 
@@ -102,16 +104,31 @@ class ReportInput:
         """The host's offset over the history, one point per run that judged it."""
         return self._series.get(host, ())
 
+    def series_of(self, hosts: Iterable[str]) -> dict[str, tuple[SeriesPoint, ...]]:
+        """`series` of a few hosts (the HTML's detailed devices), without making the
+        points of every other host of the history."""
+        if "_series" in self.__dict__:
+            return {h: self.series(h) for h in hosts}
+        return self._points(set(hosts))
+
     @cached_property
     def _series(self) -> dict[str, tuple[SeriesPoint, ...]]:
+        return self._points(None)
+
+    def _points(self, wanted: set[str] | None) -> dict[str, tuple[SeriesPoint, ...]]:
         # One pass over the history, not one per host (1000 hosts x 24 runs x 1000 rows).
-        points: dict[str, list[SeriesPoint]] = {}
+        points: dict[str, list[SeriesPoint]] = {h: [] for h in wanted or ()}
+        new = tuple.__new__  # SeriesPoint(...) without its Python-level __new__
         for run in self.history:
+            at = run.started_at
             for d in run.devices:
-                points.setdefault(d.host, []).append(
-                    # The member is its value (a StrEnum); `.value` costs 100,000s of calls.
-                    SeriesPoint(run.started_at, d.offset_ms, d.verdict)
-                )
+                found = points.get(d.host)
+                if found is None:
+                    if wanted is not None:
+                        continue
+                    found = points[d.host] = []
+                # The member is its value (a StrEnum); `.value` costs 100,000s of calls.
+                found.append(new(SeriesPoint, (at, d.offset_ms, d.verdict)))
         return {host: tuple(p) for host, p in points.items()}
 
 

@@ -85,17 +85,18 @@ def render_html(data: ReportInput) -> str:
     # Devices that need action first; the rest by site and name.
     devices = sorted(run.devices, key=lambda d: (d.complies, d.site, d.host))
     brief: list[StoredDevice] = []
-    if len(devices) >= LARGE_REPORT_FROM:
+    large = len(devices) >= LARGE_REPORT_FROM
+    if large:
         needing = [d for d in devices if not d.complies]
         brief = needing[DETAIL_LIMIT:] + [d for d in devices if d.complies]
         devices = needing[:DETAIL_LIMIT]
-        charts = [offset_line_svg(data.series(d.host), offset_limit_ms(d)) for d in devices]
+    # The points of the detailed devices only (not of the 1000s listed briefly).
+    series = data.series_of(d.host for d in devices)
+    if large:
+        charts = [offset_line_svg(series[d.host], offset_limit_ms(d)) for d in devices]
     else:
         charts = _draw_all(
-            [
-                (data.series(d.host), offset_limit_ms(d), f"{d.host}: offset over time")
-                for d in devices
-            ]
+            [(series[d.host], offset_limit_ms(d), f"{d.host}: offset over time") for d in devices]
         )
     for d, chart in zip(devices, charts, strict=True):
         evidence = d.evidence
@@ -112,7 +113,7 @@ def render_html(data: ReportInput) -> str:
                     a for a in evidence.get("associations") or () if isinstance(a, dict)
                 ),
                 change=data.change(d.host),
-                history=tuple((iso(p.time), p.verdict) for p in data.series(d.host)),
+                history=tuple((iso(p.time), p.verdict) for p in series[d.host]),
                 not_measured=tuple(c.name for c in not_measured(d)),
             )
         )

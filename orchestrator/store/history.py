@@ -17,6 +17,8 @@ import json
 import socket
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -24,6 +26,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    CursorResult,
     Select,
     and_,
     delete,
@@ -45,7 +48,7 @@ from orchestrator.store.engine import (
     make_engine,
     translated,
 )
-from orchestrator.store.records import StoredDevice, StoredRun
+from orchestrator.store.records import StoredDevice, StoredRun, light_device
 from orchestrator.store.redact import redact_state, redact_text
 from orchestrator.store.sites import SiteRunRow, SiteSummary, summarise
 from orchestrator.store.tables import devices, runs
@@ -489,7 +492,8 @@ class HistoryStore:
         ]
         if full:
             return select(*columns, devices.c.checks, devices.c.evidence, devices.c.evidence_z)
-        return select(*columns, literal("[]"), literal("{}"), literal(None))
+        # A history's rows: only the columns of the devices_verdicts index.
+        return select(*columns)
 
     def _devices(
         self, conn: Connection, run_ids: Sequence[int], site: str | None, full: bool
@@ -503,8 +507,11 @@ class HistoryStore:
                 query = query.where(devices.c.site == site)
             query = query.order_by(devices.c.run_id, devices.c.site, devices.c.host)
             make = _device if full else _light_device
-            for r in conn.execute(query).all():
-                out.setdefault(int(r[0]), []).append(make(r))
+            result = conn.execute(query)
+            found = result.all() if full else _plain_rows(result)
+            # Rows come grouped by run: one list lookup per run, not per row.
+            for run_id, rows in groupby(found, key=itemgetter(0)):
+                out.setdefault(int(run_id), []).extend(map(make, rows))
         return out
 
     def _site_devices(
@@ -524,6 +531,16 @@ class HistoryStore:
                 if key in wanted:
                     out.setdefault(key, []).append(_device(r))
         return out
+
+
+def _plain_rows(result: CursorResult[Any]) -> list[Sequence[Any]]:
+    """The driver's own row tuples, without a SQLAlchemy Row around each: for the
+    100,000s of rows of a report's history, whose columns (text and numbers) both
+    drivers already give as Python values and SQLAlchemy would not convert."""
+    try:
+        return list(result.cursor.fetchall())
+    finally:
+        result.close()
 
 
 def unsaved_run(
@@ -570,18 +587,8 @@ _VERDICTS = {v.value: v for v in Verdict}
 
 def _light_device(r: Sequence[Any]) -> StoredDevice:
     """A device row without checks and evidence (a report's history: 100,000s of rows)."""
-    return StoredDevice(
-        r[1],
-        r[2],
-        r[3],
-        _VERDICTS.get(r[4]) or Verdict(r[4]),
-        r[5],
-        r[6],
-        r[7],
-        r[8],
-        r[9],
-        (),
-        "{}",
+    return light_device(
+        r[1], r[2], r[3], _VERDICTS.get(r[4]) or Verdict(r[4]), r[5], r[6], r[7], r[8], r[9]
     )
 
 

@@ -35,6 +35,46 @@ class StoredDevice:
         return value if isinstance(value, dict) else {}
 
 
+_new = object.__new__
+_set = object.__setattr__
+
+
+def light_device(
+    host: str,
+    site: str,
+    platform: str,
+    verdict: Verdict,
+    reason: str,
+    offset_ms: float | None,
+    stratum: int | None,
+    reach: int | None,
+    peer: str | None,
+) -> StoredDevice:
+    """A StoredDevice without checks and evidence, equal to one made by its __init__ but
+    made in a third of the time (a report's history reads 100,000s of them): the frozen
+    dataclass's __init__ sets each field through object.__setattr__, this sets the
+    instance dict once."""
+    device = _new(StoredDevice)
+    _set(
+        device,
+        "__dict__",
+        {
+            "host": host,
+            "site": site,
+            "platform": platform,
+            "verdict": verdict,
+            "reason": reason,
+            "offset_ms": offset_ms,
+            "stratum": stratum,
+            "reach": reach,
+            "peer": peer,
+            "checks": (),
+            "evidence_json": "{}",
+        },
+    )
+    return device
+
+
 @dataclass(frozen=True)
 class StoredRun:
     """One `orch verify` run; `devices` may be narrowed to one site by the query."""

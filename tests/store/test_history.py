@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, text
 from orchestrator.compliance import evaluate
 from orchestrator.errors import ConfigError
 from orchestrator.models import ClientLogEntry, DeviceVerdict, Verdict
-from orchestrator.store import DAY_S, HistoryStore, StoredRun
+from orchestrator.store import DAY_S, HistoryStore, StoredDevice, StoredRun
 from orchestrator.store.engine import StoreError
 from orchestrator.store.schema import SCHEMA_VERSION
 from orchestrator.store.target import resolve_target
@@ -224,3 +224,17 @@ def test_a_postgresql_schema_older_than_orch_needs_db_upgrade(pg_url: str) -> No
     engine.dispose()
     with HistoryStore(pg_url) as store:
         assert len(store.runs()) == 1
+
+
+def test_light_device_is_the_same_record_as_the_dataclass_makes() -> None:
+    from dataclasses import FrozenInstanceError
+
+    from orchestrator.store.records import light_device
+
+    fields = ("r1", "hq", "ios", Verdict.DRIFTING, "offset 250 ms", 250.0, 3, 255, "10.0.0.1")
+    light = light_device(*fields)
+    made = StoredDevice(*fields, (), "{}")
+    assert light == made and hash(light) == hash(made) and repr(light) == repr(made)
+    assert not light.complies and light.evidence == {}
+    with pytest.raises(FrozenInstanceError):
+        light.host = "r2"  # type: ignore[misc]
