@@ -75,13 +75,19 @@ class ReportInput:
 
     @cached_property
     def _changes(self) -> dict[str, Change]:
-        # One pass over the history (oldest first): the last earlier run judging a host
-        # overwrites the ones before it.
+        # The latest run of each site is what the report shows for that site (across
+        # sites, every site's own latest run): a device's previous verdict comes from the
+        # last earlier run of the history that judged it. One pass, oldest first.
+        site_latest: dict[str, int] = {}
+        for run in self.history:
+            for site in {p.site for p in run.devices}:
+                site_latest[site] = run.id
         before: dict[str, tuple[int, Verdict]] = {}
-        for run in self.history[:-1]:
+        for run in self.history:
             run_id = run.id
             for p in run.devices:
-                before[p.host] = (run_id, p.verdict)
+                if site_latest.get(p.site) != run_id:
+                    before[p.host] = (run_id, p.verdict)
         changes: dict[str, Change] = {}
         for d in self.latest.devices:
             found = before.get(d.host)

@@ -5,7 +5,8 @@ devices changing verdict from run to run, a site whose last run is older) is sto
 a real SQLite file and reported as the CLI does (`read_report`); the JSON and HTML of
 the report across sites (the "large" path) and of one site must equal the outputs the
 previous implementation wrote for the same data (tests/reports/fixtures/*.gz, made by
-running this file as a script before the change).
+running this file as a script before the change; the across-sites ones made again when
+"changed since the previous run" was fixed to compare each site with its own previous run).
 """
 
 from __future__ import annotations
@@ -122,3 +123,25 @@ def test_series_of_a_few_hosts_equals_their_series(tmp_path: Path) -> None:
     assert [len(full.series(h)) for h in wanted] == [RUNS, RUNS + 1, RUNS - 1, 0]
     assert few == {h: full.series(h) for h in wanted}
     assert full.series_of(wanted) == few  # and after
+
+
+def test_across_sites_each_site_is_compared_with_its_own_previous_run(tmp_path: Path) -> None:
+    # Every site's latest run is shown; "changed since the previous run" must compare each
+    # device with the run before its own site's latest, not with the newest run overall
+    # (which made every site but the newest one look unchanged).
+    from orchestrator.cli.report_cmd import read_report
+
+    db = tmp_path / "history.sqlite"
+    fill(db)
+    data = read_report(resolve_target(db), since=START - 1, site=None, now=NOW)
+    for site in SITES:
+        last = RUNS - 2 if site == "west" else RUNS - 1
+        expected = {
+            f"{site}-r{i:02d}"
+            for i in range(DEVICES)
+            if ((i + last) % 11 == 0) != ((i + last - 1) % 11 == 0) and i % 20 != 7
+        }
+        changed = {
+            d.host for d in data.latest.devices if d.site == site and data.change(d.host).changed
+        }
+        assert changed == expected and expected, site
