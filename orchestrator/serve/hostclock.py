@@ -57,6 +57,11 @@ class KernelClock:
     status: int  # STA_* bits
     maxerror_s: float
     esterror_s: float
+    # what a time daemon sets (raw adjtimex units): the lab's clock-safety test compares them
+    offset: int = 0
+    freq: int = 0
+    constant: int = 0
+    tick: int = 0
 
     @property
     def synchronised(self) -> bool:
@@ -79,7 +84,16 @@ def kernel_status() -> KernelClock | None:
     state = int(libc.adjtimex(ctypes.byref(tx)))
     if state < 0:
         return None
-    return KernelClock(state, int(tx.status), tx.maxerror / 1e6, tx.esterror / 1e6)
+    return KernelClock(
+        state,
+        int(tx.status),
+        tx.maxerror / 1e6,
+        tx.esterror / 1e6,
+        offset=int(tx.offset),
+        freq=int(tx.freq),
+        constant=int(tx.constant),
+        tick=int(tx.tick),
+    )
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,6 @@ exact bytes. And the machine's clock is what it was before any of it.
 from __future__ import annotations
 
 import base64
-import ctypes
-import ctypes.util
 import shlex
 import socket
 from collections.abc import Callable, Iterator
@@ -29,6 +27,7 @@ from orchestrator.engine.verify import verify_hosts
 from orchestrator.lab.linux_hosts import LinuxHostInfo, LinuxHostPool, missing_requirements
 from orchestrator.models import DesiredNtp, Host, NtpServerSpec, PushOutcome, Secret, Verdict
 from orchestrator.serve.config import ServerConfig
+from orchestrator.serve.hostclock import kernel_status
 from orchestrator.serve.runner import NtpServerRunner
 
 # chrony: Debian's layout (sources.d, `chronyc reload sources`); chrony-rhel: RHEL's
@@ -57,45 +56,17 @@ POLL = {"chrony": (-2, 0), "ntpsec": (0, 1), "timesyncd": (None, None), "chrony-
 # --------------------------------------------------------------------------- the clock
 
 
-class Timex(ctypes.Structure):
-    _fields_ = [
-        ("modes", ctypes.c_uint),
-        ("offset", ctypes.c_long),
-        ("freq", ctypes.c_long),
-        ("maxerror", ctypes.c_long),
-        ("esterror", ctypes.c_long),
-        ("status", ctypes.c_int),
-        ("constant", ctypes.c_long),
-        ("precision", ctypes.c_long),
-        ("tolerance", ctypes.c_long),
-        ("time_sec", ctypes.c_long),
-        ("time_usec", ctypes.c_long),
-        ("tick", ctypes.c_long),
-        ("ppsfreq", ctypes.c_long),
-        ("jitter", ctypes.c_long),
-        ("shift", ctypes.c_int),
-        ("stabil", ctypes.c_long),
-        ("jitcnt", ctypes.c_long),
-        ("calcnt", ctypes.c_long),
-        ("errcnt", ctypes.c_long),
-        ("stbcnt", ctypes.c_long),
-        ("tai", ctypes.c_int),
-        ("padding", ctypes.c_int * 11),
-    ]
-
-
 def kernel_clock() -> dict[str, int]:
     """This machine's kernel clock discipline (adjtimex with no modes: a pure read)."""
-    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-    tx = Timex()
-    assert libc.adjtimex(ctypes.byref(tx)) >= 0, ctypes.get_errno()
+    clock = kernel_status()
+    assert clock is not None
     # maxerror/esterror grow by themselves with time; everything a daemon would set:
     return {
-        "offset": tx.offset,
-        "freq": tx.freq,
-        "status": tx.status,
-        "constant": tx.constant,
-        "tick": tx.tick,
+        "offset": clock.offset,
+        "freq": clock.freq,
+        "status": clock.status,
+        "constant": clock.constant,
+        "tick": clock.tick,
     }
 
 
